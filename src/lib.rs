@@ -1,0 +1,9 @@
+//! vla_perf: performance monitoring for Vision-Language-Action ROS 2 robot stacks.
+//!
+//! The crate is built in three rings (see `DESIGN.md` of the project):
+//! - [`core`]: pure measurement logic; no I/O, no ROS, no clock of its own.
+//! - [`config`]: typed YAML configuration with validation that names file, line and field.
+//! - adapters and nodes (ROS 2 transport, samplers, notifiers) build on these two.
+
+pub mod config;
+pub mod core;
