@@ -1,0 +1,60 @@
+//! The `vla-perf` command-line tool.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use vla_perf::config;
+
+/// Performance monitoring for Vision-Language-Action ROS 2 robot stacks.
+#[derive(Debug, Parser)]
+#[command(name = "vla-perf", version, about)]
+struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate config files (collector, alert rules, scenarios) and print what was understood.
+    ///
+    /// The kind of each file is recognised from its top-level keys. Files are checked in
+    /// order; the first invalid one stops the check with a non-zero exit status.
+    CheckConfig {
+        /// Config files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { files } => check_config(&files),
+    }
+}
+
+/// Checks `files` in order, like `promtool check config`: a summary per good file on
+/// stdout, warnings and the first error on stderr.
+fn check_config(files: &[PathBuf]) -> ExitCode {
+    for path in files {
+        match config::check_file(path) {
+            Ok(loaded) => {
+                println!("{}: OK ({})", path.display(), loaded.config.kind().name());
+                for line in loaded.config.summary().lines() {
+                    println!("  {line}");
+                }
+                for warning in &loaded.warnings {
+                    eprintln!("warning: {warning}");
+                }
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,862 @@
+//! Alert rules: when a metric crosses its thresholds, and where the alert goes.
+//!
+//! One file may hold either or both forms:
+//! - compact: `performance_alerts:` maps a metric name to warning/critical thresholds, an
+//!   evaluation window in seconds and a count of consecutive violations;
+//! - full: `rules:` lists named rules with tag selectors, aggregation, direction, pending
+//!   time, labels and a message template.
+//!
+//! Both become [`AlertRule`]s; `notifications:` says where alerts are sent. Unknown metric
+//! names are warnings, not errors, so a stack's own metrics can be alerted on.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::duration::{self, format_duration};
+use super::yaml::{Checker, FieldPath};
+use crate::core::trend::{Direction, ThresholdError, Thresholds};
+
+/// Metric names the collector and benchmark publish, and the compact-form aliases.
+pub const KNOWN_METRICS: &[&str] = &[
+    "response_time",
+    "success_rate",
+    "cpu_usage",
+    "memory_usage",
+    "throughput",
+    "stage_latency",
+    "end_to_end_latency",
+    "slo_compliance",
+    "command_rate",
+    "timeout_rate",
+    "error_rate",
+    "topic_rate",
+    "topic_age",
+    "gpu_utilization",
+    "gpu_memory_usage",
+    "gpu_temperature",
+    "understanding_rate",
+    "task_success_rate",
+    "action_success_rate",
+    "navigation_success_rate",
+    "asr_confidence",
+    "word_error_rate",
+    "detection_map",
+];
+
+/// Which way each known metric gets worse; metrics not listed (`command_rate`) have no
+/// natural direction and take it from the rule or from the threshold order.
+const METRIC_DIRECTIONS: &[(&str, Direction)] = &[
+    ("response_time", Direction::HigherIsWorse),
+    ("stage_latency", Direction::HigherIsWorse),
+    ("end_to_end_latency", Direction::HigherIsWorse),
+    ("timeout_rate", Direction::HigherIsWorse),
+    ("error_rate", Direction::HigherIsWorse),
+    ("topic_age", Direction::HigherIsWorse),
+    ("cpu_usage", Direction::HigherIsWorse),
+    ("memory_usage", Direction::HigherIsWorse),
+    ("gpu_utilization", Direction::HigherIsWorse),
+    ("gpu_memory_usage", Direction::HigherIsWorse),
+    ("gpu_temperature", Direction::HigherIsWorse),
+    ("word_error_rate", Direction::HigherIsWorse),
+    ("success_rate", Direction::LowerIsWorse),
+    ("throughput", Direction::LowerIsWorse),
+    ("slo_compliance", Direction::LowerIsWorse),
+    ("topic_rate", Direction::LowerIsWorse),
+    ("understanding_rate", Direction::LowerIsWorse),
+    ("task_success_rate", Direction::LowerIsWorse),
+    ("action_success_rate", Direction::LowerIsWorse),
+    ("navigation_success_rate", Direction::LowerIsWorse),
+    ("asr_confidence", Direction::LowerIsWorse),
+    ("detection_map", Direction::LowerIsWorse),
+];
+
+/// Placeholders a message template may use, besides the rule's tag and label names.
+pub const TEMPLATE_PLACEHOLDERS: &[&str] = &[
+    "name",
+    "metric",
+    "value",
+    "warning",
+    "critical",
+    "threshold",
+    "severity",
+    "status",
+    "window",
+    "aggregation",
+    "direction",
+    "robot_id",
+];
+
+/// The natural direction of a known metric.
+pub fn metric_direction(metric: &str) -> Option<Direction> {
+    METRIC_DIRECTIONS
+        .iter()
+        .find(|(name, _)| *name == metric)
+        .map(|(_, direction)| *direction)
+}
+
+/// How a metric's samples in the window are reduced to the value compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregation {
+    /// Arithmetic mean.
+    #[default]
+    Mean,
+    /// Largest sample.
+    Max,
+    /// Smallest sample.
+    Min,
+    /// Median.
+    P50,
+    /// 90th percentile.
+    P90,
+    /// 95th percentile.
+    P95,
+    /// 99th percentile.
+    P99,
+    /// Samples per second.
+    Rate,
+    /// Most recent sample.
+    Last,
+}
+
+impl Aggregation {
+    /// The quantile in 0..1 for percentile aggregations.
+    pub fn quantile(self) -> Option<f64> {
+        match self {
+            Aggregation::P50 => Some(0.50),
+            Aggregation::P90 => Some(0.90),
+            Aggregation::P95 => Some(0.95),
+            Aggregation::P99 => Some(0.99),
+            _ => None,
+        }
+    }
+
+    /// The snake_case name used in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregation::Mean => "mean",
+            Aggregation::Max => "max",
+            Aggregation::Min => "min",
+            Aggregation::P50 => "p50",
+            Aggregation::P90 => "p90",
+            Aggregation::P95 => "p95",
+            Aggregation::P99 => "p99",
+            Aggregation::Rate => "rate",
+            Aggregation::Last => "last",
+        }
+    }
+}
+
+/// The alternative spelling of a direction: alert when the value goes `above` or `below`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Comparison {
+    Above,
+    Below,
+}
+
+/// A validated alert rule, from either form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// Unique rule name (the metric name for compact rules).
+    pub name: String,
+    /// Metric the rule watches.
+    pub metric: String,
+    /// Tag selectors: only series with these tag values (`stage: plan`).
+    pub tags: BTreeMap<String, String>,
+    /// How the window's samples are reduced.
+    pub aggregation: Aggregation,
+    /// Warning and critical thresholds with the metric's direction.
+    pub thresholds: Thresholds,
+    /// Window the aggregation covers.
+    pub window: Duration,
+    /// The condition must hold this long before the alert fires (`for`).
+    pub pending: Duration,
+    /// The condition must hold for this many consecutive evaluations before firing.
+    pub consecutive_violations: u32,
+    /// The alert keeps firing this long after the condition cleared (flap damping).
+    pub keep_firing_for: Duration,
+    /// Re-notify a firing alert this often; `None` uses `notifications.alert_cooldown`.
+    pub repeat_interval: Option<Duration>,
+    /// Extra labels attached to the alert (Alertmanager routing).
+    pub labels: BTreeMap<String, String>,
+    /// Message template with `{placeholders}`; `None` uses the built-in message.
+    pub message: Option<String>,
+}
+
+/// Where alerts are sent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Notifications {
+    /// Channels every alert goes to.
+    pub channels: Vec<Channel>,
+    /// Least time between two notifications of the same firing alert.
+    #[serde(deserialize_with = "duration::required")]
+    pub alert_cooldown: Duration,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Self {
+            channels: vec![Channel::Console],
+            alert_cooldown: Duration::from_secs(300),
+        }
+    }
+}
+
+/// One notification channel.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Channel {
+    /// Log lines on the node's console.
+    Console,
+    /// Append JSON lines to a file.
+    File {
+        /// File to append to.
+        path: PathBuf,
+    },
+    /// Send mail through an SMTP relay.
+    Email {
+        /// Addresses to send to.
+        recipients: Vec<String>,
+        /// SMTP relay as `host:port`.
+        #[serde(default = "default_smtp_server")]
+        smtp_server: String,
+        /// Sender address.
+        #[serde(default = "default_sender")]
+        from: String,
+    },
+    /// POST the alert as JSON.
+    Webhook {
+        /// Endpoint URL (http or https).
+        url: String,
+    },
+    /// Push to Alertmanager's v2 API.
+    Alertmanager {
+        /// Alertmanager base URL, e.g. `http://localhost:9093`.
+        url: String,
+    },
+}
+
+fn default_smtp_server() -> String {
+    "localhost:25".to_owned()
+}
+
+fn default_sender() -> String {
+    "vla_perf@localhost".to_owned()
+}
+
+impl Channel {
+    /// The `type` name used in YAML.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Channel::Console => "console",
+            Channel::File { .. } => "file",
+            Channel::Email { .. } => "email",
+            Channel::Webhook { .. } => "webhook",
+            Channel::Alertmanager { .. } => "alertmanager",
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Channel::Console => "console".to_owned(),
+            Channel::File { path } => format!("file {}", path.display()),
+            Channel::Email {
+                recipients,
+                smtp_server,
+                from,
+            } => format!(
+                "email to {} via {smtp_server} from {from}",
+                recipients.join(", ")
+            ),
+            Channel::Webhook { url } => format!("webhook {url}"),
+            Channel::Alertmanager { url } => format!("alertmanager {url}"),
+        }
+    }
+}
+
+/// All alert rules of a file, compact ones first, plus their notification settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRules {
+    /// Every rule, validated.
+    pub rules: Vec<AlertRule>,
+    /// Where alerts go.
+    pub notifications: Notifications,
+}
+
+/// The alert file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertFile {
+    #[serde(default)]
+    performance_alerts: BTreeMap<String, CompactAlert>,
+    #[serde(default)]
+    notifications: Notifications,
+    #[serde(default)]
+    rules: Vec<RuleSpec>,
+}
+
+/// A compact-form entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompactAlert {
+    warning_threshold: f64,
+    critical_threshold: f64,
+    #[serde(default = "default_window", deserialize_with = "duration::required")]
+    evaluation_window: Duration,
+    #[serde(default = "one")]
+    consecutive_violations: u32,
+}
+
+/// A full-form rule as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    name: String,
+    metric: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    #[serde(default)]
+    aggregation: Aggregation,
+    #[serde(default)]
+    direction: Option<Direction>,
+    #[serde(default)]
+    comparison: Option<Comparison>,
+    warning: f64,
+    critical: f64,
+    #[serde(default = "default_window", deserialize_with = "duration::required")]
+    window: Duration,
+    #[serde(rename = "for", default, deserialize_with = "duration::required")]
+    pending: Duration,
+    #[serde(default = "one")]
+    consecutive_violations: u32,
+    #[serde(default, deserialize_with = "duration::required")]
+    keep_firing_for: Duration,
+    #[serde(default, deserialize_with = "duration::optional")]
+    repeat_interval: Option<Duration>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+fn default_window() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl AlertFile {
+    /// Validates every rule and builds the public form; problems go to `check`.
+    pub(crate) fn build(self, check: &mut Checker) -> AlertRules {
+        let root = FieldPath::root();
+        let mut rules = Vec::new();
+        if self.performance_alerts.is_empty() && self.rules.is_empty() {
+            check.error(
+                root.clone(),
+                "",
+                "no alert rules: give `rules:` and/or `performance_alerts:`",
+            );
+        }
+        for (metric, alert) in self.performance_alerts {
+            let at = root.key("performance_alerts").key(&metric);
+            if !KNOWN_METRICS.contains(&metric.as_str()) {
+                check.warn(at.clone(), &metric, unknown_metric_message(&metric));
+            }
+            let direction = metric_direction(&metric);
+            let thresholds = thresholds(
+                check,
+                (&at.key("warning_threshold"), &at.key("critical_threshold")),
+                alert.warning_threshold,
+                alert.critical_threshold,
+                direction,
+            );
+            positive(check, at.key("evaluation_window"), alert.evaluation_window);
+            at_least_one(
+                check,
+                at.key("consecutive_violations"),
+                alert.consecutive_violations,
+            );
+            if let Some(thresholds) = thresholds {
+                rules.push(AlertRule {
+                    name: metric.clone(),
+                    metric,
+                    tags: BTreeMap::new(),
+                    aggregation: Aggregation::Mean,
+                    thresholds,
+                    window: alert.evaluation_window,
+                    pending: Duration::ZERO,
+                    consecutive_violations: alert.consecutive_violations,
+                    keep_firing_for: Duration::ZERO,
+                    repeat_interval: None,
+                    labels: BTreeMap::new(),
+                    message: None,
+                });
+            }
+        }
+        for (i, spec) in self.rules.into_iter().enumerate() {
+            let at = root.key("rules").index(i);
+            if let Some(rule) = spec.build(&at, check) {
+                if rules.iter().any(|r: &AlertRule| r.name == rule.name) {
+                    check.error(
+                        at.key("name"),
+                        &rule.name,
+                        "duplicate rule name (compact rules are named after their metric)",
+                    );
+                }
+                rules.push(rule);
+            }
+        }
+        let channels = root.key("notifications").key("channels");
+        for (i, channel) in self.notifications.channels.iter().enumerate() {
+            validate_channel(check, &channels.index(i), channel);
+        }
+        positive(
+            check,
+            root.key("notifications").key("alert_cooldown"),
+            self.notifications.alert_cooldown,
+        );
+        AlertRules {
+            rules,
+            notifications: self.notifications,
+        }
+    }
+}
+
+impl RuleSpec {
+    fn build(self, at: &FieldPath, check: &mut Checker) -> Option<AlertRule> {
+        if self.name.trim().is_empty() {
+            check.error(at.key("name"), &self.name, "rule name must not be empty");
+        }
+        if !KNOWN_METRICS.contains(&self.metric.as_str()) {
+            check.warn(
+                at.key("metric"),
+                &self.metric,
+                unknown_metric_message(&self.metric),
+            );
+        }
+        for key in self.tags.keys() {
+            if !super::collector::is_identifier(key) {
+                check.error(
+                    at.key("tags").key(key),
+                    key,
+                    "tag name must be an identifier",
+                );
+            }
+        }
+        for key in self.labels.keys() {
+            if !super::collector::is_identifier(key) {
+                check.error(
+                    at.key("labels").key(key),
+                    key,
+                    "label name must match [A-Za-z_][A-Za-z0-9_]* (Prometheus label syntax)",
+                );
+            }
+        }
+        let direction = match (self.direction, self.comparison) {
+            (Some(_), Some(_)) => {
+                check.error(
+                    at.key("comparison"),
+                    "",
+                    "give either `direction` or `comparison`, not both",
+                );
+                None
+            }
+            (Some(direction), None) => Some(direction),
+            (None, Some(Comparison::Above)) => Some(Direction::HigherIsWorse),
+            (None, Some(Comparison::Below)) => Some(Direction::LowerIsWorse),
+            (None, None) => metric_direction(&self.metric),
+        };
+        let thresholds = thresholds(
+            check,
+            (&at.key("warning"), &at.key("critical")),
+            self.warning,
+            self.critical,
+            direction,
+        );
+        positive(check, at.key("window"), self.window);
+        at_least_one(
+            check,
+            at.key("consecutive_violations"),
+            self.consecutive_violations,
+        );
+        if let Some(repeat) = self.repeat_interval {
+            positive(check, at.key("repeat_interval"), repeat);
+        }
+        if let Some(message) = &self.message {
+            let mut allowed: Vec<&str> = TEMPLATE_PLACEHOLDERS.to_vec();
+            allowed.extend(self.tags.keys().map(String::as_str));
+            allowed.extend(self.labels.keys().map(String::as_str));
+            if let Err(problem) = check_template(message, &allowed) {
+                check.error(at.key("message"), message, problem);
+            }
+        }
+        Some(AlertRule {
+            name: self.name,
+            metric: self.metric,
+            tags: self.tags,
+            aggregation: self.aggregation,
+            thresholds: thresholds?,
+            window: self.window,
+            pending: self.pending,
+            consecutive_violations: self.consecutive_violations,
+            keep_firing_for: self.keep_firing_for,
+            repeat_interval: self.repeat_interval,
+            labels: self.labels,
+            message: self.message,
+        })
+    }
+}
+
+fn unknown_metric_message(metric: &str) -> String {
+    format!(
+        "unknown metric `{metric}`; it will only match if something publishes it (known: {})",
+        KNOWN_METRICS.join(", ")
+    )
+}
+
+/// Thresholds in the given direction, or inferred from their order when none is known.
+fn thresholds(
+    check: &mut Checker,
+    (warning_field, critical_field): (&FieldPath, &FieldPath),
+    warning: f64,
+    critical: f64,
+    direction: Option<Direction>,
+) -> Option<Thresholds> {
+    let result = match direction {
+        Some(direction) => Thresholds::new(warning, critical, direction),
+        None => Thresholds::inferred(warning, critical),
+    };
+    match result {
+        Ok(thresholds) => Some(thresholds),
+        Err(ThresholdError::WarningBeyondCritical { direction, .. }) => {
+            let (worse, rule) = match direction {
+                Direction::HigherIsWorse => ("higher", "warning must be <= critical"),
+                Direction::LowerIsWorse => ("lower", "warning must be >= critical"),
+            };
+            check.error(
+                warning_field.clone(),
+                warning,
+                format!("warning {warning} is beyond critical {critical} for a metric where {worse} is worse ({rule})"),
+            );
+            None
+        }
+        Err(error) => {
+            let (field, value) = match error {
+                ThresholdError::NotFinite {
+                    name: "critical", ..
+                } => (critical_field, critical),
+                _ => (warning_field, warning),
+            };
+            check.error(field.clone(), value, error.to_string());
+            None
+        }
+    }
+}
+
+fn positive(check: &mut Checker, field: FieldPath, value: Duration) {
+    if value.is_zero() {
+        check.error(field, format_duration(value), "must be greater than zero");
+    }
+}
+
+fn at_least_one(check: &mut Checker, field: FieldPath, count: u32) {
+    if count == 0 {
+        check.error(field, count, "must be at least 1");
+    }
+}
+
+fn validate_channel(check: &mut Checker, at: &FieldPath, channel: &Channel) {
+    match channel {
+        Channel::Console => {}
+        Channel::File { path } => {
+            if path.as_os_str().is_empty() {
+                check.error(at.key("path"), "", "file channel needs a path");
+            }
+        }
+        Channel::Email {
+            recipients,
+            smtp_server,
+            from,
+        } => {
+            if recipients.is_empty() {
+                check.error(
+                    at.key("recipients"),
+                    "[]",
+                    "email channel needs at least one recipient",
+                );
+            }
+            for (i, address) in recipients.iter().enumerate() {
+                if !is_address(address) {
+                    check.error(
+                        at.key("recipients").index(i),
+                        address,
+                        "not an email address",
+                    );
+                }
+            }
+            if !is_address(from) {
+                check.error(at.key("from"), from, "not an email address");
+            }
+            let port_ok = smtp_server
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !port_ok {
+                check.error(
+                    at.key("smtp_server"),
+                    smtp_server,
+                    "smtp_server must be `host:port`",
+                );
+            }
+        }
+        Channel::Webhook { url } | Channel::Alertmanager { url } => {
+            let ok = ["http://", "https://"].iter().any(|scheme| {
+                url.strip_prefix(scheme)
+                    .is_some_and(|rest| !rest.is_empty() && !rest.contains(' '))
+            });
+            if !ok {
+                check.error(
+                    at.key("url"),
+                    url,
+                    "url must start with http:// or https://",
+                );
+            }
+        }
+    }
+}
+
+fn is_address(text: &str) -> bool {
+    text.split_once('@').is_some_and(|(user, host)| {
+        !user.is_empty() && !host.is_empty() && !text.contains(char::is_whitespace)
+    })
+}
+
+/// Checks `{placeholder}` names against `allowed`; `{{` and `}}` are literal braces.
+fn check_template(template: &str, allowed: &[&str]) -> Result<(), String> {
+    let mut chars = template.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '{' if chars.peek().map(|(_, c)| *c) == Some('{') => {
+                chars.next();
+            }
+            '}' if chars.peek().map(|(_, c)| *c) == Some('}') => {
+                chars.next();
+            }
+            '{' => {
+                let rest = &template[i + 1..];
+                let Some(end) = rest.find('}') else {
+                    return Err(
+                        "unclosed `{` in message template (write `{{` for a literal brace)"
+                            .to_owned(),
+                    );
+                };
+                let name = &rest[..end];
+                if !allowed.contains(&name) {
+                    return Err(format!(
+                        "unknown placeholder `{{{name}}}` in message template; known: {}",
+                        allowed.join(", ")
+                    ));
+                }
+                for _ in 0..=end {
+                    chars.next();
+                }
+            }
+            '}' => {
+                return Err(
+                    "unmatched `}` in message template (write `}}` for a literal brace)".to_owned(),
+                )
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl AlertRules {
+    /// A readable account of every rule as understood, for `vla-perf check-config`.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "rules ({}):", self.rules.len());
+        for rule in &self.rules {
+            let tags: Vec<String> = rule.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let selector = if tags.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}}", tags.join(","))
+            };
+            let (worse, op) = match rule.thresholds.direction() {
+                Direction::HigherIsWorse => ("higher is worse", ">="),
+                Direction::LowerIsWorse => ("lower is worse", "<="),
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {}({}{}) over {}",
+                rule.name,
+                rule.aggregation.as_str(),
+                rule.metric,
+                selector,
+                format_duration(rule.window)
+            );
+            let _ = writeln!(
+                out,
+                "     {worse}: warning {op} {}, critical {op} {}",
+                rule.thresholds.warning(),
+                rule.thresholds.critical()
+            );
+            let mut firing = format!(
+                "fires after {} consecutive violation(s)",
+                rule.consecutive_violations
+            );
+            if !rule.pending.is_zero() {
+                let _ = write!(firing, ", pending for {}", format_duration(rule.pending));
+            }
+            if !rule.keep_firing_for.is_zero() {
+                let _ = write!(
+                    firing,
+                    ", keeps firing for {}",
+                    format_duration(rule.keep_firing_for)
+                );
+            }
+            let repeat = rule
+                .repeat_interval
+                .unwrap_or(self.notifications.alert_cooldown);
+            let _ = write!(firing, ", repeats every {}", format_duration(repeat));
+            let _ = writeln!(out, "     {firing}");
+            if !rule.labels.is_empty() {
+                let labels: Vec<String> = rule
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let _ = writeln!(out, "     labels: {}", labels.join(", "));
+            }
+            if let Some(message) = &rule.message {
+                let _ = writeln!(out, "     message: {message}");
+            }
+        }
+        let channels: Vec<String> = self
+            .notifications
+            .channels
+            .iter()
+            .map(Channel::describe)
+            .collect();
+        let _ = writeln!(
+            out,
+            "channels: {}   cooldown: {}",
+            if channels.is_empty() {
+                "none".to_owned()
+            } else {
+                channels.join("; ")
+            },
+            format_duration(self.notifications.alert_cooldown)
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_alerts;
+
+    #[test]
+    fn compact_success_rate_with_critical_below_warning_is_lower_is_worse() {
+        let loaded = parse_alerts(
+            "a.yaml",
+            "performance_alerts:\n  success_rate: {warning_threshold: 0.9, critical_threshold: 0.8, evaluation_window: 300, consecutive_violations: 3}\n",
+        )
+        .unwrap();
+        let rule = &loaded.config.rules[0];
+        assert_eq!(rule.thresholds.direction(), Direction::LowerIsWorse);
+        assert_eq!(rule.window, Duration::from_secs(300));
+        assert_eq!(rule.consecutive_violations, 3);
+        assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_metric_without_natural_direction_infers_it_from_threshold_order() {
+        let loaded = parse_alerts(
+            "a.yaml",
+            "rules:\n  - {name: r, metric: command_rate, warning: 0.5, critical: 0.1}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            loaded.config.rules[0].thresholds.direction(),
+            Direction::LowerIsWorse
+        );
+    }
+
+    #[test]
+    fn unknown_metrics_are_warnings_with_a_position() {
+        let loaded = parse_alerts(
+            "a.yaml",
+            "rules:\n  - name: r\n    metric: my_custom_metric\n    warning: 1\n    critical: 2\n",
+        )
+        .unwrap();
+        assert_eq!(loaded.warnings.len(), 1);
+        let warning = &loaded.warnings[0];
+        assert_eq!(
+            (warning.line, warning.field.as_str()),
+            (3, "rules[0].metric")
+        );
+        assert!(warning.message.contains("unknown metric"));
+    }
+
+    #[test]
+    fn comparison_below_means_lower_is_worse() {
+        let loaded = parse_alerts(
+            "a.yaml",
+            "rules:\n  - {name: r, metric: throughput, comparison: below, warning: 2, critical: 1}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            loaded.config.rules[0].thresholds.direction(),
+            Direction::LowerIsWorse
+        );
+    }
+
+    #[test]
+    fn templates_accept_known_tag_and_label_placeholders_and_escaped_braces() {
+        let allowed = ["value", "stage"];
+        assert!(check_template("{stage} is {value} {{literal}}", &allowed).is_ok());
+        assert!(check_template("{nope}", &allowed)
+            .unwrap_err()
+            .contains("unknown placeholder"));
+        assert!(check_template("{value", &allowed)
+            .unwrap_err()
+            .contains("unclosed"));
+        assert!(check_template("value}", &allowed)
+            .unwrap_err()
+            .contains("unmatched"));
+    }
+
+    #[test]
+    fn rule_names_must_be_unique_across_both_forms() {
+        let error = parse_alerts(
+            "a.yaml",
+            "performance_alerts:\n  cpu_usage: {warning_threshold: 80, critical_threshold: 95}\nrules:\n  - {name: cpu_usage, metric: cpu_usage, warning: 1, critical: 2}\n",
+        )
+        .unwrap_err();
+        assert_eq!(error.field(), Some("rules[0].name"));
+    }
+
+    #[test]
+    fn percentile_aggregations_know_their_quantile() {
+        assert_eq!(Aggregation::P95.quantile(), Some(0.95));
+        assert_eq!(Aggregation::Mean.quantile(), None);
+    }
+
+    #[test]
+    fn every_metric_with_a_direction_is_a_known_metric() {
+        for (metric, _) in METRIC_DIRECTIONS {
+            assert!(KNOWN_METRICS.contains(metric), "{metric}");
+        }
+    }
+}
