@@ -100,7 +100,7 @@ fn default_stages() -> Vec<StageConfig> {
     vec![
         StageConfig::new(
             "voice",
-            "/audio",
+            "/audio/utterance",
             "audio_common_msgs/msg/AudioStamped",
             Correlation::HeaderStamp,
         ),
