@@ -255,8 +255,10 @@ pub struct Tracker {
     /// Sequence numbers are increasing along the deque, so a lookup is a binary search.
     open: VecDeque<Option<Open>>,
     live: usize,
-    by_id: HashMap<String, u64>,
-    by_stamp: HashMap<u128, u64>,
+    // foldhash: a fraction of SipHash's cost per lookup, and still seeded per process so
+    // ids chosen by a remote publisher cannot be aimed at one bucket.
+    by_id: HashMap<String, u64, foldhash::fast::RandomState>,
+    by_stamp: HashMap<u128, u64, foldhash::fast::RandomState>,
     next_seq: u64,
     counters: TrackerCounters,
 }
@@ -285,8 +287,8 @@ impl Tracker {
             config,
             open: VecDeque::new(),
             live: 0,
-            by_id: HashMap::new(),
-            by_stamp: HashMap::new(),
+            by_id: HashMap::default(),
+            by_stamp: HashMap::default(),
             next_seq: 0,
             counters: TrackerCounters::default(),
         })

@@ -155,9 +155,14 @@ impl Distribution {
         self.recorder.out_of_order()
     }
 
-    /// Bytes this instance holds; fixed at construction.
+    /// Bytes this instance holds now (histogram buckets and bookkeeping).
     pub fn footprint_bytes(&self) -> usize {
         self.recorder.footprint_bytes()
+    }
+
+    /// The most bytes this instance can ever hold, fixed by its configuration.
+    pub fn max_footprint_bytes(&self) -> usize {
+        self.recorder.max_footprint_bytes()
     }
 }
 
@@ -229,10 +234,16 @@ mod tests {
     #[test]
     fn memory_stays_fixed_however_many_values_arrive() {
         let mut d = cpu_percent();
-        let before = d.footprint_bytes();
-        for i in 0..50_000u32 {
-            d.record(Duration::from_millis(u64::from(i) * 13), f64::from(i % 997));
+        let bound = d.max_footprint_bytes();
+        let mut sizes = Vec::new();
+        for round in 0..3u32 {
+            for i in 0..50_000u32 {
+                let at = u64::from(round * 50_000 + i) * 13;
+                d.record(Duration::from_millis(at), f64::from(i % 997));
+            }
+            sizes.push(d.footprint_bytes());
         }
-        assert_eq!(d.footprint_bytes(), before);
+        assert!(sizes.iter().all(|&b| b <= bound), "{sizes:?} over {bound}");
+
     }
 }

@@ -18,7 +18,8 @@ const MAX_TRACKABLE: Duration = Duration::from_secs(u64::MAX / 2 / 1_000_000);
 ///
 /// Latencies are rounded to the nearest microsecond for the histograms; `count`, `mean`,
 /// `stddev`, `min` and `max` use the exact (clamped) durations. Memory is fixed by the
-/// configuration (see [`LatencyStats::footprint_bytes`]); about 3 MB for the default one.
+/// configuration (see [`LatencyStats::max_footprint_bytes`]); sub-windows hold only the
+/// buckets their samples fell into, so the usual footprint is far below the bound.
 #[derive(Debug, Clone)]
 pub struct LatencyStats {
     recorder: Recorder,
@@ -128,9 +129,14 @@ impl LatencyStats {
         self.recorder.windows()
     }
 
-    /// Bytes this instance holds (histogram buckets and bookkeeping); fixed at construction.
+    /// Bytes this instance holds now (histogram buckets and bookkeeping).
     pub fn footprint_bytes(&self) -> usize {
         self.recorder.footprint_bytes()
+    }
+
+    /// The most bytes this instance can ever hold, fixed by its configuration.
+    pub fn max_footprint_bytes(&self) -> usize {
+        self.recorder.max_footprint_bytes()
     }
 }
 
@@ -274,7 +280,7 @@ mod tests {
                     c.significant_digits = 5;
                     c.slots = 100;
                 }),
-                "significant_digits = 5 with 301 histograms",
+                "significant_digits = 5 with 3001 histograms",
             ),
         ];
         for (cfg, expected) in cases {
@@ -394,34 +400,49 @@ mod tests {
         s.record(secs(3.0), ms(3));
         assert_eq!(s.out_of_order(), 2);
         assert_eq!(s.count(), 3);
-        // 95 s is still inside the 10 s ring and lands in its own sub-window; 3 s is older
-        // than every ring and lands in the newest one.
+        // Late samples still inside the ring (the longest window, 300 s) land in their own
+        // sub-window: 95 s and 3 s are older than the 10 s window ending at 100 s.
         let ten = Window::Sliding(TEN_S);
-        assert_eq!(s.summary(secs(100.0), ten).map(|x| x.count), Some(3));
-        assert_eq!(s.summary(secs(105.5), ten).map(|x| x.count), Some(2));
+        let five_min = Window::Sliding(Duration::from_secs(300));
+        assert_eq!(s.summary(secs(100.0), ten).map(|x| x.count), Some(2));
+        assert_eq!(s.summary(secs(105.5), ten).map(|x| x.count), Some(1));
+        assert_eq!(s.summary(secs(100.0), five_min).map(|x| x.count), Some(3));
+        // A sample older than the whole ring counts in the newest sub-window, not nowhere.
+        s.record(secs(1000.0), ms(4));
+        s.record(secs(10.0), ms(5));
+        assert_eq!(s.out_of_order(), 3);
+        assert_eq!(s.summary(secs(1000.0), ten).map(|x| x.count), Some(2));
     }
 
     #[test]
     fn memory_stays_fixed_however_many_samples_arrive() {
         let mut s = stats();
-        let before = s.footprint_bytes();
+        let bound = s.max_footprint_bytes();
         let buckets = s.histogram().distinct_values();
-        for i in 0..200_000u64 {
-            s.record(
-                Duration::from_millis(i * 7),
-                Duration::from_nanos(i * 7919 % 3_000_000_000),
-            );
+        let mut sizes = Vec::new();
+        for round in 0..3u64 {
+            for i in 0..200_000u64 {
+                s.record(
+                    Duration::from_millis((round * 200_000 + i) * 7),
+                    Duration::from_nanos(i * 7919 % 3_000_000_000),
+                );
+            }
+            sizes.push(s.footprint_bytes());
         }
-        assert_eq!(s.footprint_bytes(), before);
+        assert!(sizes.iter().all(|&b| b <= bound), "{sizes:?} over {bound}");
+
+        assert_eq!(s.max_footprint_bytes(), bound);
         assert_eq!(s.histogram().distinct_values(), buckets);
-        assert_eq!(s.count(), 200_000);
+        assert_eq!(s.count(), 600_000);
     }
 
     #[test]
-    fn the_default_config_stays_within_three_and_a_half_megabytes() {
-        let bytes = stats().footprint_bytes();
-        println!("default LatencyStats footprint: {bytes} bytes");
-        assert!(bytes < 3_500_000, "{bytes}");
+    fn the_default_config_starts_small_and_has_a_fixed_bound() {
+        let s = stats();
+        let (now, bound) = (s.footprint_bytes(), s.max_footprint_bytes());
+        println!("default LatencyStats footprint: {now} bytes now, {bound} bytes at most");
+        assert!(now < 250_000, "{now}");
+        assert!(bound < 30_000_000, "{bound}");
     }
 
     #[test]

@@ -105,6 +105,19 @@ pub enum Error {
         /// The cap.
         limit: usize,
     },
+    /// A window spans more sub-windows of the shared ring than allowed: the shortest
+    /// window's slots set the sub-window width, and every window is cut into those.
+    #[error("{field} = {window:?} needs {slots} sub-windows of the shortest window's slot width, more than {max}; use fewer slots or closer window lengths")]
+    WindowSpan {
+        /// The offending field, e.g. `windows[2]`.
+        field: String,
+        /// The window length.
+        window: Duration,
+        /// Sub-windows it would need.
+        slots: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// An event-rate window is zero or shorter than its slots.
     #[error("window = {window:?} is too short to split into {slots} slots of at least 1 ns")]
     RateWindow {
@@ -129,6 +142,8 @@ pub type StatsError = Error;
 
 /// Most slots one sliding window may have.
 pub const MAX_SLOTS: usize = 1000;
+/// Most sub-windows the shared ring of a statistic may hold (all sliding windows together).
+pub const MAX_RING_SLOTS: usize = 10_000;
 
 /// Most bytes the histograms of one metric may take (256 MiB).
 pub const MAX_HISTOGRAM_BYTES: usize = 256 << 20;

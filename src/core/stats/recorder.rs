@@ -6,7 +6,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::ring::{slot_width_ns, Ring, Slot};
-use super::{Error, Summary, Window, MAX_HISTOGRAM_BYTES, MAX_SLOTS};
+use super::{Error, Summary, Window, MAX_HISTOGRAM_BYTES, MAX_RING_SLOTS, MAX_SLOTS};
 use crate::core::stats::Result;
 
 /// Quantiles a [`Summary`] reports, ascending so one histogram pass finds them all.
@@ -70,32 +70,121 @@ impl Moments {
     }
 }
 
-/// One sub-window: a histogram and the exact moments of the same samples.
-#[derive(Debug, Clone)]
+/// One sub-window: sample counts per HDR bucket, and the exact moments of the same samples.
+///
+/// Sparse while few buckets are used: reusing a sub-window for a newer epoch then costs as
+/// little as the data it held, where zeroing a dense histogram (tens of kilobytes) on every
+/// rotation dominated the ingest path. A sub-window whose samples spread over many buckets
+/// turns dense, at the size of a dense histogram, so memory stays bounded by that.
+#[derive(Debug, Clone, Default)]
 struct SubWindow {
-    // u32 counts halve the memory of the many slot histograms; a sub-window would need over
-    // four billion samples to saturate (counts saturate, they never wrap or panic).
-    hist: Histogram<u32>,
+    counts: Counts,
     moments: Moments,
+}
+
+#[derive(Debug, Clone)]
+enum Counts {
+    /// `(lowest value of the bucket in ticks, samples)`, ascending by bucket.
+    Sparse(Vec<(u64, u64)>),
+    /// Every bucket (u32 counts saturate, they never wrap).
+    Dense(Box<Histogram<u32>>),
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts::Sparse(Vec::new())
+    }
+}
+
+/// Bytes of one sparse entry.
+const SPARSE_ENTRY: usize = std::mem::size_of::<(u64, u64)>();
+
+impl SubWindow {
+    /// Counts one sample of `ticks`, whose bucket starts at `bucket`; `template` has the
+    /// histogram configuration for turning dense.
+    fn record(&mut self, ticks: u64, bucket: u64, template: &Histogram<u64>) {
+        match &mut self.counts {
+            Counts::Sparse(buckets) => match buckets.binary_search_by_key(&bucket, |b| b.0) {
+                Ok(i) => buckets[i].1 = buckets[i].1.saturating_add(1),
+                Err(i) => {
+                    // Past the point where sparse entries outweigh a dense u32 histogram.
+                    if (buckets.len() + 1) * SPARSE_ENTRY > dense_bytes(template) {
+                        let mut dense = Histogram::<u32>::new_from(template);
+                        for &(b, n) in buckets.iter() {
+                            dense.saturating_record_n(b, u32::try_from(n).unwrap_or(u32::MAX));
+                        }
+                        dense.saturating_record(ticks);
+                        self.counts = Counts::Dense(Box::new(dense));
+                    } else {
+                        buckets.insert(i, (bucket, 1));
+                    }
+                }
+            },
+            Counts::Dense(hist) => hist.saturating_record(ticks),
+        }
+    }
+
+    /// Samples in buckets that start at or below `ticks` (the threshold's own bucket counts).
+    fn count_at_or_below(&self, ticks: u64) -> u64 {
+        match &self.counts {
+            Counts::Sparse(buckets) => {
+                let end = buckets.partition_point(|b| b.0 <= ticks);
+                buckets[..end].iter().map(|b| b.1).sum()
+            }
+            Counts::Dense(hist) => hist.count_between(0, ticks),
+        }
+    }
+
+    /// Adds this sub-window's counts to `hist`.
+    fn add_to(&self, hist: &mut Histogram<u64>) {
+        match &self.counts {
+            Counts::Sparse(buckets) => {
+                for &(bucket, count) in buckets {
+                    // Buckets come from this configuration, so they are always in range.
+                    hist.saturating_record_n(bucket, count);
+                }
+            }
+            Counts::Dense(dense) => {
+                for v in dense.iter_recorded() {
+                    hist.saturating_record_n(v.value_iterated_to(), v.count_at_value().into());
+                }
+            }
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match &self.counts {
+            Counts::Sparse(buckets) => buckets.capacity() * SPARSE_ENTRY,
+            Counts::Dense(hist) => hist_bytes(hist.as_ref()),
+        }
+    }
+}
+
+fn dense_bytes(template: &Histogram<u64>) -> usize {
+    template.distinct_values() * std::mem::size_of::<u32>()
 }
 
 impl Slot for SubWindow {
     fn reset(&mut self) {
-        self.hist.reset();
+        match &mut self.counts {
+            Counts::Sparse(buckets) => buckets.clear(),
+            Counts::Dense(hist) => hist.reset(),
+        }
         self.moments = Moments::default();
     }
 }
 
-#[derive(Debug, Clone)]
+/// A sliding window: the newest `slots` sub-windows of the shared ring.
+#[derive(Debug, Clone, Copy)]
 struct Sliding {
     length: Duration,
-    ring: Ring<SubWindow>,
+    slots: usize,
 }
 
 /// The samples of one queried window, merged.
 enum View<'a> {
     Cumulative(&'a Histogram<u64>, Moments),
-    Merged(Histogram<u32>, Moments),
+    Merged(Histogram<u64>, Moments),
 }
 
 /// Histograms in ticks (integer multiples of `unit`) plus exact moments in SI units.
@@ -104,6 +193,9 @@ pub(super) struct Recorder {
     unit: f64,
     cumulative: Histogram<u64>,
     total: Moments,
+    /// One ring of sub-windows shared by every sliding window: a sample is recorded once,
+    /// and each window merges as many of the newest sub-windows as it spans.
+    ring: Option<Ring<SubWindow>>,
     windows: Vec<Sliding>,
     latest_at: Option<Duration>,
     out_of_order: u64,
@@ -142,42 +234,59 @@ impl Recorder {
                 });
             }
         }
+        // Sub-windows as wide as the shortest window's slots; every window spans a whole
+        // number of them (rounded up).
+        let width_ns = windows
+            .iter()
+            .filter_map(|w| slot_width_ns(*w, slots))
+            .min();
+        let mut sliding = Vec::with_capacity(windows.len());
+        for (i, &length) in windows.iter().enumerate() {
+            let needed = width_ns.map_or(0, |w| length.as_nanos().div_ceil(w));
+            if needed > MAX_RING_SLOTS as u128 {
+                return Err(Error::WindowSpan {
+                    field: format!("windows[{i}]"),
+                    window: length,
+                    slots: usize::try_from(needed).unwrap_or(usize::MAX),
+                    max: MAX_RING_SLOTS,
+                });
+            }
+            sliding.push(Sliding {
+                length,
+                slots: needed as usize,
+            });
+        }
+        let ring_slots = sliding.iter().map(|w| w.slots).max().unwrap_or(0);
         // Callers validate high_ticks and digits, so creation cannot fail; the mapping only
         // keeps a future hdrhistogram change from turning into a panic.
         let too_large = |bytes| Error::TooLarge {
             digits,
-            histograms: 1 + windows.len() * slots,
+            histograms: 1 + ring_slots,
             bytes,
             limit: MAX_HISTOGRAM_BYTES,
         };
         let cumulative =
             Histogram::<u64>::new_with_bounds(1, high_ticks, digits).map_err(|_| too_large(0))?;
-        let buckets = cumulative.distinct_values();
-        let bytes = buckets
-            .saturating_mul(8)
-            .saturating_add(buckets.saturating_mul(4 * windows.len() * slots));
+        let bytes = max_bytes(cumulative.distinct_values(), ring_slots);
         if bytes > MAX_HISTOGRAM_BYTES {
             return Err(too_large(bytes));
         }
-        let slot_hist = Histogram::<u32>::new_with_bounds(1, high_ticks, digits)
-            .map_err(|_| too_large(bytes))?;
-        let mut sliding = Vec::with_capacity(windows.len());
-        for (i, &length) in windows.iter().enumerate() {
-            let ring = Ring::new(length, slots, || SubWindow {
-                hist: slot_hist.clone(),
-                moments: Moments::default(),
-            })
-            .ok_or_else(|| Error::WindowTooShort {
-                field: format!("windows[{i}]"),
-                window: length,
-                slots,
-            })?;
-            sliding.push(Sliding { length, ring });
-        }
+        let ring = match width_ns {
+            Some(width) => Some(
+                Ring::with_width(width, ring_slots, SubWindow::default).ok_or(Error::WindowSpan {
+                    field: "windows".into(),
+                    window: windows.iter().max().copied().unwrap_or_default(),
+                    slots: ring_slots,
+                    max: MAX_RING_SLOTS,
+                })?,
+            ),
+            None => None,
+        };
         Ok(Self {
             unit,
             cumulative,
             total: Moments::default(),
+            ring,
             windows: sliding,
             latest_at: None,
             out_of_order: 0,
@@ -187,20 +296,21 @@ impl Recorder {
     /// Records one sample of `ticks` (already clamped to the histogram range) and exact `value`.
     pub(super) fn record(&mut self, at: Duration, ticks: u64, value: f64) {
         self.cumulative.saturating_record(ticks);
+        let bucket = self.cumulative.lowest_equivalent(ticks);
         self.total.push(value);
         match self.latest_at {
             Some(latest) if at < latest => self.out_of_order += 1,
             _ => self.latest_at = Some(at),
         }
-        for window in &mut self.windows {
+        if let Some(ring) = &mut self.ring {
             // A sample older than the whole ring still counts in the current sub-window
             // rather than vanishing from every window.
-            let slot = match window.ring.slot_at(at) {
+            let slot = match ring.slot_at(at) {
                 Some(slot) => Some(slot),
-                None => window.ring.newest_mut(),
+                None => ring.newest_mut(),
             };
             if let Some(slot) = slot {
-                slot.hist.saturating_record(ticks);
+                slot.record(ticks, bucket, &self.cumulative);
                 slot.moments.push(value);
             }
         }
@@ -214,19 +324,15 @@ impl Recorder {
             }
             Window::Sliding(length) => length,
         };
-        let sliding = self.windows.iter().find(|w| w.length == length)?;
+        let slots = self.window_slots(length)?;
         let mut moments = Moments::default();
-        let mut merged: Option<Histogram<u32>> = None;
-        for slot in sliding.ring.covering(now) {
+        let mut merged: Option<Histogram<u64>> = None;
+        for slot in slots.ring.covering_last(now, slots.count) {
             if slot.moments.count == 0 {
                 continue;
             }
             moments.merge(&slot.moments);
-            match &mut merged {
-                None => merged = Some(slot.hist.clone()),
-                // Same configuration on both sides, so adding cannot run out of range.
-                Some(hist) => hist.add(&slot.hist).unwrap_or_default(),
-            }
+            slot.add_to(merged.get_or_insert_with(|| Histogram::new_from(&self.cumulative)));
         }
         merged.map(|hist| View::Merged(hist, moments))
     }
@@ -286,11 +392,12 @@ impl Recorder {
                 (below, self.total.count)
             }),
             Window::Sliding(length) => {
-                let sliding = self.windows.iter().find(|w| w.length == length)?;
+                let slots = self.window_slots(length)?;
                 let (mut below, mut total) = (0u64, 0u64);
-                for slot in sliding.ring.covering(now) {
+                for slot in slots.ring.covering_last(now, slots.count) {
                     let m = &slot.moments;
-                    below = below.saturating_add(below_in(&slot.hist, m, ticks, value));
+                    let in_slot = settled(m, value).unwrap_or_else(|| slot.count_at_or_below(ticks));
+                    below = below.saturating_add(in_slot.min(m.count));
                     total = total.saturating_add(m.count);
                 }
                 (total > 0).then_some((below, total))
@@ -300,6 +407,15 @@ impl Recorder {
 
     pub(super) fn count(&self) -> u64 {
         self.total.count
+    }
+
+    /// The ring and the number of its newest sub-windows the window of `length` spans.
+    fn window_slots(&self, length: Duration) -> Option<WindowSlots<'_>> {
+        let window = self.windows.iter().find(|w| w.length == length)?;
+        Some(WindowSlots {
+            ring: self.ring.as_ref()?,
+            count: window.slots,
+        })
     }
 
     pub(super) fn histogram(&self) -> &Histogram<u64> {
@@ -314,35 +430,56 @@ impl Recorder {
         self.windows.iter().map(|w| w.length)
     }
 
-    /// Bytes held, counting histogram bucket arrays and ring bookkeeping.
+    /// Bytes held now, counting histogram bucket arrays and ring bookkeeping.
     pub(super) fn footprint_bytes(&self) -> usize {
-        let mut bytes = std::mem::size_of::<Self>() + hist_bytes(&self.cumulative);
-        for window in &self.windows {
-            bytes += std::mem::size_of::<Sliding>();
-            for slot in window.ring.slots() {
-                bytes += std::mem::size_of::<SubWindow>()
-                    + std::mem::size_of::<Option<u128>>()
-                    + hist_bytes(&slot.hist);
-            }
+        let mut bytes = std::mem::size_of::<Self>()
+            + hist_bytes(&self.cumulative)
+            + self.windows.len() * std::mem::size_of::<Sliding>();
+        for slot in self.ring.iter().flat_map(|r| r.slots()) {
+            bytes += std::mem::size_of::<SubWindow>()
+                + std::mem::size_of::<Option<u128>>()
+                + slot.bytes();
         }
         bytes
+    }
+
+    /// The most bytes the histograms can ever hold, whatever the samples: every sub-window
+    /// dense.
+    pub(super) fn max_footprint_bytes(&self) -> usize {
+        let slots = self.ring.as_ref().map_or(0, |r| r.slots().len());
+        max_bytes(self.cumulative.distinct_values(), slots)
+    }
+}
+
+/// A window's view of the shared ring.
+struct WindowSlots<'a> {
+    ring: &'a Ring<SubWindow>,
+    count: usize,
+}
+
+/// Bytes of a cumulative histogram plus `slots` sub-windows at their largest (a sparse
+/// sub-window turns dense before it outgrows a dense one).
+fn max_bytes(buckets: usize, slots: usize) -> usize {
+    buckets
+        .saturating_mul(8)
+        .saturating_add(buckets.saturating_mul(4).saturating_mul(slots))
+}
+
+/// The count at or below `value` when the exact moments decide it: none when all samples
+/// lie above, all when none does.
+fn settled(m: &Moments, value: f64) -> Option<u64> {
+    if m.count == 0 || value < m.min {
+        Some(0)
+    } else if value >= m.max {
+        Some(m.count)
+    } else {
+        None
     }
 }
 
 /// Samples of `hist` at or below the threshold, exact where the moments settle it.
-fn below_in<T: hdrhistogram::Counter>(
-    hist: &Histogram<T>,
-    m: &Moments,
-    ticks: u64,
-    value: f64,
-) -> u64 {
-    if m.count == 0 || value < m.min {
-        0
-    } else if value >= m.max {
-        m.count
-    } else {
-        hist.count_between(0, ticks).min(m.count)
-    }
+fn below_in(hist: &Histogram<u64>, m: &Moments, ticks: u64, value: f64) -> u64 {
+    settled(m, value).unwrap_or_else(|| hist.count_between(0, ticks).min(m.count))
 }
 
 fn hist_bytes<T: hdrhistogram::Counter>(hist: &Histogram<T>) -> usize {
@@ -369,6 +506,30 @@ mod tests {
         let mean = xs.iter().sum::<f64>() / n;
         let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
         (mean, var.sqrt())
+    }
+
+    #[test]
+    fn a_sub_window_with_many_distinct_values_turns_dense_and_keeps_every_count() {
+        let ten = Duration::from_secs(10);
+        let at = Duration::from_millis(500);
+        let mut r = Recorder::new(&[ten], 10, 3, 3_600_000_000, 1e-6).expect("valid");
+        for i in 1..=50_000u64 {
+            r.record(at, i * 13, (i * 13) as f64 * 1e-6);
+        }
+        let ring = r.ring.as_ref().expect("ring");
+        let used: Vec<_> = ring.slots().iter().filter(|s| s.moments.count > 0).collect();
+        assert_eq!(used.len(), 1);
+        assert!(matches!(used[0].counts, Counts::Dense(_)));
+        let window = r.summary(at, Window::Sliding(ten)).expect("data");
+        let all = r.summary(at, Window::Cumulative).expect("data");
+        assert_eq!(window, all);
+        for ticks in [1, 5_000, 970_000, 1_500_000, 3_000_000] {
+            let value = ticks as f64 * 1e-6;
+            assert_eq!(
+                r.at_or_below(at, Window::Sliding(ten), ticks, value),
+                r.at_or_below(at, Window::Cumulative, ticks, value)
+            );
+        }
     }
 
     #[test]

@@ -27,17 +27,30 @@ pub(crate) struct Ring<T> {
     epochs: Vec<Option<u128>>,
     slots: Vec<T>,
     head: Option<u128>,
+    /// Start (ns) and slot index of the head epoch: most records land there, and checking
+    /// the range spares them two 128-bit divisions.
+    head_start: u128,
+    head_index: usize,
 }
 
 impl<T: Slot> Ring<T> {
     /// A ring over `window` with `slots` slots; `None` when a slot would be shorter than 1 ns.
-    pub(crate) fn new(window: Duration, slots: usize, mut make: impl FnMut() -> T) -> Option<Self> {
-        let width_ns = slot_width_ns(window, slots)?;
+    pub(crate) fn new(window: Duration, slots: usize, make: impl FnMut() -> T) -> Option<Self> {
+        Self::with_width(slot_width_ns(window, slots)?, slots, make)
+    }
+
+    /// A ring of `slots` slots of `width_ns` each; `None` for zero width or slots.
+    pub(crate) fn with_width(width_ns: u128, slots: usize, mut make: impl FnMut() -> T) -> Option<Self> {
+        if width_ns == 0 || slots == 0 {
+            return None;
+        }
         Some(Self {
             width_ns,
             epochs: vec![None; slots],
             slots: (0..slots).map(|_| make()).collect(),
             head: None,
+            head_start: 0,
+            head_index: 0,
         })
     }
 
@@ -54,11 +67,19 @@ impl<T: Slot> Ring<T> {
     /// `None` when `at` is so old that its epoch already left the ring: claiming its slot
     /// would wipe newer data.
     pub(crate) fn slot_at(&mut self, at: Duration) -> Option<&mut T> {
+        let at_ns = at.as_nanos();
+        if self.head.is_some() && at_ns >= self.head_start && at_ns - self.head_start < self.width_ns {
+            return Some(&mut self.slots[self.head_index]);
+        }
         let epoch = self.epoch(at);
         match self.head {
             Some(head) if epoch + self.count() <= head => return None,
             Some(head) if epoch <= head => {}
-            _ => self.head = Some(epoch),
+            _ => {
+                self.head = Some(epoch);
+                self.head_start = epoch * self.width_ns;
+                self.head_index = (epoch % self.count()) as usize;
+            }
         }
         let index = (epoch % self.count()) as usize;
         if self.epochs[index] != Some(epoch) {
@@ -79,8 +100,14 @@ impl<T: Slot> Ring<T> {
     /// The slots inside the window that ends at `now`: the slot containing `now` and the
     /// `S - 1` before it.
     pub(crate) fn covering(&self, now: Duration) -> impl Iterator<Item = &T> + '_ {
+        self.covering_last(now, self.slots.len())
+    }
+
+    /// The slots of the `n` newest epochs up to the one containing `now` (a shorter window
+    /// over the same ring).
+    pub(crate) fn covering_last(&self, now: Duration, n: usize) -> impl Iterator<Item = &T> + '_ {
         let now_epoch = self.epoch(now);
-        let count = self.count();
+        let count = n.min(self.slots.len()) as u128;
         self.epochs
             .iter()
             .zip(&self.slots)
