@@ -7,3 +7,5 @@
 
 pub mod config;
 pub mod core;
+pub mod msg;
+pub mod transport;
