@@ -1,0 +1,254 @@
+//! An in-process bus implementing the seam, for unit tests of node logic.
+//!
+//! It is not a ROS 2 transport: nothing leaves the process and there is no discovery. It
+//! keeps the parts of ROS 2 semantics node logic depends on: one type per topic, queues that
+//! drop rather than block, and transient-local history for late subscribers.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::{
+    wall_clock, Durability, Error, Node, NodeOptions, Qos, RawPublisher, Result, Sample,
+    SampleSink, Transport,
+};
+
+#[derive(Default)]
+struct Topic {
+    type_name: String,
+    sinks: Vec<SampleSink>,
+    /// Samples kept for late transient-local subscribers.
+    latched: VecDeque<Vec<u8>>,
+    latched_depth: usize,
+}
+
+#[derive(Default)]
+struct Bus {
+    topics: Mutex<HashMap<String, Topic>>,
+}
+
+impl Bus {
+    fn with_topic<T>(&self, name: &str, type_name: &str, f: impl FnOnce(&mut Topic) -> T) -> Result<T> {
+        let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        let topic = topics.entry(name.to_owned()).or_insert_with(|| Topic {
+            type_name: type_name.to_owned(),
+            ..Topic::default()
+        });
+        if topic.type_name != type_name {
+            return Err(Error::TypeMismatch {
+                topic: name.to_owned(),
+                existing: topic.type_name.clone(),
+                requested: type_name.to_owned(),
+            });
+        }
+        Ok(f(topic))
+    }
+}
+
+/// An in-process transport; nodes created from clones of it share one bus.
+#[derive(Clone, Default)]
+pub struct InprocTransport {
+    bus: Arc<Bus>,
+}
+
+impl InprocTransport {
+    /// A transport with an empty bus.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Transport for InprocTransport {
+    fn backend(&self) -> &'static str {
+        "inproc"
+    }
+
+    fn create_node(&self, options: &NodeOptions) -> Result<Box<dyn Node>> {
+        Ok(Box::new(InprocNode {
+            name: options.name.clone(),
+            namespace: options.namespace.clone(),
+            bus: self.bus.clone(),
+        }))
+    }
+}
+
+struct InprocNode {
+    name: String,
+    namespace: String,
+    bus: Arc<Bus>,
+}
+
+impl Node for InprocNode {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn create_raw_publisher(
+        &mut self,
+        topic: &str,
+        type_name: &str,
+        qos: Qos,
+    ) -> Result<Box<dyn RawPublisher>> {
+        let topic = super::resolve_topic(&self.namespace, topic)?;
+        let depth = match qos.durability {
+            Durability::TransientLocal => qos.depth.max(1),
+            Durability::Volatile => 0,
+        };
+        self.bus.with_topic(&topic, type_name, |t| {
+            t.latched_depth = t.latched_depth.max(depth)
+        })?;
+        Ok(Box::new(InprocPublisher {
+            bus: self.bus.clone(),
+            topic,
+            type_name: type_name.to_owned(),
+        }))
+    }
+
+    fn create_raw_subscription(
+        &mut self,
+        topic: &str,
+        type_name: &str,
+        qos: Qos,
+        sink: SampleSink,
+    ) -> Result<()> {
+        let topic = super::resolve_topic(&self.namespace, topic)?;
+        self.bus.with_topic(&topic, type_name, |t| {
+            if qos.durability == Durability::TransientLocal {
+                for cdr in &t.latched {
+                    sink.deliver(Sample {
+                        cdr: cdr.clone(),
+                        received_at: wall_clock(),
+                    });
+                }
+            }
+            t.sinks.push(sink);
+        })
+    }
+}
+
+struct InprocPublisher {
+    bus: Arc<Bus>,
+    topic: String,
+    type_name: String,
+}
+
+impl RawPublisher for InprocPublisher {
+    fn publish_cdr(&self, cdr: &[u8]) -> Result<()> {
+        self.bus.with_topic(&self.topic, &self.type_name, |t| {
+            t.sinks.retain(|s| !s.is_closed());
+            for sink in &t.sinks {
+                sink.deliver(Sample {
+                    cdr: cdr.to_vec(),
+                    received_at: wall_clock(),
+                });
+            }
+            if t.latched_depth > 0 {
+                if t.latched.len() == t.latched_depth {
+                    t.latched.pop_front();
+                }
+                t.latched.push_back(cdr.to_vec());
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::builtin_interfaces::Time;
+    use crate::msg::std_msgs::{Header, String as RosString};
+    use crate::transport::{Publisher, Subscription};
+
+    fn node(t: &InprocTransport, name: &str) -> Box<dyn Node> {
+        t.create_node(&NodeOptions {
+            name: name.into(),
+            namespace: "/".into(),
+            domain_id: 0,
+            range: super::super::DiscoveryRange::Localhost,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn typed_messages_published_on_one_node_reach_another() {
+        let t = InprocTransport::new();
+        let mut a = node(&t, "a");
+        let mut b = node(&t, "b");
+        let mut sub = Subscription::<crate::transport::Typed<RosString>>::typed(
+            b.as_mut(),
+            "/chatter",
+            Qos::reliable(10),
+        )
+        .unwrap();
+        let publisher = Publisher::<RosString>::new(a.as_mut(), "chatter", Qos::reliable(10)).unwrap();
+        publisher
+            .publish(&RosString {
+                data: "pick up the red cup".into(),
+            })
+            .unwrap();
+        let got = sub.recv().await.unwrap();
+        assert_eq!(got.message.data, "pick up the red cup");
+        assert_eq!(sub.counters().received(), 1);
+        assert!(sub.counters().bytes() > 0);
+    }
+
+    #[tokio::test]
+    async fn undecodable_samples_are_counted_and_skipped() {
+        let t = InprocTransport::new();
+        let mut a = node(&t, "a");
+        let mut sub = Subscription::header_only(
+            a.as_mut(),
+            "/camera/image",
+            "sensor_msgs/msg/Image",
+            Qos::sensor_data(),
+        )
+        .unwrap();
+        let raw = a
+            .create_raw_publisher("/camera/image", "sensor_msgs/msg/Image", Qos::sensor_data())
+            .unwrap();
+        raw.publish_cdr(&[0, 1, 0, 0, 7]).unwrap();
+        let header = Header {
+            stamp: Time {
+                sec: 12,
+                nanosec: 5,
+            },
+            frame_id: "camera".into(),
+        };
+        raw.publish_cdr(&crate::msg::cdr::to_cdr(&header).unwrap()).unwrap();
+        let got = sub.recv().await.unwrap();
+        assert_eq!(got.message, header);
+        assert_eq!(sub.counters().decode_failures(), 1);
+        assert_eq!(sub.counters().received(), 2);
+    }
+
+    #[test]
+    fn a_topic_keeps_one_type() {
+        let t = InprocTransport::new();
+        let mut a = node(&t, "a");
+        a.create_raw_publisher("/x", "std_msgs/msg/String", Qos::reliable(1))
+            .unwrap();
+        let err = a
+            .create_raw_publisher("/x", "sensor_msgs/msg/Image", Qos::reliable(1))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("std_msgs/msg/String"));
+    }
+
+    #[tokio::test]
+    async fn late_transient_local_subscribers_get_the_latched_sample() {
+        let t = InprocTransport::new();
+        let mut a = node(&t, "a");
+        let p = Publisher::<RosString>::new(a.as_mut(), "/status", Qos::latched()).unwrap();
+        for data in ["old", "new"] {
+            p.publish(&RosString { data: data.into() }).unwrap();
+        }
+        let mut sub =
+            Subscription::<crate::transport::Typed<RosString>>::typed(a.as_mut(), "/status", Qos::latched())
+                .unwrap();
+        assert_eq!(sub.recv().await.unwrap().message.data, "new");
+        assert!(sub.try_recv().is_none());
+    }
+}

@@ -1,0 +1,431 @@
+//! The middleware seam: the few operations vla_perf nodes need from ROS 2.
+//!
+//! Nodes talk to a [`Transport`] and the [`Node`]s it creates, never to a backend directly.
+//! Backends move CDR bytes (with their 4-byte encapsulation header), so the seam is
+//! object-safe and every backend sees the same bytes; typed publishing and subscribing,
+//! header-only decoding and the per-topic counters live here, once, on top of the bytes.
+//!
+//! Backends:
+//! - [`ros2_client`] (feature `ros2-client`, default): pure Rust over RustDDS.
+//! - `r2r` (feature `r2r`): rcl-native, for colcon builds on ROS 2 machines.
+//! - [`inproc`]: an in-process bus for unit tests of node logic; not a ROS 2 transport.
+
+pub mod inproc;
+#[cfg(feature = "r2r")]
+pub mod r2r;
+#[cfg(feature = "ros2-client")]
+pub mod ros2_client;
+mod subscription;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use subscription::{Decoder, HeaderOnly, Received, Subscription, TopicCounters, Typed};
+
+use crate::msg::RosMessage;
+
+/// Why a transport operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An environment variable holds a value the ROS 2 conventions do not allow.
+    #[error("environment variable {name}={value:?}: {reason}")]
+    Env {
+        /// Variable name.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A node, topic or type name is not a valid ROS 2 name.
+    #[error("invalid {what} {name:?}: {reason}")]
+    Name {
+        /// `node name`, `namespace`, `topic` or `type`.
+        what: &'static str,
+        /// The offending name.
+        name: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A topic is already used with another message type on this node.
+    #[error("topic {topic} carries {existing}, not {requested}")]
+    TypeMismatch {
+        /// The topic.
+        topic: String,
+        /// The type it already has.
+        existing: String,
+        /// The type asked for.
+        requested: String,
+    },
+    /// A message could not be serialised.
+    #[error("cannot serialise {type_name}: {source}")]
+    Encode {
+        /// ROS type of the message.
+        type_name: &'static str,
+        /// The CDR error.
+        source: crate::msg::cdr::Error,
+    },
+    /// The backend refused (creation, publishing).
+    #[error("{backend}: {operation}: {message}")]
+    Backend {
+        /// Which backend.
+        backend: &'static str,
+        /// What was attempted, e.g. `create publisher /vla_perf/alerts`.
+        operation: String,
+        /// The backend's own error text.
+        message: String,
+    },
+}
+
+/// Result alias of this module.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Delivery guarantee of a topic endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reliability {
+    /// Retransmit until acknowledged (ROS default).
+    Reliable,
+    /// Send once; newer data wins (sensor data).
+    BestEffort,
+}
+
+/// Whether late joiners receive samples published before they joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// Only samples published after the subscription exists.
+    Volatile,
+    /// The last `depth` samples are kept for late joiners ("latched").
+    TransientLocal,
+}
+
+/// A QoS profile: the subset of DDS QoS that ROS 2 profiles set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Qos {
+    /// Reliable or best effort.
+    pub reliability: Reliability,
+    /// Volatile or transient-local.
+    pub durability: Durability,
+    /// History depth (keep last N).
+    pub depth: usize,
+}
+
+impl Qos {
+    /// The ROS 2 default profile: reliable, volatile, keep last `depth`.
+    pub const fn reliable(depth: usize) -> Self {
+        Self {
+            reliability: Reliability::Reliable,
+            durability: Durability::Volatile,
+            depth,
+        }
+    }
+
+    /// The ROS 2 sensor-data profile: best effort, volatile, keep last 5.
+    pub const fn sensor_data() -> Self {
+        Self {
+            reliability: Reliability::BestEffort,
+            durability: Durability::Volatile,
+            depth: 5,
+        }
+    }
+
+    /// Latched status: reliable, transient-local, keep last 1.
+    pub const fn latched() -> Self {
+        Self {
+            reliability: Reliability::Reliable,
+            durability: Durability::TransientLocal,
+            depth: 1,
+        }
+    }
+
+    /// A profile by name: `default`/`reliable`, `sensor_data`/`best_effort`, `latched`.
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "default" | "reliable" => Some(Self::reliable(10)),
+            "sensor_data" | "best_effort" => Some(Self::sensor_data()),
+            "latched" | "transient_local" => Some(Self::latched()),
+            _ => None,
+        }
+    }
+}
+
+/// Which peers discovery may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DiscoveryRange {
+    /// Only processes on this host, over loopback (vla_perf's default).
+    Localhost,
+    /// The local networks too (opt in).
+    Subnet,
+}
+
+impl DiscoveryRange {
+    /// The range set by the environment, with ROS 2 semantics: `ROS_AUTOMATIC_DISCOVERY_RANGE`
+    /// (`LOCALHOST`, `SUBNET`, `SYSTEM_DEFAULT`, `OFF`) wins over the older
+    /// `ROS_LOCALHOST_ONLY=1`. Unlike ROS 2, which defaults to the subnet, vla_perf stays on
+    /// localhost unless the network is asked for explicitly.
+    pub fn from_env() -> Result<Self> {
+        Self::from_vars(
+            std::env::var("ROS_AUTOMATIC_DISCOVERY_RANGE").ok().as_deref(),
+            std::env::var("ROS_LOCALHOST_ONLY").ok().as_deref(),
+        )
+    }
+
+    fn from_vars(range: Option<&str>, localhost_only: Option<&str>) -> Result<Self> {
+        match range.map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) if v.eq_ignore_ascii_case("SUBNET") => return Ok(Self::Subnet),
+            Some(v) if v.eq_ignore_ascii_case("SYSTEM_DEFAULT") => return Ok(Self::Subnet),
+            // OFF would mean no discovery at all; localhost is the closest that still works.
+            Some(v) if v.eq_ignore_ascii_case("LOCALHOST") || v.eq_ignore_ascii_case("OFF") => {
+                return Ok(Self::Localhost)
+            }
+            Some(v) => {
+                return Err(Error::Env {
+                    name: "ROS_AUTOMATIC_DISCOVERY_RANGE",
+                    value: v.to_owned(),
+                    reason: "expected LOCALHOST, SUBNET, SYSTEM_DEFAULT or OFF".into(),
+                })
+            }
+            None => {}
+        }
+        match localhost_only.map(str::trim) {
+            None | Some("") | Some("1") => Ok(Self::Localhost),
+            Some("0") => Ok(Self::Subnet),
+            Some(v) => Err(Error::Env {
+                name: "ROS_LOCALHOST_ONLY",
+                value: v.to_owned(),
+                reason: "expected 0 or 1".into(),
+            }),
+        }
+    }
+}
+
+/// Where and how to create a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeOptions {
+    /// Node name, e.g. `vla_perf_collector`.
+    pub name: String,
+    /// Namespace, `/` or `/robot1`.
+    pub namespace: String,
+    /// DDS domain (`ROS_DOMAIN_ID`).
+    pub domain_id: u16,
+    /// Discovery range.
+    pub range: DiscoveryRange,
+}
+
+impl NodeOptions {
+    /// Options for `name` in `namespace`, domain and range taken from the environment.
+    pub fn from_env(name: &str, namespace: &str) -> Result<Self> {
+        let domain_id = match std::env::var("ROS_DOMAIN_ID") {
+            Ok(v) if !v.trim().is_empty() => parse_domain_id(&v)?,
+            _ => 0,
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            domain_id,
+            range: DiscoveryRange::from_env()?,
+        })
+    }
+}
+
+fn parse_domain_id(value: &str) -> Result<u16> {
+    // 232 is the largest id whose ports fit for every participant on Linux (ROS 2 docs).
+    match value.trim().parse::<u16>() {
+        Ok(id) if id <= 232 => Ok(id),
+        _ => Err(Error::Env {
+            name: "ROS_DOMAIN_ID",
+            value: value.to_owned(),
+            reason: "expected an integer from 0 to 232".into(),
+        }),
+    }
+}
+
+/// One received message, still serialised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    /// CDR bytes including the 4-byte encapsulation header.
+    pub cdr: Vec<u8>,
+    /// Wall-clock receive time, since the UNIX epoch.
+    pub received_at: Duration,
+}
+
+/// Creates nodes on one middleware.
+pub trait Transport: Send + Sync {
+    /// A short name of the backend for logs (`ros2-client`, `r2r`, `inproc`).
+    fn backend(&self) -> &'static str;
+    /// Creates a node that appears in the ROS 2 graph.
+    fn create_node(&self, options: &NodeOptions) -> Result<Box<dyn Node>>;
+}
+
+/// A node: publishers, subscriptions and a clock.
+pub trait Node: Send {
+    /// The node's name.
+    fn name(&self) -> &str;
+    /// The node's namespace.
+    fn namespace(&self) -> &str;
+    /// A publisher of already-serialised messages of ROS type `type_name` (`pkg/msg/Type`).
+    fn create_raw_publisher(
+        &mut self,
+        topic: &str,
+        type_name: &str,
+        qos: Qos,
+    ) -> Result<Box<dyn RawPublisher>>;
+    /// A subscription delivering serialised samples of `type_name` into `sink`. Samples the
+    /// sink cannot take at once are dropped and counted in `counters`, never blocking the
+    /// middleware.
+    fn create_raw_subscription(
+        &mut self,
+        topic: &str,
+        type_name: &str,
+        qos: Qos,
+        sink: SampleSink,
+    ) -> Result<()>;
+    /// ROS time now (simulated time when the backend follows `/clock`).
+    fn now(&self) -> Duration {
+        wall_clock()
+    }
+}
+
+/// Publishes serialised messages.
+pub trait RawPublisher: Send + Sync {
+    /// Publishes one message given as CDR bytes with encapsulation header.
+    fn publish_cdr(&self, cdr: &[u8]) -> Result<()>;
+}
+
+/// Where a backend delivers the samples of one subscription.
+#[derive(Debug, Clone)]
+pub struct SampleSink {
+    tx: tokio::sync::mpsc::Sender<Sample>,
+    counters: std::sync::Arc<TopicCounters>,
+}
+
+impl SampleSink {
+    /// Hands one sample over; a full queue drops it and counts the drop.
+    pub fn deliver(&self, sample: Sample) {
+        use tokio::sync::mpsc::error::TrySendError;
+        self.counters.record_received(sample.cdr.len());
+        match self.tx.try_send(sample) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Closed(_)) => {
+                self.counters.record_queue_drop()
+            }
+        }
+    }
+
+    /// Whether the subscriber is gone (the backend may stop reading).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// The fully qualified name of `topic` for a node in `namespace`: absolute names stay, relative
+/// ones are put under the namespace. Private (`~`) names are not supported by the seam.
+pub fn resolve_topic(namespace: &str, topic: &str) -> Result<String> {
+    let invalid = |reason: &str| Error::Name {
+        what: "topic",
+        name: topic.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let full = if topic.starts_with('/') {
+        topic.to_owned()
+    } else {
+        format!("{}/{}", namespace.trim_end_matches('/'), topic)
+    };
+    let full = if full.starts_with('/') { full } else { format!("/{full}") };
+    if topic.is_empty() || full == "/" {
+        return Err(invalid("empty name"));
+    }
+    if full.ends_with('/') || full.contains("//") {
+        return Err(invalid("empty path element (trailing or doubled '/')"));
+    }
+    for token in full[1..].split('/') {
+        if token.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(invalid("a path element starts with a digit"));
+        }
+        if !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(invalid("only letters, digits, '_' and '/' are allowed"));
+        }
+    }
+    Ok(full)
+}
+
+/// Wall-clock time since the UNIX epoch (zero if the clock is before 1970).
+pub fn wall_clock() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// A typed publisher on top of a [`RawPublisher`].
+pub struct Publisher<M> {
+    raw: Box<dyn RawPublisher>,
+    _message: std::marker::PhantomData<fn(&M)>,
+}
+
+impl<M: RosMessage + serde::Serialize> Publisher<M> {
+    /// Creates a publisher of `M` on `topic`.
+    pub fn new(node: &mut dyn Node, topic: &str, qos: Qos) -> Result<Self> {
+        Ok(Self {
+            raw: node.create_raw_publisher(topic, M::TYPE_NAME, qos)?,
+            _message: std::marker::PhantomData,
+        })
+    }
+
+    /// Serialises and publishes one message.
+    pub fn publish(&self, message: &M) -> Result<()> {
+        let cdr = crate::msg::cdr::to_cdr(message).map_err(|source| Error::Encode {
+            type_name: M::TYPE_NAME,
+            source,
+        })?;
+        self.raw.publish_cdr(&cdr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_stays_on_localhost_unless_the_network_is_asked_for() {
+        let r = DiscoveryRange::from_vars;
+        assert_eq!(r(None, None).unwrap(), DiscoveryRange::Localhost);
+        assert_eq!(r(None, Some("1")).unwrap(), DiscoveryRange::Localhost);
+        assert_eq!(r(None, Some("0")).unwrap(), DiscoveryRange::Subnet);
+        assert_eq!(r(Some("SUBNET"), Some("1")).unwrap(), DiscoveryRange::Subnet);
+        assert_eq!(r(Some("localhost"), Some("0")).unwrap(), DiscoveryRange::Localhost);
+        assert_eq!(r(Some("SYSTEM_DEFAULT"), None).unwrap(), DiscoveryRange::Subnet);
+        let err = r(Some("everywhere"), None).unwrap_err().to_string();
+        assert!(err.contains("ROS_AUTOMATIC_DISCOVERY_RANGE") && err.contains("everywhere"));
+        assert!(r(None, Some("yes")).is_err());
+    }
+
+    #[test]
+    fn relative_topics_resolve_under_the_namespace() {
+        assert_eq!(resolve_topic("/", "chatter").unwrap(), "/chatter");
+        assert_eq!(resolve_topic("/robot1", "vla_perf/alerts").unwrap(), "/robot1/vla_perf/alerts");
+        assert_eq!(resolve_topic("/robot1", "/diagnostics").unwrap(), "/diagnostics");
+        for bad in ["", "/", "a//b", "a/", "~/x", "1abc", "a-b"] {
+            assert!(resolve_topic("/", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn domain_ids_follow_the_ros_2_range() {
+        assert_eq!(parse_domain_id("0").unwrap(), 0);
+        assert_eq!(parse_domain_id(" 42 ").unwrap(), 42);
+        assert_eq!(parse_domain_id("232").unwrap(), 232);
+        for bad in ["233", "-1", "x", "70000"] {
+            let err = parse_domain_id(bad).unwrap_err().to_string();
+            assert!(err.contains("ROS_DOMAIN_ID") && err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn qos_profiles_by_name_match_ros_presets() {
+        assert_eq!(Qos::by_name("sensor_data"), Some(Qos::sensor_data()));
+        assert_eq!(Qos::by_name("reliable"), Some(Qos::reliable(10)));
+        assert_eq!(
+            Qos::by_name("latched").map(|q| q.durability),
+            Some(Durability::TransientLocal)
+        );
+        assert_eq!(Qos::by_name("fast"), None);
+    }
+}

@@ -1,0 +1,327 @@
+//! The pure-Rust backend: `ros2-client` over RustDDS (feature `ros2-client`, default).
+//!
+//! Each node gets its own DDS participant (`Context`): participants on one host find each
+//! other through RustDDS's localhost unicast discovery even where loopback has no
+//! multicast, which a shared participant does not give nodes in one process.
+//! [`DiscoveryRange::Localhost`] restricts the participant to the loopback interface.
+//!
+//! Publishers are ros2-client publishers, so they are listed in the node's graph entry.
+//! Subscriptions read raw CDR bytes through a RustDDS reader on the node's participant, so
+//! that sizes can be counted and headers decoded without touching payloads; the topic and
+//! reader are visible to DDS discovery (`ros2 topic info`) but not listed under the node
+//! in `ros_discovery_info`.
+
+use std::marker::PhantomData;
+use std::net::{IpAddr, Ipv4Addr};
+
+use futures::StreamExt;
+use ros2_client::dds::rustdds::{
+    self, no_key, DomainParticipantBuilder, QosPolicies, RepresentationIdentifier,
+};
+use ros2_client::qos::{Durability as RosDurability, History, WhenFull};
+use ros2_client::{
+    Context, MessageTypeName, Name, NodeName, NodeOptions as RosNodeOptions, QosProfile,
+};
+use serde::ser::{SerializeTuple, Serializer};
+
+use super::{
+    DiscoveryRange, Durability, Error, Node, NodeOptions, Qos, RawPublisher, Reliability,
+    Result, Sample, SampleSink, Transport,
+};
+
+const BACKEND: &str = "ros2-client";
+
+fn backend_error(operation: impl Into<String>, error: impl std::fmt::Display) -> Error {
+    Error::Backend {
+        backend: BACKEND,
+        operation: operation.into(),
+        message: error.to_string(),
+    }
+}
+
+/// Creates ros2-client nodes; needs a running tokio runtime (each node spawns its spinner
+/// and one task per subscription).
+#[derive(Debug, Default, Clone)]
+pub struct Ros2ClientTransport;
+
+impl Transport for Ros2ClientTransport {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn create_node(&self, options: &NodeOptions) -> Result<Box<dyn Node>> {
+        let mut builder = DomainParticipantBuilder::new(options.domain_id);
+        if options.range == DiscoveryRange::Localhost {
+            builder = builder.with_only_networks([IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+        }
+        let participant = builder
+            .build()
+            .map_err(|e| backend_error("create DDS participant", e))?;
+        let subscriber = participant
+            .create_subscriber(&QosPolicies::qos_none())
+            .map_err(|e| backend_error("create DDS subscriber", e))?;
+        let context = Context::from_domain_participant(participant)
+            .map_err(|e| backend_error("create context", e))?;
+        let name = NodeName::new(&options.namespace, &options.name).map_err(|e| Error::Name {
+            what: "node name",
+            name: format!("{}/{}", options.namespace, options.name),
+            reason: e.to_string(),
+        })?;
+        let mut node = context
+            .new_node(name, RosNodeOptions::new().enable_rosout(true))
+            .map_err(|e| backend_error("create node", e))?;
+        let spinner = node
+            .spinner()
+            .map_err(|e| backend_error("create spinner", e))?;
+        // The spinner publishes the node's graph entry and answers parameter services.
+        tokio::spawn(async move {
+            if let Err(e) = spinner.spin().await {
+                tracing::warn!("ros2-client spinner stopped: {e}");
+            }
+        });
+        Ok(Box::new(Ros2ClientNode {
+            name: options.name.clone(),
+            namespace: options.namespace.clone(),
+            node,
+            subscriber,
+            _context: context,
+        }))
+    }
+}
+
+struct Ros2ClientNode {
+    name: String,
+    namespace: String,
+    node: ros2_client::Node,
+    subscriber: rustdds::Subscriber,
+    _context: Context,
+}
+
+impl Ros2ClientNode {
+    fn topic(&mut self, topic: &str, type_name: &str, qos: &QosProfile) -> Result<rustdds::Topic> {
+        let full = super::resolve_topic(&self.namespace, topic)?;
+        let name = Name::parse(&full).map_err(|e| Error::Name {
+            what: "topic",
+            name: full.clone(),
+            reason: e.to_string(),
+        })?;
+        self.node
+            .create_topic(&name, message_type(type_name)?, qos)
+            .map_err(|e| backend_error(format!("create topic {full}"), e))
+    }
+}
+
+/// `pkg/msg/Type` (or `pkg/Type`) as ros2-client's type name.
+fn message_type(type_name: &str) -> Result<MessageTypeName> {
+    let parts: Vec<&str> = type_name.split('/').collect();
+    let invalid = || Error::Name {
+        what: "type",
+        name: type_name.to_owned(),
+        reason: "expected package/msg/Type".into(),
+    };
+    let (package, ty) = match parts.as_slice() {
+        [package, "msg", ty] | [package, ty] => (*package, *ty),
+        _ => return Err(invalid()),
+    };
+    if package.is_empty() || ty.is_empty() {
+        return Err(invalid());
+    }
+    Ok(MessageTypeName::new(package, ty))
+}
+
+fn profile(qos: Qos) -> QosProfile {
+    let base = QosProfile::publisher_default();
+    let base = match qos.reliability {
+        // Waiting briefly keeps a slow reader from silently losing reliable samples while
+        // never stalling a node for long.
+        Reliability::Reliable => base.reliability_reliable(WhenFull::DEFAULT),
+        Reliability::BestEffort => base.reliability_best_effort(),
+    };
+    base.durability(match qos.durability {
+        Durability::Volatile => RosDurability::Volatile,
+        Durability::TransientLocal => RosDurability::TransientLocal,
+    })
+    .history(History::KeepLast {
+        depth: qos.depth.max(1),
+    })
+}
+
+impl Node for Ros2ClientNode {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn create_raw_publisher(
+        &mut self,
+        topic: &str,
+        type_name: &str,
+        qos: Qos,
+    ) -> Result<Box<dyn RawPublisher>> {
+        let qos = profile(qos);
+        let dds_topic = self.topic(topic, type_name, &qos)?;
+        let publisher = self
+            .node
+            .create_publisher::<CdrBody>(&dds_topic, Some(qos))
+            .map_err(|e| backend_error(format!("create publisher {topic}"), e))?;
+        Ok(Box::new(Ros2ClientPublisher {
+            topic: topic.to_owned(),
+            publisher,
+        }))
+    }
+
+    fn create_raw_subscription(
+        &mut self,
+        topic: &str,
+        type_name: &str,
+        qos: Qos,
+        sink: SampleSink,
+    ) -> Result<()> {
+        let qos = profile(qos);
+        let dds_topic = self.topic(topic, type_name, &qos)?;
+        let reader = self
+            .subscriber
+            .create_simple_datareader_no_key::<RawSample, RawAdapter>(
+                &dds_topic,
+                Some(QosPolicies::from(&qos)),
+            )
+            .map_err(|e| backend_error(format!("create subscription {topic}"), e))?;
+        let topic = topic.to_owned();
+        tokio::spawn(async move {
+            let stream = reader.as_async_stream();
+            futures::pin_mut!(stream);
+            while let Some(item) = stream.next().await {
+                if sink.is_closed() {
+                    break;
+                }
+                match item {
+                    Ok(change) => sink.deliver(Sample {
+                        cdr: change.sample.0,
+                        received_at: change
+                            .receive_instant
+                            .duration_since(rustdds::Timestamp::ZERO)
+                            .to_std(),
+                    }),
+                    Err(e) => tracing::warn!(topic = %topic, "DDS read error: {e}"),
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn now(&self) -> std::time::Duration {
+        let nanos = self.node.time_now().to_nanos();
+        std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+    }
+}
+
+/// A message body already in CDR: written byte for byte after the encapsulation header
+/// ros2-client adds (CDR octets have no alignment, so the bytes come out unchanged).
+struct CdrBody(Vec<u8>);
+
+impl serde::Serialize for CdrBody {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut tuple = serializer.serialize_tuple(self.0.len())?;
+        for byte in &self.0 {
+            tuple.serialize_element(byte)?;
+        }
+        tuple.end()
+    }
+}
+
+struct Ros2ClientPublisher {
+    topic: String,
+    publisher: ros2_client::Publisher<CdrBody>,
+}
+
+impl RawPublisher for Ros2ClientPublisher {
+    fn publish_cdr(&self, cdr: &[u8]) -> Result<()> {
+        // ros2-client writes its own little-endian encapsulation header.
+        let body = match cdr {
+            [0x00, 0x01, _, _, body @ ..] => body,
+            _ => {
+                return Err(backend_error(
+                    format!("publish {}", self.topic),
+                    "only little-endian CDR (encapsulation 00 01) can be published",
+                ))
+            }
+        };
+        self.publisher
+            .publish(CdrBody(body.to_vec()))
+            .map_err(|e| backend_error(format!("publish {}", self.topic), e))
+    }
+}
+
+/// A received sample as CDR bytes with the encapsulation header put back.
+struct RawSample(Vec<u8>);
+
+/// Hands samples over undecoded; decoding (and counting failures) happens in the seam.
+struct RawAdapter;
+
+const RAW_ENCODINGS: [RepresentationIdentifier; 2] =
+    [RepresentationIdentifier::CDR_LE, RepresentationIdentifier::CDR_BE];
+
+impl no_key::DeserializerAdapter<RawSample> for RawAdapter {
+    type Error = std::convert::Infallible;
+    type Decoded = RawSample;
+
+    fn supported_encodings() -> &'static [RepresentationIdentifier] {
+        &RAW_ENCODINGS
+    }
+
+    fn transform_decoded(decoded: RawSample) -> RawSample {
+        decoded
+    }
+}
+
+impl no_key::DefaultDecoder<RawSample> for RawAdapter {
+    type Decoder = RawDecoder;
+    const DECODER: RawDecoder = RawDecoder(PhantomData);
+}
+
+#[derive(Clone)]
+struct RawDecoder(PhantomData<()>);
+
+impl<'de> no_key::Decode<'de, RawSample> for RawDecoder {
+    type Error = std::convert::Infallible;
+
+    fn decode_bytes(
+        self,
+        input: &'de [u8],
+        encoding: RepresentationIdentifier,
+    ) -> std::result::Result<RawSample, Self::Error> {
+        let mut cdr = Vec::with_capacity(input.len() + 4);
+        cdr.extend_from_slice(&encoding.to_bytes());
+        cdr.extend_from_slice(&[0, 0]);
+        cdr.extend_from_slice(input);
+        Ok(RawSample(cdr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ros_type_names_map_to_package_and_type() {
+        let t = message_type("vla_perf/msg/StageEvent").unwrap();
+        assert_eq!(t.dds_msg_type(), "vla_perf::msg::dds_::StageEvent_");
+        assert_eq!(
+            message_type("std_msgs/String").unwrap().dds_msg_type(),
+            "std_msgs::msg::dds_::String_"
+        );
+        for bad in ["", "String", "a/b/c/d", "/msg/X", "pkg/msg/"] {
+            assert!(message_type(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cdr_bodies_serialise_byte_for_byte() {
+        let body = CdrBody(vec![1, 2, 3, 250, 0, 7]);
+        let bytes = cdr_encoding::to_vec::<_, byteorder::LittleEndian>(&body).unwrap();
+        assert_eq!(bytes, body.0);
+    }
+}

@@ -1,0 +1,184 @@
+//! Support shared by the integration tests that open DDS participants.
+//!
+//! DDS traffic must never leave loopback. [`isolated`] re-runs the calling test in a private
+//! network namespace (`unshare -n`, falling back to `unshare -rn` without root) whose only
+//! interface is `lo`, with multicast on and 224.0.0.0/4 routed through it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const INSIDE: &str = "VLA_PERF_IN_NETNS";
+
+/// Loopback with multicast, as a stock machine has once `lo` multicast is switched on.
+pub const LOOPBACK_MULTICAST: &str =
+    "ip link set lo up multicast on && ip route add 224.0.0.0/4 dev lo";
+
+/// Returns true when the caller is already inside the private namespace and should run its
+/// body. Otherwise re-runs test `name` of this test binary inside a fresh namespace prepared
+/// by `setup` (shell commands), asserts it passed, and returns false.
+pub fn isolated(name: &str, setup: &str) -> bool {
+    if std::env::var_os(INSIDE).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let script = format!("{setup} && exec \"$0\" \"$@\"");
+    let mut last_error = String::new();
+    for flags in [&["-n"][..], &["-r", "-n"][..]] {
+        let output = Command::new("unshare")
+            .args(flags)
+            .args(["--", "sh", "-c", &script])
+            .arg(&exe)
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(INSIDE, "1")
+            .output()
+            .expect("unshare (util-linux) must be installed");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.success() && stdout.contains("1 passed") {
+            print!("{stdout}");
+            return false;
+        }
+        // A namespace we could not create is worth the next attempt; a failed test is not.
+        if stdout.contains("running 1 test") {
+            panic!("{name} failed inside its network namespace:\n{stdout}\n{stderr}");
+        }
+        last_error = format!("unshare {flags:?}: {stderr}");
+    }
+    panic!("cannot create a private network namespace for {name}: {last_error}");
+}
+
+/// The repository root.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Cyclone DDS peer script.
+pub fn cyclone_peer() -> PathBuf {
+    repo().join("tests/peers/cyclone_peer.py")
+}
+
+/// A running Python peer whose stdout is JSON lines.
+pub struct Peer {
+    child: Option<Child>,
+    what: String,
+}
+
+impl Peer {
+    /// Starts `python3 tests/peers/cyclone_peer.py ARGS`.
+    pub fn cyclone(args: &[&str]) -> Self {
+        let child = Command::new("python3")
+            .arg(cyclone_peer())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 must be installed; run `bash .ci/setup`");
+        Self {
+            child: Some(child),
+            what: args.join(" "),
+        }
+    }
+
+    /// Waits up to `limit` for the peer to exit; returns its JSON lines, panicking with its
+    /// stderr when it failed or hung.
+    pub fn finish(mut self, limit: Duration) -> Vec<serde_json::Value> {
+        let mut child = self.child.take().expect("a peer is finished once");
+        let deadline = Instant::now() + limit;
+        loop {
+            match child.try_wait().expect("peer status") {
+                Some(_) => break,
+                None if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    break;
+                }
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        let output = child.wait_with_output().expect("peer output");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "peer `{}` failed ({}):\n{stderr}",
+            self.what,
+            output.status
+        );
+        BufReader::new(&output.stdout[..])
+            .lines()
+            .map(|l| serde_json::from_str(&l.expect("utf-8")).expect("peer prints JSON lines"))
+            .collect()
+    }
+
+    /// Whether the peer has exited.
+    pub fn exited(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(Some(_))),
+            None => true,
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Fails with a helpful message unless the Python peers' packages are importable.
+pub fn require_python_module(module: &str) {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "python3 cannot import {module}; run `bash .ci/setup` to install the test peers"
+    );
+}
+
+/// A message as the Cyclone peer prints it: fields by name, non-finite floats as strings.
+pub fn peer_json<T: serde::Serialize>(message: &T) -> serde_json::Value {
+    fn convert(v: serde_value::Value) -> serde_json::Value {
+        use serde_json::Value as J;
+        use serde_value::Value as V;
+        let float = |f: f64| match serde_json::Number::from_f64(f) {
+            Some(n) => J::Number(n),
+            None if f.is_nan() => "nan".into(),
+            None if f > 0.0 => "inf".into(),
+            None => "-inf".into(),
+        };
+        match v {
+            V::Bool(b) => J::Bool(b),
+            V::U8(n) => n.into(),
+            V::U16(n) => n.into(),
+            V::U32(n) => n.into(),
+            V::U64(n) => n.into(),
+            V::I8(n) => n.into(),
+            V::I16(n) => n.into(),
+            V::I32(n) => n.into(),
+            V::I64(n) => n.into(),
+            V::F32(f) => float(f64::from(f)),
+            V::F64(f) => float(f),
+            V::String(s) => J::String(s),
+            V::Seq(items) => J::Array(items.into_iter().map(convert).collect()),
+            V::Map(fields) => J::Object(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| match k {
+                        V::String(k) => (k, convert(v)),
+                        other => panic!("non-string field name {other:?}"),
+                    })
+                    .collect(),
+            ),
+            other => panic!("no ROS field serializes as {other:?}"),
+        }
+    }
+    convert(serde_value::to_value(message).expect("message converts"))
+}
