@@ -174,19 +174,12 @@ fn header_first_images_from_cyclone_are_decoded_header_only() {
     });
 }
 
+/// Creates a publisher of one sample on a node and returns "publish it once".
+type MakePublisher = Box<dyn Fn(&mut dyn Node, Qos) -> Box<dyn Fn() + Send>>;
+
 /// One value of every vla_perf message, with every field set and non-ASCII text.
-fn samples() -> Vec<(
-    &'static str,
-    serde_json::Value,
-    Box<dyn Fn(&mut dyn Node, Qos) -> Box<dyn Fn() + Send>>,
-)> {
-    fn entry<M>(
-        message: M,
-    ) -> (
-        &'static str,
-        serde_json::Value,
-        Box<dyn Fn(&mut dyn Node, Qos) -> Box<dyn Fn() + Send>>,
-    )
+fn samples() -> Vec<(&'static str, serde_json::Value, MakePublisher)> {
+    fn entry<M>(message: M) -> (&'static str, serde_json::Value, MakePublisher)
     where
         M: RosMessage + serde::Serialize + Clone + Send + Sync + 'static,
     {

@@ -27,7 +27,12 @@ struct Bus {
 }
 
 impl Bus {
-    fn with_topic<T>(&self, name: &str, type_name: &str, f: impl FnOnce(&mut Topic) -> T) -> Result<T> {
+    fn with_topic<T>(
+        &self,
+        name: &str,
+        type_name: &str,
+        f: impl FnOnce(&mut Topic) -> T,
+    ) -> Result<T> {
         let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
         let topic = topics.entry(name.to_owned()).or_insert_with(|| Topic {
             type_name: type_name.to_owned(),
@@ -183,7 +188,8 @@ mod tests {
             Qos::reliable(10),
         )
         .unwrap();
-        let publisher = Publisher::<RosString>::new(a.as_mut(), "chatter", Qos::reliable(10)).unwrap();
+        let publisher =
+            Publisher::<RosString>::new(a.as_mut(), "chatter", Qos::reliable(10)).unwrap();
         publisher
             .publish(&RosString {
                 data: "pick up the red cup".into(),
@@ -217,7 +223,8 @@ mod tests {
             },
             frame_id: "camera".into(),
         };
-        raw.publish_cdr(&crate::msg::cdr::to_cdr(&header).unwrap()).unwrap();
+        raw.publish_cdr(&crate::msg::cdr::to_cdr(&header).unwrap())
+            .unwrap();
         let got = sub.recv().await.unwrap();
         assert_eq!(got.message, header);
         assert_eq!(sub.counters().decode_failures(), 1);
@@ -245,9 +252,12 @@ mod tests {
         for data in ["old", "new"] {
             p.publish(&RosString { data: data.into() }).unwrap();
         }
-        let mut sub =
-            Subscription::<crate::transport::Typed<RosString>>::typed(a.as_mut(), "/status", Qos::latched())
-                .unwrap();
+        let mut sub = Subscription::<crate::transport::Typed<RosString>>::typed(
+            a.as_mut(),
+            "/status",
+            Qos::latched(),
+        )
+        .unwrap();
         assert_eq!(sub.recv().await.unwrap().message.data, "new");
         assert!(sub.try_recv().is_none());
     }

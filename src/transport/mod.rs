@@ -163,7 +163,9 @@ impl DiscoveryRange {
     /// localhost unless the network is asked for explicitly.
     pub fn from_env() -> Result<Self> {
         Self::from_vars(
-            std::env::var("ROS_AUTOMATIC_DISCOVERY_RANGE").ok().as_deref(),
+            std::env::var("ROS_AUTOMATIC_DISCOVERY_RANGE")
+                .ok()
+                .as_deref(),
             std::env::var("ROS_LOCALHOST_ONLY").ok().as_deref(),
         )
     }
@@ -310,6 +312,15 @@ impl SampleSink {
         }
     }
 
+    /// Hands one sample over, waiting while the queue is full: for reliable subscriptions,
+    /// where waiting pushes back on the middleware instead of losing data.
+    pub async fn deliver_waiting(&self, sample: Sample) {
+        self.counters.record_received(sample.cdr.len());
+        if self.tx.send(sample).await.is_err() {
+            self.counters.record_queue_drop();
+        }
+    }
+
     /// Whether the subscriber is gone (the backend may stop reading).
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
@@ -329,7 +340,11 @@ pub fn resolve_topic(namespace: &str, topic: &str) -> Result<String> {
     } else {
         format!("{}/{}", namespace.trim_end_matches('/'), topic)
     };
-    let full = if full.starts_with('/') { full } else { format!("/{full}") };
+    let full = if full.starts_with('/') {
+        full
+    } else {
+        format!("/{full}")
+    };
     if topic.is_empty() || full == "/" {
         return Err(invalid("empty name"));
     }
@@ -389,9 +404,18 @@ mod tests {
         assert_eq!(r(None, None).unwrap(), DiscoveryRange::Localhost);
         assert_eq!(r(None, Some("1")).unwrap(), DiscoveryRange::Localhost);
         assert_eq!(r(None, Some("0")).unwrap(), DiscoveryRange::Subnet);
-        assert_eq!(r(Some("SUBNET"), Some("1")).unwrap(), DiscoveryRange::Subnet);
-        assert_eq!(r(Some("localhost"), Some("0")).unwrap(), DiscoveryRange::Localhost);
-        assert_eq!(r(Some("SYSTEM_DEFAULT"), None).unwrap(), DiscoveryRange::Subnet);
+        assert_eq!(
+            r(Some("SUBNET"), Some("1")).unwrap(),
+            DiscoveryRange::Subnet
+        );
+        assert_eq!(
+            r(Some("localhost"), Some("0")).unwrap(),
+            DiscoveryRange::Localhost
+        );
+        assert_eq!(
+            r(Some("SYSTEM_DEFAULT"), None).unwrap(),
+            DiscoveryRange::Subnet
+        );
         let err = r(Some("everywhere"), None).unwrap_err().to_string();
         assert!(err.contains("ROS_AUTOMATIC_DISCOVERY_RANGE") && err.contains("everywhere"));
         assert!(r(None, Some("yes")).is_err());
@@ -400,8 +424,14 @@ mod tests {
     #[test]
     fn relative_topics_resolve_under_the_namespace() {
         assert_eq!(resolve_topic("/", "chatter").unwrap(), "/chatter");
-        assert_eq!(resolve_topic("/robot1", "vla_perf/alerts").unwrap(), "/robot1/vla_perf/alerts");
-        assert_eq!(resolve_topic("/robot1", "/diagnostics").unwrap(), "/diagnostics");
+        assert_eq!(
+            resolve_topic("/robot1", "vla_perf/alerts").unwrap(),
+            "/robot1/vla_perf/alerts"
+        );
+        assert_eq!(
+            resolve_topic("/robot1", "/diagnostics").unwrap(),
+            "/diagnostics"
+        );
         for bad in ["", "/", "a//b", "a/", "~/x", "1abc", "a-b"] {
             assert!(resolve_topic("/", bad).is_err(), "{bad:?}");
         }

@@ -25,8 +25,8 @@ use ros2_client::{
 use serde::ser::{SerializeTuple, Serializer};
 
 use super::{
-    DiscoveryRange, Durability, Error, Node, NodeOptions, Qos, RawPublisher, Reliability,
-    Result, Sample, SampleSink, Transport,
+    DiscoveryRange, Durability, Error, Node, NodeOptions, Qos, RawPublisher, Reliability, Result,
+    Sample, SampleSink, Transport,
 };
 
 const BACKEND: &str = "ros2-client";
@@ -180,6 +180,7 @@ impl Node for Ros2ClientNode {
         qos: Qos,
         sink: SampleSink,
     ) -> Result<()> {
+        let reliability = qos.reliability;
         let qos = profile(qos);
         let dds_topic = self.topic(topic, type_name, &qos)?;
         let reader = self
@@ -190,6 +191,9 @@ impl Node for Ros2ClientNode {
             )
             .map_err(|e| backend_error(format!("create subscription {topic}"), e))?;
         let topic = topic.to_owned();
+        // Reliable data waits for room in the node's queue (pushing back on the DDS reader);
+        // best-effort data is dropped and counted when the node falls behind.
+        let wait = reliability == Reliability::Reliable;
         tokio::spawn(async move {
             let stream = reader.as_async_stream();
             futures::pin_mut!(stream);
@@ -198,13 +202,20 @@ impl Node for Ros2ClientNode {
                     break;
                 }
                 match item {
-                    Ok(change) => sink.deliver(Sample {
-                        cdr: change.sample.0,
-                        received_at: change
-                            .receive_instant
-                            .duration_since(rustdds::Timestamp::ZERO)
-                            .to_std(),
-                    }),
+                    Ok(change) => {
+                        let sample = Sample {
+                            cdr: change.sample.0,
+                            received_at: change
+                                .receive_instant
+                                .duration_since(rustdds::Timestamp::ZERO)
+                                .to_std(),
+                        };
+                        if wait {
+                            sink.deliver_waiting(sample).await;
+                        } else {
+                            sink.deliver(sample);
+                        }
+                    }
                     Err(e) => tracing::warn!(topic = %topic, "DDS read error: {e}"),
                 }
             }
@@ -261,8 +272,10 @@ struct RawSample(Vec<u8>);
 /// Hands samples over undecoded; decoding (and counting failures) happens in the seam.
 struct RawAdapter;
 
-const RAW_ENCODINGS: [RepresentationIdentifier; 2] =
-    [RepresentationIdentifier::CDR_LE, RepresentationIdentifier::CDR_BE];
+const RAW_ENCODINGS: [RepresentationIdentifier; 2] = [
+    RepresentationIdentifier::CDR_LE,
+    RepresentationIdentifier::CDR_BE,
+];
 
 impl no_key::DeserializerAdapter<RawSample> for RawAdapter {
     type Error = std::convert::Infallible;

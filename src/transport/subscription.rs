@@ -129,7 +129,12 @@ impl<M: RosMessage + DeserializeOwned> Subscription<Typed<M>> {
 
 impl Subscription<HeaderOnly> {
     /// Subscribes to `topic` of header-first type `type_name`, decoding only headers.
-    pub fn header_only(node: &mut dyn Node, topic: &str, type_name: &str, qos: Qos) -> Result<Self> {
+    pub fn header_only(
+        node: &mut dyn Node,
+        topic: &str,
+        type_name: &str,
+        qos: Qos,
+    ) -> Result<Self> {
         Self::new(node, topic, type_name, qos, HeaderOnly)
     }
 }
@@ -200,7 +205,10 @@ impl<D: Decoder> Subscription<D> {
             Err(error) => {
                 let failures = self.counters.record_decode_failure();
                 let now = Instant::now();
-                if self.last_log.is_none_or(|t| now.duration_since(t) >= LOG_EVERY) {
+                if self
+                    .last_log
+                    .is_none_or(|t| now.duration_since(t) >= LOG_EVERY)
+                {
                     self.last_log = Some(now);
                     tracing::warn!(
                         topic = %self.topic,
