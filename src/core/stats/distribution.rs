@@ -244,6 +244,5 @@ mod tests {
             sizes.push(d.footprint_bytes());
         }
         assert!(sizes.iter().all(|&b| b <= bound), "{sizes:?} over {bound}");
-
     }
 }

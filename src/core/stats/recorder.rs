@@ -273,12 +273,14 @@ impl Recorder {
         }
         let ring = match width_ns {
             Some(width) => Some(
-                Ring::with_width(width, ring_slots, SubWindow::default).ok_or(Error::WindowSpan {
-                    field: "windows".into(),
-                    window: windows.iter().max().copied().unwrap_or_default(),
-                    slots: ring_slots,
-                    max: MAX_RING_SLOTS,
-                })?,
+                Ring::with_width(width, ring_slots, SubWindow::default).ok_or(
+                    Error::WindowSpan {
+                        field: "windows".into(),
+                        window: windows.iter().max().copied().unwrap_or_default(),
+                        slots: ring_slots,
+                        max: MAX_RING_SLOTS,
+                    },
+                )?,
             ),
             None => None,
         };
@@ -396,7 +398,8 @@ impl Recorder {
                 let (mut below, mut total) = (0u64, 0u64);
                 for slot in slots.ring.covering_last(now, slots.count) {
                     let m = &slot.moments;
-                    let in_slot = settled(m, value).unwrap_or_else(|| slot.count_at_or_below(ticks));
+                    let in_slot =
+                        settled(m, value).unwrap_or_else(|| slot.count_at_or_below(ticks));
                     below = below.saturating_add(in_slot.min(m.count));
                     total = total.saturating_add(m.count);
                 }
@@ -517,7 +520,11 @@ mod tests {
             r.record(at, i * 13, (i * 13) as f64 * 1e-6);
         }
         let ring = r.ring.as_ref().expect("ring");
-        let used: Vec<_> = ring.slots().iter().filter(|s| s.moments.count > 0).collect();
+        let used: Vec<_> = ring
+            .slots()
+            .iter()
+            .filter(|s| s.moments.count > 0)
+            .collect();
         assert_eq!(used.len(), 1);
         assert!(matches!(used[0].counts, Counts::Dense(_)));
         let window = r.summary(at, Window::Sliding(ten)).expect("data");

@@ -40,7 +40,11 @@ impl<T: Slot> Ring<T> {
     }
 
     /// A ring of `slots` slots of `width_ns` each; `None` for zero width or slots.
-    pub(crate) fn with_width(width_ns: u128, slots: usize, mut make: impl FnMut() -> T) -> Option<Self> {
+    pub(crate) fn with_width(
+        width_ns: u128,
+        slots: usize,
+        mut make: impl FnMut() -> T,
+    ) -> Option<Self> {
         if width_ns == 0 || slots == 0 {
             return None;
         }
@@ -68,7 +72,10 @@ impl<T: Slot> Ring<T> {
     /// would wipe newer data.
     pub(crate) fn slot_at(&mut self, at: Duration) -> Option<&mut T> {
         let at_ns = at.as_nanos();
-        if self.head.is_some() && at_ns >= self.head_start && at_ns - self.head_start < self.width_ns {
+        if self.head.is_some()
+            && at_ns >= self.head_start
+            && at_ns - self.head_start < self.width_ns
+        {
             return Some(&mut self.slots[self.head_index]);
         }
         let epoch = self.epoch(at);
