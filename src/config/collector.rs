@@ -710,13 +710,7 @@ pub(crate) fn is_identifier(text: &str) -> bool {
 
 /// Dot-separated non-empty keys (`meta.command_id`, `goal_info.goal_id`).
 fn is_field_path(text: &str) -> bool {
-    !text.is_empty()
-        && text.split('.').all(|key| {
-            !key.is_empty()
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        })
+    crate::core::extract::JsonPath::parse(text).is_ok()
 }
 
 /// A ROS 2 topic name, absolute or relative (`/asr/transcript`, `~/status`).
