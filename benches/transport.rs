@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use vla_perf::msg::cdr::{decode_header, from_cdr, to_cdr};
 use vla_perf::msg::std_msgs::{Header, String as RosString};
 use vla_perf::transport::ros2_client::Ros2ClientTransport;
-use vla_perf::transport::{DiscoveryRange, NodeOptions, Qos, Subscription, Transport, Typed};
+use vla_perf::transport::{NodeOptions, Qos, Subscription, Transport, Typed};
 
 const INSIDE: &str = "VLA_PERF_IN_NETNS";
 const MESSAGES: usize = 100_000;
@@ -105,12 +105,7 @@ struct Measured {
 
 async fn ours(domain: u16) -> Measured {
     let mut node = Ros2ClientTransport
-        .create_node(&NodeOptions {
-            name: "bench_ours".into(),
-            namespace: "/".into(),
-            domain_id: domain,
-            range: DiscoveryRange::Localhost,
-        })
+        .create_node(&NodeOptions::new("bench_ours", "/").with_domain(domain))
         .expect("node");
     let mut sub = Subscription::<Typed<RosString>>::typed(
         node.as_mut(),

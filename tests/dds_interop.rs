@@ -17,9 +17,7 @@ use vla_perf::msg::diagnostic_msgs::KeyValue;
 use vla_perf::msg::std_msgs::{Header, String as RosString};
 use vla_perf::msg::*;
 use vla_perf::transport::ros2_client::Ros2ClientTransport;
-use vla_perf::transport::{
-    DiscoveryRange, Node, NodeOptions, Publisher, Qos, Subscription, Transport, Typed,
-};
+use vla_perf::transport::{Node, NodeOptions, Publisher, Qos, Subscription, Transport, Typed};
 
 const PEER_LIMIT: Duration = Duration::from_secs(60);
 
@@ -33,12 +31,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn node(name: &str, domain_id: u16) -> Box<dyn Node> {
     Ros2ClientTransport
-        .create_node(&NodeOptions {
-            name: name.into(),
-            namespace: "/".into(),
-            domain_id,
-            range: DiscoveryRange::Localhost,
-        })
+        .create_node(&NodeOptions::new(name, "/").with_domain(domain_id))
         .expect("node")
 }
 
@@ -473,6 +466,41 @@ fn our_node_is_listed_in_the_ros_graph() {
         assert!(
             nodes.contains(&("/".to_owned(), "vla_perf_graph_probe".to_owned())),
             "ros_discovery_info lists {nodes:?}"
+        );
+    });
+}
+
+#[test]
+fn declared_parameters_and_clocks_work_on_the_ros2_client_backend() {
+    if !isolated(
+        "declared_parameters_and_clocks_work_on_the_ros2_client_backend",
+        LOOPBACK_MULTICAST,
+    ) {
+        return;
+    }
+    runtime().block_on(async {
+        use vla_perf::transport::ParamValue;
+        let n = Ros2ClientTransport
+            .create_node(
+                &NodeOptions::new("vla_perf_params", "/robot1")
+                    .with_domain(32)
+                    .with_parameter("config", ParamValue::String("collector.yaml".into()))
+                    .with_parameter("publish_period", ParamValue::Double(0.5)),
+            )
+            .expect("node");
+        assert_eq!(n.namespace(), "/robot1");
+        assert_eq!(
+            n.parameter("config"),
+            Some(ParamValue::String("collector.yaml".into()))
+        );
+        assert_eq!(n.parameter("publish_period"), Some(ParamValue::Double(0.5)));
+        assert_eq!(n.parameter("undeclared"), None);
+        let wall = vla_perf::transport::wall_clock();
+        let ros = n.now();
+        let skew = if ros > wall { ros - wall } else { wall - ros };
+        assert!(
+            skew < Duration::from_secs(1),
+            "ROS time {ros:?} vs wall {wall:?}"
         );
     });
 }

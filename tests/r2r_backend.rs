@@ -16,7 +16,7 @@ mod with_r2r {
     use vla_perf::msg::{CommandLatency, RosMessage, StageLatency};
     use vla_perf::transport::r2r::R2rTransport;
     use vla_perf::transport::{
-        DiscoveryRange, Error, Node, NodeOptions, Publisher, Qos, Subscription, Transport, Typed,
+        Error, Node, NodeOptions, Publisher, Qos, Subscription, Transport, Typed,
     };
 
     /// r2r has one rcl context per process, so every test of this binary shares a domain.
@@ -33,12 +33,7 @@ mod with_r2r {
     }
 
     fn options(name: &str, domain_id: u16) -> NodeOptions {
-        NodeOptions {
-            name: name.into(),
-            namespace: "/vla_perf_test".into(),
-            domain_id,
-            range: DiscoveryRange::Localhost,
-        }
+        NodeOptions::new(name, "/vla_perf_test").with_domain(domain_id)
     }
 
     fn node(name: &str) -> Box<dyn Node> {

@@ -8,8 +8,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{
-    wall_clock, Durability, Error, Node, NodeOptions, Qos, RawPublisher, Result, Sample,
-    SampleSink, Transport,
+    wall_clock, Durability, Error, Node, NodeOptions, ParamValue, Qos, RawPublisher, Result,
+    Sample, SampleSink, Transport,
 };
 
 #[derive(Default)]
@@ -71,6 +71,7 @@ impl Transport for InprocTransport {
         Ok(Box::new(InprocNode {
             name: options.name.clone(),
             namespace: options.namespace.clone(),
+            parameters: options.parameters.iter().cloned().collect(),
             bus: self.bus.clone(),
         }))
     }
@@ -79,12 +80,17 @@ impl Transport for InprocTransport {
 struct InprocNode {
     name: String,
     namespace: String,
+    parameters: HashMap<String, ParamValue>,
     bus: Arc<Bus>,
 }
 
 impl Node for InprocNode {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn parameter(&self, name: &str) -> Option<ParamValue> {
+        self.parameters.get(name).cloned()
     }
 
     fn namespace(&self) -> &str {
@@ -168,12 +174,9 @@ mod tests {
     use crate::transport::{Publisher, Subscription};
 
     fn node(t: &InprocTransport, name: &str) -> Box<dyn Node> {
-        t.create_node(&NodeOptions {
-            name: name.into(),
-            namespace: "/".into(),
-            domain_id: 0,
-            range: super::super::DiscoveryRange::Localhost,
-        })
+        t.create_node(
+            &NodeOptions::new(name, "/").with_parameter("rate_hz", ParamValue::Double(2.5)),
+        )
         .unwrap()
     }
 
@@ -229,6 +232,17 @@ mod tests {
         assert_eq!(got.message, header);
         assert_eq!(sub.counters().decode_failures(), 1);
         assert_eq!(sub.counters().received(), 2);
+    }
+
+    #[test]
+    fn declared_parameters_and_clocks_are_readable() {
+        let t = InprocTransport::new();
+        let a = node(&t, "a");
+        assert_eq!(a.parameter("rate_hz"), Some(ParamValue::Double(2.5)));
+        assert_eq!(a.parameter("missing"), None);
+        let (s1, s2) = (a.steady(), a.steady());
+        assert!(s2 >= s1);
+        assert!(a.now() > std::time::Duration::from_secs(1_600_000_000));
     }
 
     #[test]

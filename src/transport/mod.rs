@@ -199,8 +199,21 @@ impl DiscoveryRange {
     }
 }
 
+/// A node parameter value: the ROS 2 scalar types vla_perf's nodes use.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    /// `bool`
+    Bool(bool),
+    /// `integer` (int64)
+    Integer(i64),
+    /// `double` (float64)
+    Double(f64),
+    /// `string`
+    String(String),
+}
+
 /// Where and how to create a node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeOptions {
     /// Node name, e.g. `vla_perf_collector`.
     pub name: String,
@@ -210,9 +223,35 @@ pub struct NodeOptions {
     pub domain_id: u16,
     /// Discovery range.
     pub range: DiscoveryRange,
+    /// Parameters the node declares, with their initial values. Backends that read
+    /// `--ros-args -p name:=value` from the command line (r2r) let those override them.
+    pub parameters: Vec<(String, ParamValue)>,
 }
 
 impl NodeOptions {
+    /// Options for `name` in `namespace` on domain 0, localhost only, no parameters.
+    pub fn new(name: &str, namespace: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            domain_id: 0,
+            range: DiscoveryRange::Localhost,
+            parameters: Vec::new(),
+        }
+    }
+
+    /// These options on another domain.
+    pub fn with_domain(mut self, domain_id: u16) -> Self {
+        self.domain_id = domain_id;
+        self
+    }
+
+    /// These options declaring parameter `name` with initial `value`.
+    pub fn with_parameter(mut self, name: &str, value: ParamValue) -> Self {
+        self.parameters.push((name.to_owned(), value));
+        self
+    }
+
     /// Options for `name` in `namespace`, domain and range taken from the environment.
     pub fn from_env(name: &str, namespace: &str) -> Result<Self> {
         let domain_id = match std::env::var("ROS_DOMAIN_ID") {
@@ -220,10 +259,9 @@ impl NodeOptions {
             _ => 0,
         };
         Ok(Self {
-            name: name.to_owned(),
-            namespace: namespace.to_owned(),
             domain_id,
             range: DiscoveryRange::from_env()?,
+            ..Self::new(name, namespace)
         })
     }
 }
@@ -284,6 +322,19 @@ pub trait Node: Send {
     fn now(&self) -> Duration {
         wall_clock()
     }
+    /// Monotonic time since the process's first look at it: for periods and timeouts,
+    /// which must not jump with the wall clock.
+    fn steady(&self) -> Duration {
+        steady_clock()
+    }
+    /// The current value of a declared parameter (it may have been set remotely).
+    fn parameter(&self, name: &str) -> Option<ParamValue>;
+}
+
+/// Monotonic time since the first call in this process.
+pub fn steady_clock() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
 }
 
 /// Publishes serialised messages.

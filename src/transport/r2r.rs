@@ -29,8 +29,8 @@ use futures::{FutureExt, Stream, StreamExt};
 use r2r::QosProfile;
 
 use super::{
-    wall_clock, DiscoveryRange, Durability, Error, Node, NodeOptions, Qos, RawPublisher,
-    Reliability, Result, Sample, SampleSink, Transport,
+    wall_clock, DiscoveryRange, Durability, Error, Node, NodeOptions, ParamValue, Qos,
+    RawPublisher, Reliability, Result, Sample, SampleSink, Transport,
 };
 
 const BACKEND: &str = "r2r";
@@ -118,6 +118,15 @@ impl Transport for R2rTransport {
                 &names,
             )
         })?;
+        {
+            // Values given on the command line (`--ros-args -p`) were loaded by r2r and win.
+            let mut params = node.params.lock().unwrap_or_else(PoisonError::into_inner);
+            for (name, value) in &options.parameters {
+                if !params.contains_key(name) {
+                    params.insert(name.clone(), r2r::Parameter::new(to_r2r(value)));
+                }
+            }
+        }
         let clock = node.get_ros_clock();
         let shared = Arc::new(Shared {
             spun: Mutex::new(Spun {
@@ -142,6 +151,15 @@ impl Transport for R2rTransport {
             clock,
             spinner: Some(spinner),
         }))
+    }
+}
+
+fn to_r2r(value: &ParamValue) -> r2r::ParameterValue {
+    match value {
+        ParamValue::Bool(b) => r2r::ParameterValue::Bool(*b),
+        ParamValue::Integer(i) => r2r::ParameterValue::Integer(*i),
+        ParamValue::Double(d) => r2r::ParameterValue::Double(*d),
+        ParamValue::String(s) => r2r::ParameterValue::String(s.clone()),
     }
 }
 
@@ -423,6 +441,22 @@ impl Node for R2rNode {
         Ok(())
     }
 
+    fn parameter(&self, name: &str) -> Option<ParamValue> {
+        let spun = self.shared.lock();
+        let params = spun
+            .node
+            .params
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &params.get(name)?.value {
+            r2r::ParameterValue::Bool(b) => Some(ParamValue::Bool(*b)),
+            r2r::ParameterValue::Integer(i) => Some(ParamValue::Integer(*i)),
+            r2r::ParameterValue::Double(d) => Some(ParamValue::Double(*d)),
+            r2r::ParameterValue::String(s) => Some(ParamValue::String(s.clone())),
+            _ => None,
+        }
+    }
+
     fn now(&self) -> Duration {
         let mut clock = self.clock.lock().unwrap_or_else(PoisonError::into_inner);
         // The node's clock fails only if rcl considers it invalid; wall time is what an
@@ -475,10 +509,9 @@ mod tests {
 
     fn options(domain_id: u16, range: DiscoveryRange) -> NodeOptions {
         NodeOptions {
-            name: "n".into(),
-            namespace: "/".into(),
             domain_id,
             range,
+            ..NodeOptions::new("n", "/")
         }
     }
 

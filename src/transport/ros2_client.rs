@@ -20,13 +20,14 @@ use ros2_client::dds::rustdds::{
 };
 use ros2_client::qos::{Durability as RosDurability, History, WhenFull};
 use ros2_client::{
-    Context, MessageTypeName, Name, NodeName, NodeOptions as RosNodeOptions, QosProfile,
+    Context, MessageTypeName, Name, NodeName, NodeOptions as RosNodeOptions, ParameterValue,
+    QosProfile,
 };
 use serde::ser::{SerializeTuple, Serializer};
 
 use super::{
-    DiscoveryRange, Durability, Error, Node, NodeOptions, Qos, RawPublisher, Reliability, Result,
-    Sample, SampleSink, Transport,
+    DiscoveryRange, Durability, Error, Node, NodeOptions, ParamValue, Qos, RawPublisher,
+    Reliability, Result, Sample, SampleSink, Transport,
 };
 
 const BACKEND: &str = "ros2-client";
@@ -67,8 +68,12 @@ impl Transport for Ros2ClientTransport {
             name: format!("{}/{}", options.namespace, options.name),
             reason: e.to_string(),
         })?;
+        let mut ros_options = RosNodeOptions::new().enable_rosout(true);
+        for (name, value) in &options.parameters {
+            ros_options = ros_options.declare_parameter(name, to_ros(value));
+        }
         let mut node = context
-            .new_node(name, RosNodeOptions::new().enable_rosout(true))
+            .new_node(name, ros_options)
             .map_err(|e| backend_error("create node", e))?;
         let spinner = node
             .spinner()
@@ -108,6 +113,15 @@ impl Ros2ClientNode {
         self.node
             .create_topic(&name, message_type(type_name)?, qos)
             .map_err(|e| backend_error(format!("create topic {full}"), e))
+    }
+}
+
+fn to_ros(value: &ParamValue) -> ParameterValue {
+    match value {
+        ParamValue::Bool(b) => ParameterValue::Boolean(*b),
+        ParamValue::Integer(i) => ParameterValue::Integer(*i),
+        ParamValue::Double(d) => ParameterValue::Double(*d),
+        ParamValue::String(s) => ParameterValue::String(s.clone()),
     }
 }
 
@@ -221,6 +235,16 @@ impl Node for Ros2ClientNode {
             }
         });
         Ok(())
+    }
+
+    fn parameter(&self, name: &str) -> Option<ParamValue> {
+        match self.node.get_parameter(name)? {
+            ParameterValue::Boolean(b) => Some(ParamValue::Bool(b)),
+            ParameterValue::Integer(i) => Some(ParamValue::Integer(i)),
+            ParameterValue::Double(d) => Some(ParamValue::Double(d)),
+            ParameterValue::String(s) => Some(ParamValue::String(s)),
+            _ => None,
+        }
     }
 
     fn now(&self) -> std::time::Duration {
