@@ -504,3 +504,50 @@ fn declared_parameters_and_clocks_work_on_the_ros2_client_backend() {
         );
     });
 }
+
+#[test]
+fn action_goal_status_arrays_from_cyclone_decode_as_typed_messages() {
+    if !isolated(
+        "action_goal_status_arrays_from_cyclone_decode_as_typed_messages",
+        LOOPBACK_MULTICAST,
+    ) {
+        return;
+    }
+    require_python_module("cyclonedds");
+    use vla_perf::msg::action_msgs::{GoalStatus, GoalStatusArray};
+    runtime().block_on(async {
+        let mut n = node("vla_perf_interop", 14);
+        // Action servers publish status reliable + transient-local, keep last 1.
+        let mut sub = Subscription::<Typed<GoalStatusArray>>::typed(
+            n.as_mut(),
+            "/execute_plan/_action/status",
+            Qos::latched(),
+        )
+        .expect("subscription");
+        let uuid: Vec<u8> = (1..=16).collect();
+        let template = serde_json::json!({"status_list": [
+            {"goal_info": {"goal_id": {"uuid": uuid}, "stamp": {"sec": 5, "nanosec": 6}}, "status": 2},
+            {"goal_info": {"goal_id": {"uuid": vec![9u8; 16]}, "stamp": {"sec": 7, "nanosec": 8}}, "status": 6}
+        ]});
+        let peer = Peer::cyclone(&[
+            "publish", "--domain", "14", "--topic", "/execute_plan/_action/status", "--type",
+            "action_msgs/msg/GoalStatusArray", "--qos", "latched", "--count", "3", "--rate", "20",
+            "--wait-subscribers", "1", "--timeout", "30", "--json", &template.to_string(),
+        ]);
+        let got = tokio::time::timeout(Duration::from_secs(30), sub.recv())
+            .await
+            .expect("a status array within 30 s")
+            .expect("subscription open");
+        peer.finish(PEER_LIMIT);
+        let list = &got.message.status_list;
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].status, GoalStatus::STATUS_EXECUTING);
+        assert_eq!(list[0].goal_info.goal_id.uuid.to_vec(), uuid);
+        assert_eq!(
+            (list[0].goal_info.stamp.sec, list[0].goal_info.stamp.nanosec),
+            (5, 6)
+        );
+        assert_eq!(list[1].status, GoalStatus::STATUS_ABORTED);
+        assert_eq!(sub.counters().decode_failures(), 0);
+    });
+}
