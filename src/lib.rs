@@ -5,7 +5,9 @@
 //! - [`config`]: typed YAML configuration with validation that names file, line and field.
 //! - adapters and nodes (ROS 2 transport, samplers, notifiers) build on these two.
 
+pub mod collector;
 pub mod config;
 pub mod core;
 pub mod msg;
+pub mod prometheus;
 pub mod transport;
