@@ -10,4 +10,5 @@ pub mod ingest;
 pub mod kpi;
 pub mod stats;
 pub mod timeline;
+pub mod topic_health;
 pub mod trend;

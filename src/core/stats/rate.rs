@@ -159,7 +159,10 @@ impl RateMeter {
         let start = self.ring.covered_start(now);
         if first < start {
             let span = (now - start).as_secs_f64();
-            let events: u64 = self.ring.covering(now).sum();
+            let events: u64 = self
+                .ring
+                .covering(now)
+                .fold(0u64, |a, &b| a.saturating_add(b));
             return (span > 0.0).then(|| events as f64 / span);
         }
         let after_first = self.total.saturating_sub(at_first);
