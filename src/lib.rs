@@ -10,4 +10,5 @@ pub mod config;
 pub mod core;
 pub mod msg;
 pub mod prometheus;
+pub mod resources;
 pub mod transport;

@@ -497,7 +497,7 @@ fn declared_parameters_and_clocks_work_on_the_ros2_client_backend() {
         assert_eq!(n.parameter("undeclared"), None);
         let wall = vla_perf::transport::wall_clock();
         let ros = n.now();
-        let skew = if ros > wall { ros - wall } else { wall - ros };
+        let skew = ros.abs_diff(wall);
         assert!(
             skew < Duration::from_secs(1),
             "ROS time {ros:?} vs wall {wall:?}"

@@ -1,0 +1,215 @@
+//! Our `/metrics` endpoint scraped by a real Prometheus server (Debian `prometheus`, which
+//! nobody here wrote): what we record must come back from its query API with the same
+//! values, labels and histogram semantics.
+
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vla_perf::core::timeline::Outcome;
+use vla_perf::msg::ResourceUsage;
+use vla_perf::prometheus::Exporter;
+
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+/// Generous: Prometheus has to start, replay an empty WAL and scrape once or twice.
+const STARTUP_LIMIT: Duration = Duration::from_secs(90);
+const POLL_PAUSE: Duration = Duration::from_millis(200);
+
+/// A Prometheus process, killed when dropped so a failing test leaves nothing behind.
+struct PrometheusServer {
+    child: Child,
+    log: PathBuf,
+    api: String,
+}
+
+impl PrometheusServer {
+    fn start(dir: &Path, target: SocketAddr) -> Self {
+        assert!(
+            Path::new(PROMETHEUS).exists(),
+            "{PROMETHEUS} not found: run bash .ci/setup"
+        );
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+                 scrape_configs:\n  - job_name: vla_perf\n    static_configs:\n      \
+                 - targets: ['{target}']\n"
+            ),
+        )
+        .expect("write prometheus.yml");
+        let listen = free_loopback_port();
+        let log = dir.join("prometheus.log");
+        let child = Command::new(PROMETHEUS)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address={listen}"))
+            .stdin(Stdio::null())
+            .stdout(File::create(&log).expect("log file"))
+            .stderr(File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start prometheus");
+        PrometheusServer {
+            child,
+            log,
+            api: format!("http://{listen}/api/v1"),
+        }
+    }
+
+    /// Fails the test with Prometheus' log if it has exited.
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            panic!("prometheus exited with {status}:\n{log}");
+        }
+    }
+
+    /// GETs an API path; `None` while Prometheus is not answering yet.
+    fn api_get(&self, agent: &ureq::Agent, path: &str, query: &[(&str, &str)]) -> Option<Value> {
+        let mut response = agent
+            .get(format!("{}{path}", self.api))
+            .query_pairs(query.iter().copied())
+            .call()
+            .ok()?;
+        let text = response.body_mut().read_to_string().ok()?;
+        let body: Value = serde_json::from_str(&text).ok()?;
+        (body["status"] == "success").then(|| body["data"].clone())
+    }
+
+    /// Waits until the only target's last scrape succeeded.
+    fn wait_for_target_up(&mut self, agent: &ureq::Agent, deadline: Instant) {
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            self.assert_running();
+            if let Some(data) = self.api_get(agent, "/targets", &[]) {
+                if data["activeTargets"][0]["health"] == "up" {
+                    return;
+                }
+                last = data;
+            }
+            std::thread::sleep(POLL_PAUSE);
+        }
+        panic!("target never became healthy; last /targets answer: {last}");
+    }
+
+    /// The instant-query result vector of `promql`, waiting until it is non-empty.
+    fn query(&mut self, agent: &ureq::Agent, promql: &str, deadline: Instant) -> Vec<Value> {
+        while Instant::now() < deadline {
+            self.assert_running();
+            if let Some(data) = self.api_get(agent, "/query", &[("query", promql)]) {
+                if let Some(result) = data["result"].as_array().filter(|r| !r.is_empty()) {
+                    return result.clone();
+                }
+            }
+            std::thread::sleep(POLL_PAUSE);
+        }
+        panic!("no result for {promql} before the deadline");
+    }
+
+    /// The value of the single series `promql` selects.
+    fn value(&mut self, agent: &ureq::Agent, promql: &str, deadline: Instant) -> f64 {
+        let result = self.query(agent, promql, deadline);
+        assert_eq!(result.len(), 1, "{promql} selects one series: {result:?}");
+        let value = result[0]["value"][1].as_str().expect("value string");
+        value.parse().expect("numeric value")
+    }
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_loopback_port() -> SocketAddr {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("free port");
+    listener.local_addr().expect("local address")
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+#[test]
+fn prometheus_scrapes_recorded_latencies_commands_and_resources_with_the_robot_label() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let exporter = Exporter::new("r1");
+    for secs in [0.1, 0.2, 0.3] {
+        exporter.observe_stage_latency("plan", secs);
+    }
+    for _ in 0..3 {
+        exporter.inc_commands(Outcome::Succeeded);
+    }
+    exporter.inc_commands(Outcome::Failed);
+    exporter.set_resources(&ResourceUsage {
+        cpu_percent: 42.5,
+        ..ResourceUsage::default()
+    });
+    let endpoint = runtime
+        .block_on(exporter.serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))))
+        .expect("serve /metrics");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut prometheus = PrometheusServer::start(dir.path(), endpoint.local_addr());
+    let agent = agent();
+    let deadline = Instant::now() + STARTUP_LIMIT;
+    prometheus.wait_for_target_up(&agent, deadline);
+
+    let plan = r#"stage="plan",robot="r1""#;
+    let count = prometheus.value(
+        &agent,
+        &format!("vla_perf_stage_latency_seconds_count{{{plan}}}"),
+        deadline,
+    );
+    assert_eq!(count, 3.0);
+    let sum = prometheus.value(
+        &agent,
+        &format!("vla_perf_stage_latency_seconds_sum{{{plan}}}"),
+        deadline,
+    );
+    assert!((sum - 0.6).abs() < 1e-9, "sum {sum}");
+    let bucket = prometheus.value(
+        &agent,
+        &format!(r#"vla_perf_stage_latency_seconds_bucket{{{plan},le="0.25"}}"#),
+        deadline,
+    );
+    assert_eq!(bucket, 2.0);
+    // Prometheus reads our buckets as a histogram: the median of 0.1, 0.2, 0.3 interpolates
+    // to 0.175 inside (0.1, 0.25].
+    let median = prometheus.value(
+        &agent,
+        &format!("histogram_quantile(0.5, vla_perf_stage_latency_seconds_bucket{{{plan}}})"),
+        deadline,
+    );
+    assert!((median - 0.175).abs() < 1e-9, "median {median}");
+
+    let succeeded = r#"vla_perf_commands_total{outcome="succeeded"}"#;
+    assert_eq!(prometheus.value(&agent, succeeded, deadline), 3.0);
+    let failed = r#"vla_perf_commands_total{outcome="failed"}"#;
+    assert_eq!(prometheus.value(&agent, failed, deadline), 1.0);
+
+    let cpu = prometheus.query(&agent, "vla_perf_cpu_usage_percent", deadline);
+    assert_eq!(cpu.len(), 1, "{cpu:?}");
+    assert_eq!(cpu[0]["metric"]["robot"], "r1", "{cpu:?}");
+    assert_eq!(cpu[0]["metric"]["job"], "vla_perf", "{cpu:?}");
+    assert_eq!(cpu[0]["value"][1], "42.5", "{cpu:?}");
+
+    drop(prometheus);
+    runtime.block_on(endpoint.shutdown());
+}
