@@ -8,7 +8,11 @@
 //!   summaries (cumulative and every sliding window), SLO compliance, command rate,
 //!   commands in flight, outcome counts and correlation anomalies.
 //!
-//! And `/diagnostics` ([`DiagnosticArray`]): one status per stage.
+//! - `topic_health` ([`MetricArray`]): rate, bandwidth, jitter, largest gap and header-stamp
+//!   age of every stage topic and extra watched topic.
+//! - `resources` ([`ResourceUsage`]): every `resources.period`.
+//!
+//! And `/diagnostics` ([`DiagnosticArray`]): one status per stage and per watched topic.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -20,17 +24,19 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::inputs::{Extracted, Payload, StageInput};
-use crate::config::CollectorConfig;
+use crate::config::{CollectorConfig, WatchedTopic};
 use crate::core::ingest::{Recorder, RecorderConfig};
 use crate::core::stats::{Slo, StatsConfig, Summary, Window};
 use crate::core::timeline::{CompletedCommand, Outcome};
+use crate::core::topic_health::{TopicHealth, TopicHealthConfig};
 use crate::msg::action_msgs::GoalStatusArray;
 use crate::msg::builtin_interfaces::Time;
 use crate::msg::diagnostic_msgs::{DiagnosticArray, DiagnosticStatus, KeyValue};
 use crate::msg::std_msgs::{Header, String as RosString};
 use crate::msg::{
-    CommandLatency, MetricArray, MetricSummary, RosMessage, StageEvent, StageLatency,
+    CommandLatency, MetricArray, MetricSummary, ResourceUsage, RosMessage, StageEvent, StageLatency,
 };
+use crate::resources::{ResourceOptions, ResourceSampler};
 use crate::transport::{
     self, wall_clock, Decoder, NodeOptions, Publisher, Qos, Received, Subscription, Transport,
     Typed,
@@ -80,7 +86,22 @@ impl Owned {
 struct Incoming {
     topic: usize,
     received_at: Duration,
+    size: usize,
     message: Owned,
+}
+
+impl Incoming {
+    /// The header stamp, if the message has one that is set (all-zero means unset).
+    fn stamp(&self) -> Option<Duration> {
+        let stamp = match &self.message {
+            Owned::Header(h) => &h.stamp,
+            Owned::StageEvent(e) => &e.header.stamp,
+            Owned::Text(_) | Owned::Goals(_) => return None,
+        };
+        (stamp.sec != 0 || stamp.nanosec != 0)
+            .then(|| stamp.to_duration())
+            .flatten()
+    }
 }
 
 /// Subscribes to `topic` with the decoder its type needs and forwards into `tx`.
@@ -101,12 +122,13 @@ fn subscribe(
             while let Some(Received {
                 message,
                 received_at,
-                ..
+                size,
             }) = sub.recv().await
             {
                 let incoming = Incoming {
                     topic: index,
                     received_at,
+                    size,
                     message: wrap(message),
                 };
                 if tx.send(incoming).await.is_err() {
@@ -176,26 +198,51 @@ pub async fn run(
     let diagnostics_pub =
         Publisher::<DiagnosticArray>::new(node.as_mut(), "/diagnostics", Qos::reliable(10))?;
 
-    // One subscription per topic; stages sharing a topic share it.
-    let mut topics: Vec<(String, String)> = Vec::new();
+    // One subscription per topic; stages sharing a topic share it. Extra watched topics
+    // only feed topic health.
+    let mut topics: Vec<WatchedTopic> = Vec::new();
     let mut stage_topic = Vec::new();
-    for stage in &config.stages {
-        let index = match topics.iter().position(|(t, _)| *t == stage.topic) {
-            Some(i) => i,
+    let watched = config.stages.iter().map(|s| WatchedTopic {
+        topic: s.topic.clone(),
+        msg_type: s.msg_type.clone(),
+        expected_rate_hz: s.expected_rate_hz,
+        stale_after: None,
+    });
+    for (i, topic) in watched.chain(config.topics.iter().cloned()).enumerate() {
+        let index = match topics.iter().position(|t| t.topic == topic.topic) {
+            Some(index) => index,
             None => {
-                topics.push((stage.topic.clone(), stage.msg_type.clone()));
+                topics.push(topic);
                 topics.len() - 1
             }
         };
-        stage_topic.push(index);
+        if i < config.stages.len() {
+            stage_topic.push(index);
+        }
+    }
+    let mut health = Vec::new();
+    for t in &topics {
+        let cfg = TopicHealthConfig {
+            window: config
+                .windows
+                .first()
+                .copied()
+                .unwrap_or(Duration::from_secs(10)),
+            expected_rate_hz: t.expected_rate_hz,
+            stale_after: t.stale_after,
+            ..TopicHealthConfig::default()
+        };
+        health.push(
+            TopicHealth::new(cfg).map_err(|e| Error::Config(format!("topic {}: {e}", t.topic)))?,
+        );
     }
     let mut inputs = Vec::new();
     for (i, stage) in config.stages.iter().enumerate() {
         inputs.push(StageInput::new(i, stage).map_err(|e| Error::Config(e.to_string()))?);
     }
     let (tx, mut rx) = mpsc::channel::<Incoming>(4096);
-    for (index, (topic, msg_type)) in topics.iter().enumerate() {
-        subscribe(node.as_mut(), index, topic, msg_type, tx.clone())?;
+    for (index, t) in topics.iter().enumerate() {
+        subscribe(node.as_mut(), index, &t.topic, &t.msg_type, tx.clone())?;
     }
     drop(tx);
 
@@ -227,16 +274,23 @@ pub async fn run(
     };
     let stage_names: Vec<String> = config.stages.iter().map(|s| s.name.clone()).collect();
     let mut sides: Vec<StageSide> = config.stages.iter().map(|_| StageSide::default()).collect();
+    spawn_resource_sampler(&config, node.as_mut(), &ns)?;
     let mut tick = tokio::time::interval(config.publish_period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
 
+    let health_pub = Publisher::<MetricArray>::new(
+        node.as_mut(),
+        &format!("{ns}/topic_health"),
+        Qos::reliable(10),
+    )?;
     let out = Output {
         robot_id: config.robot_id.clone(),
         stage_names: stage_names.clone(),
         windows: config.windows.clone(),
         latency_pub,
         metrics_pub,
+        health_pub,
         diagnostics_pub,
     };
     loop {
@@ -244,6 +298,7 @@ pub async fn run(
             _ = &mut shutdown => break,
             incoming = rx.recv() => {
                 let Some(incoming) = incoming else { break };
+                health[incoming.topic].record(incoming.received_at, incoming.size, incoming.stamp());
                 for (stage, input) in inputs.iter_mut().enumerate() {
                     if stage_topic[stage] != incoming.topic {
                         continue;
@@ -272,6 +327,7 @@ pub async fn run(
                 let expired = recorder.expire(now).to_vec();
                 out.finished(&expired, &mut jsonl);
                 out.metrics(&recorder, &sides, now);
+                out.topic_health(&topics, &health, now);
             }
         }
     }
@@ -282,6 +338,46 @@ pub async fn run(
     Ok(())
 }
 
+/// Samples CPU, memory, disks, network, watched processes and GPUs every
+/// `resources.period` on a blocking thread and publishes `<ns>/resources`.
+fn spawn_resource_sampler(
+    config: &CollectorConfig,
+    node: &mut dyn transport::Node,
+    ns: &str,
+) -> Result<()> {
+    let options = ResourceOptions {
+        processes: config.resources.processes.clone(),
+        gpu: config.resources.gpu,
+    };
+    let mut sampler =
+        ResourceSampler::new(options).map_err(|e| Error::Config(format!("resources: {e}")))?;
+    let publisher =
+        Publisher::<ResourceUsage>::new(node, &format!("{ns}/resources"), Qos::reliable(10))?;
+    let robot_id = config.robot_id.clone();
+    let mut tick = tokio::time::interval(config.resources.period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::spawn(async move {
+        loop {
+            tick.tick().await;
+            let now = wall_clock();
+            // sysinfo reads /proc synchronously; keep it off the async workers.
+            let Ok((back, sample)) = tokio::task::spawn_blocking(move || {
+                let sample = sampler.sample(now);
+                (sampler, sample)
+            })
+            .await
+            else {
+                break;
+            };
+            sampler = back;
+            if let Err(e) = publisher.publish(&sample.to_message(Time::from(now), &robot_id)) {
+                tracing::warn!("publishing resources: {e}");
+            }
+        }
+    });
+    Ok(())
+}
+
 /// The publishers and what they need to build messages.
 struct Output {
     robot_id: String,
@@ -289,10 +385,76 @@ struct Output {
     windows: Vec<Duration>,
     latency_pub: Publisher<CommandLatency>,
     metrics_pub: Publisher<MetricArray>,
+    health_pub: Publisher<MetricArray>,
     diagnostics_pub: Publisher<DiagnosticArray>,
 }
 
 impl Output {
+    /// Rate, jitter, age and bandwidth of every watched topic, and a diagnostic status each.
+    fn topic_health(&self, topics: &[WatchedTopic], health: &[TopicHealth], now: Duration) {
+        let mut metrics = Vec::new();
+        let mut status = Vec::new();
+        for (t, h) in topics.iter().zip(health) {
+            let snap = h.snapshot(now);
+            let tags = || {
+                vec![KeyValue {
+                    key: "topic".into(),
+                    value: t.topic.clone(),
+                }]
+            };
+            let window = Window::Sliding(h.config().window);
+            let scalar = |name: &str, unit: &str, v: Option<f64>| {
+                scalar_msg(name, unit, window, v.map(|v| (snap.messages, v)), tags())
+            };
+            metrics.push(scalar("topic_rate", "Hz", snap.rate_hz));
+            metrics.push(scalar("topic_bandwidth", "B/s", snap.bytes_per_second));
+            metrics.push(scalar("topic_jitter", "s", snap.jitter));
+            metrics.push(scalar("topic_max_gap", "s", snap.max_gap));
+            metrics.push(summary_msg("topic_age", "s", window, snap.age, tags()));
+            metrics.push(scalar_msg(
+                "topic_messages",
+                "1",
+                Window::Cumulative,
+                Some((snap.messages, snap.messages as f64)),
+                tags(),
+            ));
+            status.push(DiagnosticStatus {
+                level: snap.status.diagnostic_level(),
+                name: format!("vla_perf: topic {}", t.topic),
+                message: snap.reason.clone(),
+                hardware_id: String::new(),
+                values: vec![
+                    KeyValue {
+                        key: "future_stamps".into(),
+                        value: snap.future_stamps.to_string(),
+                    },
+                    KeyValue {
+                        key: "out_of_order".into(),
+                        value: snap.out_of_order.to_string(),
+                    },
+                ],
+            });
+        }
+        let header = Header {
+            stamp: Time::from(now),
+            frame_id: String::new(),
+        };
+        let array = MetricArray {
+            header: header.clone(),
+            robot_id: self.robot_id.clone(),
+            metrics,
+        };
+        if let Err(e) = self.health_pub.publish(&array) {
+            tracing::warn!("publishing topic health: {e}");
+        }
+        if let Err(e) = self
+            .diagnostics_pub
+            .publish(&DiagnosticArray { header, status })
+        {
+            tracing::warn!("publishing diagnostics: {e}");
+        }
+    }
+
     fn finished(&self, commands: &[CompletedCommand], jsonl: &mut Option<File>) {
         for cmd in commands {
             let msg = command_latency(cmd, &self.robot_id, &self.stage_names);
