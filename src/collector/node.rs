@@ -12,7 +12,8 @@
 //!   age of every stage topic and extra watched topic.
 //! - `resources` ([`ResourceUsage`]): every `resources.period`.
 //!
-//! And `/diagnostics` ([`DiagnosticArray`]): one status per stage and per watched topic.
+//! And `/diagnostics` ([`DiagnosticArray`]): one status per stage and per watched topic;
+//! and, unless disabled, Prometheus/OpenMetrics on `prometheus.listen` (127.0.0.1:9464).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -36,6 +37,7 @@ use crate::msg::std_msgs::{Header, String as RosString};
 use crate::msg::{
     CommandLatency, MetricArray, MetricSummary, ResourceUsage, RosMessage, StageEvent, StageLatency,
 };
+use crate::prometheus::Exporter;
 use crate::resources::{ResourceOptions, ResourceSampler};
 use crate::transport::{
     self, wall_clock, Decoder, NodeOptions, Publisher, Qos, Received, Subscription, Transport,
@@ -51,6 +53,9 @@ pub enum Error {
     /// The transport failed.
     #[error(transparent)]
     Transport(#[from] transport::Error),
+    /// The Prometheus endpoint could not be served.
+    #[error(transparent)]
+    Prometheus(#[from] crate::prometheus::Error),
     /// The JSONL output could not be written.
     #[error("jsonl_path {path}: {source}")]
     Jsonl {
@@ -274,7 +279,20 @@ pub async fn run(
     };
     let stage_names: Vec<String> = config.stages.iter().map(|s| s.name.clone()).collect();
     let mut sides: Vec<StageSide> = config.stages.iter().map(|_| StageSide::default()).collect();
-    spawn_resource_sampler(&config, node.as_mut(), &ns)?;
+    let exporter = Exporter::new(&config.robot_id);
+    // Held until the collector returns; dropping it stops the HTTP listener.
+    let _server = match config.prometheus.enabled {
+        true => {
+            let server = exporter.serve(config.prometheus.listen).await?;
+            tracing::info!(
+                "Prometheus metrics on http://{}/metrics",
+                server.local_addr()
+            );
+            Some(server)
+        }
+        false => None,
+    };
+    spawn_resource_sampler(&config, node.as_mut(), &ns, exporter.clone())?;
     let mut tick = tokio::time::interval(config.publish_period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
@@ -292,6 +310,7 @@ pub async fn run(
         metrics_pub,
         health_pub,
         diagnostics_pub,
+        exporter,
     };
     loop {
         tokio::select! {
@@ -299,6 +318,7 @@ pub async fn run(
             incoming = rx.recv() => {
                 let Some(incoming) = incoming else { break };
                 health[incoming.topic].record(incoming.received_at, incoming.size, incoming.stamp());
+                out.exporter.add_topic_traffic(&topics[incoming.topic].topic, 1, incoming.size as u64);
                 for (stage, input) in inputs.iter_mut().enumerate() {
                     if stage_topic[stage] != incoming.topic {
                         continue;
@@ -315,6 +335,7 @@ pub async fn run(
                         }
                         Err(e) => {
                             side.dropped += 1;
+                            out.exporter.add_dropped("unreadable_payload", 1);
                             if side.dropped == 1 || side.dropped.is_power_of_two() {
                                 tracing::warn!(dropped = side.dropped, "{e}");
                             }
@@ -344,6 +365,7 @@ fn spawn_resource_sampler(
     config: &CollectorConfig,
     node: &mut dyn transport::Node,
     ns: &str,
+    exporter: Exporter,
 ) -> Result<()> {
     let options = ResourceOptions {
         processes: config.resources.processes.clone(),
@@ -370,7 +392,9 @@ fn spawn_resource_sampler(
                 break;
             };
             sampler = back;
-            if let Err(e) = publisher.publish(&sample.to_message(Time::from(now), &robot_id)) {
+            let message = sample.to_message(Time::from(now), &robot_id);
+            exporter.set_resources(&message);
+            if let Err(e) = publisher.publish(&message) {
                 tracing::warn!("publishing resources: {e}");
             }
         }
@@ -387,6 +411,7 @@ struct Output {
     metrics_pub: Publisher<MetricArray>,
     health_pub: Publisher<MetricArray>,
     diagnostics_pub: Publisher<DiagnosticArray>,
+    exporter: Exporter,
 }
 
 impl Output {
@@ -396,6 +421,8 @@ impl Output {
         let mut status = Vec::new();
         for (t, h) in topics.iter().zip(health) {
             let snap = h.snapshot(now);
+            self.exporter
+                .set_topic_health(&t.topic, snap.rate_hz, snap.age.map(|a| a.mean));
             let tags = || {
                 vec![KeyValue {
                     key: "topic".into(),
@@ -457,6 +484,7 @@ impl Output {
 
     fn finished(&self, commands: &[CompletedCommand], jsonl: &mut Option<File>) {
         for cmd in commands {
+            self.exporter.record_command(cmd, &self.stage_names);
             let msg = command_latency(cmd, &self.robot_id, &self.stage_names);
             if let Err(e) = self.latency_pub.publish(&msg) {
                 tracing::warn!("publishing command_latency: {e}");
@@ -507,6 +535,10 @@ impl Output {
                 vec![tag("met", &slo.is_some_and(|s| s.met).to_string())],
             ));
         }
+        if let Some(slo) = recorder.slo_status(now, Window::Cumulative) {
+            self.exporter.set_slo(slo.compliance);
+        }
+        self.exporter.set_in_flight(recorder.tracker().open_count());
         let first = self.windows.first().copied().map(Window::Sliding);
         metrics.push(scalar_msg(
             "command_rate",
@@ -756,6 +788,10 @@ mod tests {
             ],
             publish_period: Duration::from_millis(50),
             command_timeout: Duration::from_secs(60),
+            prometheus: crate::config::PrometheusConfig {
+                enabled: true,
+                listen: "127.0.0.1:0".parse().unwrap(),
+            },
             ..CollectorConfig::default()
         }
     }
