@@ -91,6 +91,9 @@ impl Owned {
 struct Incoming {
     topic: usize,
     received_at: Duration,
+    /// When the stage produced the message: the publisher's source timestamp where the
+    /// middleware carries one, else the receive time.
+    produced_at: Duration,
     size: usize,
     message: Owned,
 }
@@ -127,12 +130,14 @@ fn subscribe(
             while let Some(Received {
                 message,
                 received_at,
+                source_time,
                 size,
             }) = sub.recv().await
             {
                 let incoming = Incoming {
                     topic: index,
                     received_at,
+                    produced_at: source_time.unwrap_or(received_at),
                     size,
                     message: wrap(message),
                 };
@@ -317,6 +322,9 @@ pub async fn run(
             _ = &mut shutdown => break,
             incoming = rx.recv() => {
                 let Some(incoming) = incoming else { break };
+                // Time out overdue commands before this message can be paired with one.
+                let expired = recorder.expire(incoming.produced_at).to_vec();
+                out.finished(&expired, &mut jsonl);
                 health[incoming.topic].record(incoming.received_at, incoming.size, incoming.stamp());
                 out.exporter.add_topic_traffic(&topics[incoming.topic].topic, 1, incoming.size as u64);
                 for (stage, input) in inputs.iter_mut().enumerate() {
@@ -324,7 +332,7 @@ pub async fn run(
                         continue;
                     }
                     let side = &mut sides[stage];
-                    match input.extract(incoming.received_at, incoming.message.payload()) {
+                    match input.extract(incoming.produced_at, incoming.message.payload()) {
                         Ok(Extracted { events, .. }) => {
                             side.messages += 1;
                             for event in events {

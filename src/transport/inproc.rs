@@ -132,6 +132,7 @@ impl Node for InprocNode {
                     sink.deliver(Sample {
                         cdr: cdr.clone(),
                         received_at: wall_clock(),
+                        source_time: None,
                     });
                 }
             }
@@ -150,10 +151,12 @@ impl RawPublisher for InprocPublisher {
     fn publish_cdr(&self, cdr: &[u8]) -> Result<()> {
         self.bus.with_topic(&self.topic, &self.type_name, |t| {
             t.sinks.retain(|s| !s.is_closed());
+            let now = wall_clock();
             for sink in &t.sinks {
                 sink.deliver(Sample {
                     cdr: cdr.to_vec(),
-                    received_at: wall_clock(),
+                    received_at: now,
+                    source_time: Some(now),
                 });
             }
             if t.latched_depth > 0 {

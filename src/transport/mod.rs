@@ -285,6 +285,9 @@ pub struct Sample {
     pub cdr: Vec<u8>,
     /// Wall-clock receive time, since the UNIX epoch.
     pub received_at: Duration,
+    /// The publisher's own timestamp of the write (DDS source timestamp), when the
+    /// middleware delivers one.
+    pub source_time: Option<Duration>,
 }
 
 /// Creates nodes on one middleware.

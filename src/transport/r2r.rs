@@ -311,6 +311,8 @@ impl Spun {
                     forward.sink.deliver(Sample {
                         cdr,
                         received_at: wall_clock(),
+                        // r2r's raw stream carries no message info.
+                        source_time: None,
                     })
                 }
                 Some(None) => return false,

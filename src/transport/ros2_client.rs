@@ -217,12 +217,18 @@ impl Node for Ros2ClientNode {
                 }
                 match item {
                     Ok(change) => {
+                        let since_epoch = |t: rustdds::Timestamp| {
+                            t.duration_since(rustdds::Timestamp::ZERO).to_std()
+                        };
+                        let source_time = change
+                            .write_options
+                            .source_timestamp()
+                            .filter(|t| *t != rustdds::Timestamp::INVALID)
+                            .map(since_epoch);
                         let sample = Sample {
+                            received_at: since_epoch(change.receive_instant),
+                            source_time,
                             cdr: change.sample.0,
-                            received_at: change
-                                .receive_instant
-                                .duration_since(rustdds::Timestamp::ZERO)
-                                .to_std(),
                         };
                         if wait {
                             sink.deliver_waiting(sample).await;

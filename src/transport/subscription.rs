@@ -107,6 +107,8 @@ pub struct Received<T> {
     pub message: T,
     /// Wall-clock receive time, since the UNIX epoch.
     pub received_at: Duration,
+    /// The publisher's timestamp of the write, when the middleware delivers one.
+    pub source_time: Option<Duration>,
     /// Serialised size in bytes.
     pub size: usize,
 }
@@ -200,6 +202,7 @@ impl<D: Decoder> Subscription<D> {
             Ok(message) => Some(Received {
                 message,
                 received_at: sample.received_at,
+                source_time: sample.source_time,
                 size: sample.cdr.len(),
             }),
             Err(error) => {

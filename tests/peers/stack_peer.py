@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Simulated VLA stack on Cyclone DDS: the *test target* that the collector measures.
+
+It is independent of the Rust code (Eclipse Cyclone DDS through the `cyclonedds` wheel,
+types built at runtime from .msg text by rosmsg.py) and plays a sequential
+voice -> transcript -> plan -> vision -> action pipeline from a JSON plan file, printing
+the wall time of every message it publishes: the ground truth the collector's latencies are
+checked against. The sleeps below are the stack's simulated processing time, nothing else.
+
+Topics (a test config must match them; a plan may override any of them in "topics"):
+
+| stage | topic | type | payload |
+|---|---|---|---|
+| voice | /vla/voice | std_msgs/String | the command text, plain |
+| transcript | /vla/transcript | std_msgs/String | JSON {"text", "confidence"} |
+| plan | /vla/plan | std_msgs/String | JSON {"command_id", "status", "steps"} |
+| vision | /vla/detections | sensor_msgs/Image | 8x8 rgb8, header.stamp = send time |
+| action_start, action_done | /vla/execute/_action/status | action_msgs/GoalStatusArray | every goal so far |
+
+Action status is reliable + transient-local keep-last 1 (the ROS 2 action status QoS);
+everything else reliable + volatile keep-last 10. Output: one JSON line per message,
+`{"id": "c0", "stage": "plan", "t": wall_time_just_before_write}` (plus "status" for plans
+and action statuses, "goal" for action statuses). Exit codes: 0 success, 1 error, 2 bad
+plan or usage, 3 timeout waiting for readers. Run it only inside a private network
+namespace (it is also pinned to `lo`). See README.md for the plan format.
+"""
+import argparse
+import gc
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from cyclonedds.core import DDSException
+
+import cyclone_peer
+from cyclone_peer import EXIT_ERROR, EXIT_TIMEOUT, PeerError, configure_cyclone, dds_topic
+from rosmsg import Registry
+
+EXIT_USAGE = 2
+STAGES = ("voice", "transcript", "plan", "vision", "action_start", "action_done")
+# Stages each outcome publishes; the plan of a rejected command says "rejected".
+REACHED = {
+    "succeeded": STAGES,
+    "aborted": STAGES,
+    "rejected": STAGES[:3],
+    "lost": STAGES[:3],
+}
+TOPICS = {
+    "voice": ("/vla/voice", "std_msgs/msg/String", "reliable"),
+    "transcript": ("/vla/transcript", "std_msgs/msg/String", "reliable"),
+    "plan": ("/vla/plan", "std_msgs/msg/String", "reliable"),
+    "vision": ("/vla/detections", "sensor_msgs/msg/Image", "reliable"),
+    "action": ("/vla/execute/_action/status", "action_msgs/msg/GoalStatusArray", "latched"),
+}
+STATUS_EXECUTING, STATUS_SUCCEEDED, STATUS_ABORTED = 2, 4, 6
+IMAGE_SIZE = 8
+
+
+def log(*parts):
+    print("stack_peer:", *parts, file=sys.stderr, flush=True)
+
+
+def emit(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def goal_uuid(command_id: str) -> bytes:
+    """Goal ids derived from the command id, so a test can recompute them."""
+    return hashlib.sha256(command_id.encode()).digest()[:16]
+
+
+def load_plan(path: str):
+    """Reads and checks the plan; returns (plan dict, commands with absolute offsets)."""
+    try:
+        plan = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise PeerError(f"cannot read plan {path}: {e}", EXIT_USAGE)
+    if not isinstance(plan, dict) or not isinstance(plan.get("commands"), list):
+        raise PeerError("plan must be an object with a list `commands`", EXIT_USAGE)
+    unknown = set(plan) - {"domain", "commands", "period", "topics"}
+    if unknown:
+        raise PeerError(f"plan has unknown key(s) {sorted(unknown)}", EXIT_USAGE)
+    period = float(plan.get("period", 1.0))
+    for name in plan.get("topics", {}):
+        if name not in TOPICS:
+            raise PeerError(f"topics.{name}: not one of {sorted(TOPICS)}", EXIT_USAGE)
+    commands, seen = [], set()
+    for i, c in enumerate(plan["commands"]):
+        where = f"commands[{i}]"
+        if not isinstance(c, dict) or not isinstance(c.get("id"), str) or not c["id"]:
+            raise PeerError(f"{where}: needs a non-empty string `id`", EXIT_USAGE)
+        if c["id"] in seen:
+            raise PeerError(f"{where}: duplicate id {c['id']!r}", EXIT_USAGE)
+        seen.add(c["id"])
+        extra = set(c) - {"id", "start", "delays", "outcome", "text", "confidence", "steps"}
+        if extra:
+            raise PeerError(f"{where}: unknown key(s) {sorted(extra)}", EXIT_USAGE)
+        outcome = c.get("outcome", "succeeded")
+        if outcome not in REACHED:
+            raise PeerError(f"{where}.outcome: {outcome!r} is not one of {sorted(REACHED)}",
+                            EXIT_USAGE)
+        delays = c.get("delays", {})
+        bad = set(delays) - set(STAGES[1:])
+        if bad:
+            raise PeerError(f"{where}.delays: unknown stage(s) {sorted(bad)}", EXIT_USAGE)
+        offsets, at = {}, float(c.get("start", i * period))
+        for stage in REACHED[outcome]:
+            if stage != "voice":
+                if stage not in delays:
+                    raise PeerError(f"{where}.delays.{stage}: missing (outcome {outcome})",
+                                    EXIT_USAGE)
+                if not float(delays[stage]) >= 0:
+                    raise PeerError(f"{where}.delays.{stage}: must be >= 0", EXIT_USAGE)
+                at += float(delays[stage])
+            offsets[stage] = at
+        commands.append({**c, "outcome": outcome, "offsets": offsets})
+    commands.sort(key=lambda c: c["offsets"]["voice"])
+    return plan, commands
+
+
+class Stack:
+    """The writers of the simulated stack and the action server's goal table."""
+
+    def __init__(self, registry: Registry, domain: int, topics: dict):
+        from cyclonedds.domain import DomainParticipant
+        from cyclonedds.pub import DataWriter
+        from cyclonedds.topic import Topic
+        self.registry = registry
+        self.participant = DomainParticipant(domain)
+        self.writers = {}
+        for key, (name, msg_type, qos) in topics.items():
+            topic = Topic(self.participant, dds_topic(name), registry.idl_type(msg_type))
+            writer = DataWriter(self.participant, topic, qos=cyclone_peer.make_qos(qos, None))
+            self.writers[key] = (name, msg_type, writer)
+        self.goals = {}  # uuid -> [stamp (sec, nanosec), status], in acceptance order
+
+    def wait_for_readers(self, readers: int, timeout: float, settle: float):
+        deadline = time.monotonic() + timeout
+        for key, (name, _, writer) in self.writers.items():
+            while writer.get_publication_matched_status().current_count < readers:
+                if time.monotonic() > deadline:
+                    matched = writer.get_publication_matched_status().current_count
+                    raise PeerError(f"timeout: {name} has {matched}/{readers} readers after "
+                                    f"{timeout}s", EXIT_TIMEOUT)
+                time.sleep(0.01)
+        # The writers see the readers before the readers have necessarily seen the writers.
+        time.sleep(settle)
+        log(f"every topic has {readers}+ reader(s); starting")
+
+    def publish(self, key: str, sample) -> float:
+        now = time.time()
+        if hasattr(sample, "header"):
+            sample.header.stamp.sec, sample.header.stamp.nanosec = int(now), int(now % 1 * 1e9)
+        self.writers[key][2].write(sample)
+        return now
+
+    def string(self, key: str, text: str) -> float:
+        return self.publish(key, self.registry.from_json("std_msgs/msg/String", {"data": text}))
+
+    def image(self, frame: str) -> float:
+        sample = self.registry.from_json("sensor_msgs/msg/Image", {"header": {"frame_id": frame}})
+        cyclone_peer.fill_image(sample, f"{IMAGE_SIZE}x{IMAGE_SIZE}", 0)
+        return self.publish("vision", sample)
+
+    def goal_status(self, uuid: bytes, status: int) -> float:
+        """Sets one goal's status and publishes the whole table, as an action server does."""
+        if uuid not in self.goals:
+            now = time.time()  # the goal's stamp is its acceptance time
+            self.goals[uuid] = [(int(now), int(now % 1 * 1e9)), status]
+        self.goals[uuid][1] = status
+        array = {"status_list": [
+            {"goal_info": {"goal_id": {"uuid": list(u)},
+                           "stamp": {"sec": s[0], "nanosec": s[1]}}, "status": st}
+            for u, (s, st) in self.goals.items()]}
+        return self.publish("action", self.registry.from_json(
+            "action_msgs/msg/GoalStatusArray", array))
+
+    def finish(self, timeout: float, linger: float):
+        from cyclonedds.util import duration
+        for name, _, writer in self.writers.values():
+            if not writer.wait_for_acks(duration(seconds=timeout)):
+                log(f"warning: not every sample on {name} was acknowledged")
+        time.sleep(linger)  # answer retransmits and late transient-local readers
+
+
+def run_command(stack: Stack, c: dict, run_start: float, not_before: float) -> float:
+    """Plays one command; returns the monotonic time its last message went out."""
+    cid, outcome, offsets = c["id"], c["outcome"], c["offsets"]
+    # Sequential pipeline: a command starts no earlier than the previous one ended.
+    shift = max(0.0, not_before - (run_start + offsets["voice"]))
+    if shift > 0.001:
+        log(f"{cid} starts {shift:.3f}s late: the previous command was still running")
+    uuid = goal_uuid(cid)
+    text = c.get("text", f"command {cid}: pick up the red cup")
+    last = not_before
+    for stage in REACHED[outcome]:
+        delay = run_start + offsets[stage] + shift - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        line = {"id": cid, "stage": stage}
+        if stage == "voice":
+            line["t"] = stack.string("voice", text)
+        elif stage == "transcript":
+            line["t"] = stack.string("transcript", json.dumps(
+                {"text": text, "confidence": float(c.get("confidence", 0.9))}))
+        elif stage == "plan":
+            status = "rejected" if outcome == "rejected" else "accepted"
+            steps = [] if status == "rejected" else c.get("steps", ["locate", "grasp", "place"])
+            line["status"] = status
+            line["t"] = stack.string("plan", json.dumps(
+                {"command_id": cid, "status": status, "steps": steps}))
+        elif stage == "vision":
+            line["t"] = stack.image(f"camera/{cid}")
+        else:
+            status = (STATUS_EXECUTING if stage == "action_start"
+                      else STATUS_ABORTED if outcome == "aborted" else STATUS_SUCCEEDED)
+            line.update(status=status, goal=uuid.hex())
+            line["t"] = stack.goal_status(uuid, status)
+        last = time.monotonic()
+        emit(line)
+    return last
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--plan", required=True, help="JSON plan file (see README.md)")
+    parser.add_argument("--domain", type=int, help="DDS domain id (default: the plan's, else 0)")
+    parser.add_argument("--readers", type=int, default=1,
+                        help="readers every topic must match before starting (default 1)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds to wait for readers, and for acks at the end")
+    parser.add_argument("--settle", type=float, default=0.5,
+                        help="seconds to wait after the readers matched")
+    parser.add_argument("--linger", type=float, default=1.0, help="seconds to stay up at the end")
+    parser.add_argument("--unicast-only", action="store_true",
+                        help="no multicast: unicast discovery to 127.0.0.1")
+    parser.add_argument("--msg-dir", type=Path, default=cyclone_peer.DEFAULT_MSG_DIR)
+    parser.add_argument("--msg-package", default="vla_perf")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        plan, commands = load_plan(args.plan)
+        domain = args.domain if args.domain is not None else int(plan.get("domain", 0))
+        topics = dict(TOPICS)
+        for key, name in plan.get("topics", {}).items():
+            topics[key] = (name, *TOPICS[key][1:])
+        registry = Registry(args.msg_dir, args.msg_package)
+        configure_cyclone(args.unicast_only)
+        stack = Stack(registry, domain, topics)
+        stack.wait_for_readers(args.readers, args.timeout, args.settle)
+        # A collection between a send time and its write would be charged to the system
+        # under test; the run allocates little, so collect once now and then not at all.
+        gc.collect()
+        gc.disable()
+        run_start = not_before = time.monotonic()
+        for c in commands:
+            not_before = run_command(stack, c, run_start, not_before)
+        stack.finish(args.timeout, args.linger)
+        return 0
+    except PeerError as e:
+        log(e)
+        return e.code
+    except (KeyError, ValueError, TypeError, OSError, DDSException) as e:
+        log(f"error: {e.args[0] if isinstance(e, KeyError) else e}")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
