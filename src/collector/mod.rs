@@ -5,5 +5,6 @@
 
 pub mod inputs;
 mod node;
+pub mod signals;
 
 pub use node::{command_latency, run, Error, Result};

@@ -25,8 +25,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::inputs::{Extracted, Payload, StageInput};
+use super::signals::{GoalOutcomes, StageOutcomes};
 use crate::config::{CollectorConfig, WatchedTopic};
 use crate::core::ingest::{Recorder, RecorderConfig};
+use crate::core::stats::{Distribution, DistributionConfig};
 use crate::core::stats::{Slo, StatsConfig, Summary, Window};
 use crate::core::timeline::{CompletedCommand, Outcome};
 use crate::core::topic_health::{TopicHealth, TopicHealthConfig};
@@ -39,6 +41,9 @@ use crate::msg::{
 };
 use crate::prometheus::Exporter;
 use crate::resources::{ResourceOptions, ResourceSampler};
+
+/// The stage whose success rate is published as the command understanding rate.
+const UNDERSTANDING_STAGE: &str = "plan";
 use crate::transport::{
     self, wall_clock, Decoder, NodeOptions, Publisher, Qos, Received, Subscription, Transport,
     Typed,
@@ -179,6 +184,36 @@ fn subscribe(
     Ok(())
 }
 
+/// Accuracy signals the node keeps beside the core's latency statistics.
+struct Signals {
+    outcomes: StageOutcomes,
+    /// Per stage, the confidences its messages carried (0..1).
+    confidence: Vec<Distribution>,
+    /// Per topic, goal outcomes when it is an action status topic.
+    goals: Vec<Option<GoalOutcomes>>,
+}
+
+impl Signals {
+    fn new(config: &CollectorConfig, topics: &[WatchedTopic]) -> Result<Self> {
+        let mut cfg = DistributionConfig::with_range(0.001, 1.0);
+        cfg.windows = config.windows.clone();
+        let confidence = config
+            .stages
+            .iter()
+            .map(|_| Distribution::new(&cfg))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Config(format!("confidence statistics: {e}")))?;
+        Ok(Self {
+            outcomes: StageOutcomes::new(config.stages.len()),
+            confidence,
+            goals: topics
+                .iter()
+                .map(|t| (t.msg_type == GoalStatusArray::TYPE_NAME).then(GoalOutcomes::default))
+                .collect(),
+        })
+    }
+}
+
 /// Per-stage bookkeeping the node keeps beside the core.
 #[derive(Default)]
 struct StageSide {
@@ -283,6 +318,7 @@ pub async fn run(
         None => None,
     };
     let stage_names: Vec<String> = config.stages.iter().map(|s| s.name.clone()).collect();
+    let mut signals = Signals::new(&config, &topics)?;
     let mut sides: Vec<StageSide> = config.stages.iter().map(|_| StageSide::default()).collect();
     let exporter = Exporter::new(&config.robot_id);
     // Held until the collector returns; dropping it stops the HTTP listener.
@@ -324,7 +360,12 @@ pub async fn run(
                 let Some(incoming) = incoming else { break };
                 // Time out overdue commands before this message can be paired with one.
                 let expired = recorder.expire(incoming.produced_at).to_vec();
-                out.finished(&expired, &mut jsonl);
+                out.finished(&expired, &mut jsonl, &mut signals);
+                if let (Some(Some(goals)), Owned::Goals(array)) =
+                    (signals.goals.get_mut(incoming.topic), &incoming.message)
+                {
+                    goals.record(array);
+                }
                 health[incoming.topic].record(incoming.received_at, incoming.size, incoming.stamp());
                 out.exporter.add_topic_traffic(&topics[incoming.topic].topic, 1, incoming.size as u64);
                 for (stage, input) in inputs.iter_mut().enumerate() {
@@ -333,12 +374,15 @@ pub async fn run(
                     }
                     let side = &mut sides[stage];
                     match input.extract(incoming.produced_at, incoming.message.payload()) {
-                        Ok(Extracted { events, .. }) => {
+                        Ok(Extracted { events, confidence, .. }) => {
                             side.messages += 1;
+                            if let Some(c) = confidence {
+                                signals.confidence[stage].record(incoming.produced_at, c);
+                            }
                             for event in events {
                                 side.last_at = Some(event.at);
                                 let finished = recorder.ingest(event).to_vec();
-                                out.finished(&finished, &mut jsonl);
+                                out.finished(&finished, &mut jsonl, &mut signals);
                             }
                         }
                         Err(e) => {
@@ -354,16 +398,16 @@ pub async fn run(
             _ = tick.tick() => {
                 let now = wall_clock();
                 let expired = recorder.expire(now).to_vec();
-                out.finished(&expired, &mut jsonl);
-                out.metrics(&recorder, &sides, now);
+                out.finished(&expired, &mut jsonl, &mut signals);
+                out.metrics(&recorder, &sides, &signals, &topics, now);
                 out.topic_health(&topics, &health, now);
             }
         }
     }
     let now = wall_clock();
     let abandoned = recorder.flush(now).to_vec();
-    out.finished(&abandoned, &mut jsonl);
-    out.metrics(&recorder, &sides, now);
+    out.finished(&abandoned, &mut jsonl, &mut signals);
+    out.metrics(&recorder, &sides, &signals, &topics, now);
     Ok(())
 }
 
@@ -490,8 +534,83 @@ impl Output {
         }
     }
 
-    fn finished(&self, commands: &[CompletedCommand], jsonl: &mut Option<File>) {
+    /// Confidences, stage success (the planner's is the understanding rate), task success
+    /// and action goal success, all cumulative except the confidence windows.
+    fn accuracy(
+        &self,
+        metrics: &mut Vec<MetricSummary>,
+        signals: &Signals,
+        topics: &[WatchedTopic],
+        now: Duration,
+    ) {
+        let tag = |k: &str, v: &str| KeyValue {
+            key: k.into(),
+            value: v.into(),
+        };
+        for (stage, name) in self.stage_names.iter().enumerate() {
+            let confidence = &signals.confidence[stage];
+            if confidence.count() > 0 {
+                let windows = std::iter::once(Window::Cumulative)
+                    .chain(self.windows.iter().map(|w| Window::Sliding(*w)));
+                for window in windows {
+                    metrics.push(summary_msg(
+                        "confidence",
+                        "1",
+                        window,
+                        confidence.summary(now, window),
+                        vec![tag("stage", name)],
+                    ));
+                }
+            }
+            if stage == 0 {
+                continue;
+            }
+            let rate = signals.outcomes.stage_success_rate(stage);
+            metrics.push(scalar_msg(
+                "stage_success_rate",
+                "1",
+                Window::Cumulative,
+                rate,
+                vec![tag("stage", name)],
+            ));
+            if name == UNDERSTANDING_STAGE {
+                metrics.push(scalar_msg(
+                    "understanding_rate",
+                    "1",
+                    Window::Cumulative,
+                    rate,
+                    vec![],
+                ));
+            }
+        }
+        metrics.push(scalar_msg(
+            "task_success_rate",
+            "1",
+            Window::Cumulative,
+            signals.outcomes.task_success_rate(),
+            vec![],
+        ));
+        for (topic, goals) in topics.iter().zip(&signals.goals) {
+            if let Some(goals) = goals {
+                metrics.push(scalar_msg(
+                    "action_success_rate",
+                    "1",
+                    Window::Cumulative,
+                    goals.success_rate(),
+                    vec![tag("topic", &topic.topic)],
+                ));
+            }
+        }
+    }
+
+    fn finished(
+        &self,
+        commands: &[CompletedCommand],
+        jsonl: &mut Option<File>,
+        signals: &mut Signals,
+    ) {
         for cmd in commands {
+            signals.outcomes.record(cmd);
             self.exporter.record_command(cmd, &self.stage_names);
             let msg = command_latency(cmd, &self.robot_id, &self.stage_names);
             if let Err(e) = self.latency_pub.publish(&msg) {
@@ -506,7 +625,14 @@ impl Output {
         }
     }
 
-    fn metrics(&self, recorder: &Recorder, sides: &[StageSide], now: Duration) {
+    fn metrics(
+        &self,
+        recorder: &Recorder,
+        sides: &[StageSide],
+        signals: &Signals,
+        topics: &[WatchedTopic],
+        now: Duration,
+    ) {
         let tag = |k: &str, v: &str| KeyValue {
             key: k.into(),
             value: v.into(),
@@ -543,6 +669,7 @@ impl Output {
                 vec![tag("met", &slo.is_some_and(|s| s.met).to_string())],
             ));
         }
+        self.accuracy(&mut metrics, signals, topics, now);
         if let Some(slo) = recorder.slo_status(now, Window::Cumulative) {
             self.exporter.set_slo(slo.compliance);
         }
@@ -883,6 +1010,15 @@ mod tests {
         };
         assert_eq!(count("succeeded"), Some(1.0));
         assert_eq!(count("failed"), Some(1.0));
+        let value = |name: &str| {
+            array
+                .metrics
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| (s.count, s.mean))
+        };
+        assert_eq!(value("understanding_rate"), Some((2, 0.5)));
+        assert_eq!(value("task_success_rate"), Some((2, 0.5)));
         stop.send(()).unwrap();
         collector.await.unwrap().unwrap();
     }
