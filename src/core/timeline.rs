@@ -12,7 +12,9 @@
 //! - [`Correlation::HeaderStamp`]: the event carries the upstream header stamp unchanged
 //!   (a downstream node copied `header.stamp`); it matches the command started with it.
 //! - [`Correlation::Fifo`]: sequential pipelines: the event belongs to the oldest open
-//!   command that has not reached this stage yet and has not passed beyond it.
+//!   command whose furthest stage is the one just before this one. Messages of a stage
+//!   that arrive while no command waits for it (a detection stream between commands) are
+//!   counted as unmatched.
 //!
 //! An event of an id or stamp stage that lacks its key (the field was absent) falls back to
 //! FIFO pairing among the commands that have no such key yet. A command keeps the first id
@@ -241,9 +243,11 @@ struct Open {
 }
 
 impl Open {
-    /// Whether a FIFO (or key-binding) event of `stage` may belong to this command.
+    /// Whether a FIFO (or key-binding) event of `stage` may belong to this command: the
+    /// command has just reached the stage before. Requiring that keeps a stream that never
+    /// stops (detections at 10 Hz) from claiming commands that are still being planned.
     fn waits_for(&self, stage: usize) -> bool {
-        self.reached[stage].is_none() && self.furthest < stage
+        stage > 0 && self.furthest + 1 == stage
     }
 }
 
@@ -638,6 +642,28 @@ mod tests {
             (done[1].id.as_str(), done[1].end_to_end),
             ("p1", Some(ms(40)))
         );
+    }
+
+    #[test]
+    fn a_continuous_stream_on_a_later_stage_waits_for_the_stage_before_it() {
+        // voice -> plan -> vision(fifo): detections keep coming, planning takes a while.
+        let mut t = tracker(&[Correlation::Fifo, Correlation::Fifo, Correlation::Fifo]);
+        let done = feed(
+            &mut t,
+            vec![
+                StageEvent::done(0, ms(0)),
+                StageEvent::done(2, ms(100)),
+                StageEvent::done(2, ms(200)),
+                StageEvent::done(1, ms(800)),
+                StageEvent::done(2, ms(900)),
+            ],
+        );
+        assert_eq!(done.len(), 1);
+        assert_eq!(
+            done[0].stage_latency,
+            vec![None, Some(ms(800)), Some(ms(100))]
+        );
+        assert_eq!(t.counters().unmatched, 2);
     }
 
     #[test]
