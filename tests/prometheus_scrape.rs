@@ -213,3 +213,179 @@ fn prometheus_scrapes_recorded_latencies_commands_and_resources_with_the_robot_l
     drop(prometheus);
     runtime.block_on(endpoint.shutdown());
 }
+
+impl PrometheusServer {
+    /// Polls `promql` until its single value satisfies `ok` (scrapes lag the data by up to
+    /// a scrape interval); returns that value, or fails with the last one seen.
+    fn value_until(
+        &mut self,
+        agent: &ureq::Agent,
+        promql: &str,
+        ok: impl Fn(f64) -> bool,
+        deadline: Instant,
+    ) -> f64 {
+        let mut last = None;
+        while Instant::now() < deadline {
+            let v = self.value(agent, promql, deadline);
+            if ok(v) {
+                return v;
+            }
+            last = Some(v);
+            std::thread::sleep(POLL_PAUSE);
+        }
+        panic!("{promql} never reached the expected value; last {last:?}");
+    }
+}
+
+#[test]
+fn prometheus_scrapes_a_running_collector_with_its_latencies_outcomes_traffic_and_resources() {
+    use std::sync::Arc;
+    use vla_perf::config::{
+        CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, StageConfig,
+    };
+    use vla_perf::core::timeline::Correlation;
+    use vla_perf::msg::std_msgs::String as RosString;
+    use vla_perf::msg::MetricArray;
+    use vla_perf::transport::inproc::InprocTransport;
+    use vla_perf::transport::{NodeOptions, Publisher, Qos, Subscription, Transport, Typed};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let text = |name: &str, corr: Correlation| {
+        StageConfig::new(name, &format!("/vla/{name}"), "std_msgs/msg/String", corr)
+    };
+    let mut plan = text(
+        "plan",
+        Correlation::Id {
+            field: "command_id".into(),
+        },
+    )
+    .with_json(JsonFields {
+        id: Some("command_id".into()),
+        status: Some("status".into()),
+        ..JsonFields::default()
+    });
+    plan.failure = Some(FieldMatch {
+        field: "status".into(),
+        values: vec!["rejected".into()],
+    });
+    let endpoint = free_loopback_port();
+    let mut config = CollectorConfig {
+        robot_id: "r2".into(),
+        stages: vec![
+            text("voice", Correlation::Fifo),
+            plan,
+            text("done", Correlation::Fifo),
+        ],
+        publish_period: Duration::from_millis(200),
+        prometheus: PrometheusConfig {
+            enabled: true,
+            listen: endpoint,
+        },
+        ..CollectorConfig::default()
+    };
+    config.resources.period = Duration::from_millis(500);
+    config.resources.gpu = false;
+
+    let transport = InprocTransport::new();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let collector = runtime.spawn(vla_perf::collector::run(
+        config,
+        Arc::new(transport.clone()),
+        0,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    runtime.block_on(async {
+        let mut probe = transport
+            .create_node(&NodeOptions::new("probe", "/"))
+            .expect("probe node");
+        let mut metrics = Subscription::<Typed<MetricArray>>::typed(
+            probe.as_mut(),
+            "/vla_perf/metrics",
+            Qos::reliable(10),
+        )
+        .expect("metrics subscription");
+        tokio::time::timeout(Duration::from_secs(10), metrics.recv())
+            .await
+            .expect("the collector runs and publishes metrics");
+        let publishers: Vec<Publisher<RosString>> = ["voice", "plan", "done"]
+            .iter()
+            .map(|s| {
+                Publisher::new(probe.as_mut(), &format!("/vla/{s}"), Qos::reliable(10))
+                    .expect("publisher")
+            })
+            .collect();
+        for i in 0..3 {
+            for (stage, data) in [
+                (0, "pick up the cup".to_owned()),
+                (
+                    1,
+                    format!(r#"{{"command_id": "c{i}", "status": "accepted"}}"#),
+                ),
+                (2, "done".to_owned()),
+            ] {
+                publishers[stage]
+                    .publish(&RosString { data })
+                    .expect("publish");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    });
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut prometheus = PrometheusServer::start(dir.path(), endpoint);
+    let agent = agent();
+    let deadline = Instant::now() + STARTUP_LIMIT;
+    prometheus.wait_for_target_up(&agent, deadline);
+
+    let three = |v: f64| v == 3.0;
+    prometheus.value_until(
+        &agent,
+        r#"vla_perf_end_to_end_latency_seconds_count{robot="r2"}"#,
+        three,
+        deadline,
+    );
+    prometheus.value_until(
+        &agent,
+        r#"vla_perf_stage_latency_seconds_count{stage="plan",robot="r2"}"#,
+        three,
+        deadline,
+    );
+    prometheus.value_until(
+        &agent,
+        r#"vla_perf_commands_total{outcome="succeeded",robot="r2"}"#,
+        three,
+        deadline,
+    );
+    prometheus.value_until(
+        &agent,
+        r#"vla_perf_topic_messages_total{topic="/vla/voice",robot="r2"}"#,
+        three,
+        deadline,
+    );
+    // Resource gauges come from the real sampler of this machine.
+    let cpu = prometheus.value_until(
+        &agent,
+        r#"vla_perf_cpu_usage_percent{robot="r2"}"#,
+        |v| (0.0..=100.0).contains(&v),
+        deadline,
+    );
+    let memory = prometheus.value_until(
+        &agent,
+        r#"vla_perf_memory_used_bytes{robot="r2"}"#,
+        |v| v > 0.0,
+        deadline,
+    );
+    println!("scraped from the collector: cpu {cpu}%, memory used {memory} B");
+    drop(prometheus);
+    stop.send(()).expect("collector still running");
+    runtime
+        .block_on(collector)
+        .expect("collector task")
+        .expect("collector stopped cleanly");
+}
