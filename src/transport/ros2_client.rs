@@ -15,8 +15,10 @@ use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures::StreamExt;
+use ros2_client::dds::rustdds::policy::ResourceLimits;
 use ros2_client::dds::rustdds::{
-    self, no_key, DomainParticipantBuilder, QosPolicies, RepresentationIdentifier,
+    self, no_key, DomainParticipant, DomainParticipantBuilder, QosPolicies, QosPolicyBuilder,
+    RepresentationIdentifier, TopicKind,
 };
 use ros2_client::qos::{Durability as RosDurability, History, WhenFull};
 use ros2_client::{
@@ -61,7 +63,7 @@ impl Transport for Ros2ClientTransport {
         let subscriber = participant
             .create_subscriber(&QosPolicies::qos_none())
             .map_err(|e| backend_error("create DDS subscriber", e))?;
-        let context = Context::from_domain_participant(participant)
+        let context = Context::from_domain_participant(participant.clone())
             .map_err(|e| backend_error("create context", e))?;
         let name = NodeName::new(&options.namespace, &options.name).map_err(|e| Error::Name {
             what: "node name",
@@ -72,6 +74,7 @@ impl Transport for Ros2ClientTransport {
         for (name, value) in &options.parameters {
             ros_options = ros_options.declare_parameter(name, to_ros(value));
         }
+        let name_for_topics = name.clone();
         let mut node = context
             .new_node(name, ros_options)
             .map_err(|e| backend_error("create node", e))?;
@@ -87,7 +90,9 @@ impl Transport for Ros2ClientTransport {
         Ok(Box::new(Ros2ClientNode {
             name: options.name.clone(),
             namespace: options.namespace.clone(),
+            node_name: name_for_topics,
             node,
+            participant,
             subscriber,
             _context: context,
         }))
@@ -97,7 +102,10 @@ impl Transport for Ros2ClientTransport {
 struct Ros2ClientNode {
     name: String,
     namespace: String,
+    /// The node's name as ros2-client resolves topic names against it.
+    node_name: NodeName,
     node: ros2_client::Node,
+    participant: DomainParticipant,
     subscriber: rustdds::Subscriber,
     _context: Context,
 }
@@ -195,14 +203,38 @@ impl Node for Ros2ClientNode {
         sink: SampleSink,
     ) -> Result<()> {
         let reliability = qos.reliability;
-        let qos = profile(qos);
-        let dds_topic = self.topic(topic, type_name, &qos)?;
+        let depth = i32::try_from(qos.depth.max(1)).unwrap_or(i32::MAX);
+        let profile = profile(qos);
+        // RustDDS keeps up to `max_samples` of every topic in its cache, 64 when the QoS
+        // names no limit: 64 camera frames of 900 KiB each. Bound it by the history depth.
+        let limits = QosPolicyBuilder::new()
+            .resource_limits(ResourceLimits {
+                max_samples: depth,
+                max_instances: 1,
+                max_samples_per_instance: depth,
+            })
+            .build();
+        let dds_qos = QosPolicies::from(&profile).modify_by(&limits);
+        let full = super::resolve_topic(&self.namespace, topic)?;
+        let dds_name = Name::parse(&full)
+            .map_err(|e| Error::Name {
+                what: "topic",
+                name: full.clone(),
+                reason: e.to_string(),
+            })?
+            .to_dds_name("rt", &self.node_name, "");
+        let dds_topic = self
+            .participant
+            .create_topic(
+                dds_name,
+                message_type(type_name)?.dds_msg_type(),
+                &dds_qos,
+                TopicKind::NoKey,
+            )
+            .map_err(|e| backend_error(format!("create topic {full}"), e))?;
         let reader = self
             .subscriber
-            .create_simple_datareader_no_key::<RawSample, RawAdapter>(
-                &dds_topic,
-                Some(QosPolicies::from(&qos)),
-            )
+            .create_simple_datareader_no_key::<RawSample, RawAdapter>(&dds_topic, Some(dds_qos))
             .map_err(|e| backend_error(format!("create subscription {topic}"), e))?;
         let topic = topic.to_owned();
         // Reliable data waits for room in the node's queue (pushing back on the DDS reader);
