@@ -514,24 +514,7 @@ impl Output {
                 ],
             });
         }
-        let header = Header {
-            stamp: Time::from(now),
-            frame_id: String::new(),
-        };
-        let array = MetricArray {
-            header: header.clone(),
-            robot_id: self.robot_id.clone(),
-            metrics,
-        };
-        if let Err(e) = self.health_pub.publish(&array) {
-            tracing::warn!("publishing topic health: {e}");
-        }
-        if let Err(e) = self
-            .diagnostics_pub
-            .publish(&DiagnosticArray { header, status })
-        {
-            tracing::warn!("publishing diagnostics: {e}");
-        }
+        self.publish(&self.health_pub, "topic health", metrics, status, now);
     }
 
     /// Confidences, stage success (the planner's is the understanding rate), task success
@@ -713,6 +696,25 @@ impl Output {
                 vec![tag("reason", reason)],
             ));
         }
+        let status = self
+            .stage_names
+            .iter()
+            .zip(sides)
+            .enumerate()
+            .map(|(i, (name, side))| stage_status(name, i, side, recorder))
+            .collect();
+        self.publish(&self.metrics_pub, "metrics", metrics, status, now);
+    }
+
+    /// Publishes one batch of metrics and its diagnostic statuses, stamped `now`.
+    fn publish(
+        &self,
+        publisher: &Publisher<MetricArray>,
+        what: &str,
+        metrics: Vec<MetricSummary>,
+        status: Vec<DiagnosticStatus>,
+        now: Duration,
+    ) {
         let header = Header {
             stamp: Time::from(now),
             frame_id: String::new(),
@@ -722,16 +724,9 @@ impl Output {
             robot_id: self.robot_id.clone(),
             metrics,
         };
-        if let Err(e) = self.metrics_pub.publish(&array) {
-            tracing::warn!("publishing metrics: {e}");
+        if let Err(e) = publisher.publish(&array) {
+            tracing::warn!("publishing {what}: {e}");
         }
-        let status = self
-            .stage_names
-            .iter()
-            .zip(sides)
-            .enumerate()
-            .map(|(i, (name, side))| stage_status(name, i, side, recorder))
-            .collect();
         if let Err(e) = self
             .diagnostics_pub
             .publish(&DiagnosticArray { header, status })
