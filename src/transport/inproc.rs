@@ -130,7 +130,8 @@ impl Node for InprocNode {
             if qos.durability == Durability::TransientLocal {
                 for cdr in &t.latched {
                     sink.deliver(Sample {
-                        cdr: cdr.clone(),
+                        cdr: sink.cut(cdr).to_vec(),
+                        size: cdr.len(),
                         received_at: wall_clock(),
                         source_time: None,
                     });
@@ -154,7 +155,8 @@ impl RawPublisher for InprocPublisher {
             let now = wall_clock();
             for sink in &t.sinks {
                 sink.deliver(Sample {
-                    cdr: cdr.to_vec(),
+                    cdr: sink.cut(cdr).to_vec(),
+                    size: cdr.len(),
                     received_at: now,
                     source_time: Some(now),
                 });
@@ -246,6 +248,41 @@ mod tests {
         let (s1, s2) = (a.steady(), a.steady());
         assert!(s2 >= s1);
         assert!(a.now() > std::time::Duration::from_secs(1_600_000_000));
+    }
+
+    #[tokio::test]
+    async fn header_only_readers_keep_a_prefix_but_count_the_whole_message() {
+        #[derive(serde::Serialize)]
+        struct Image {
+            header: Header,
+            data: Vec<u8>,
+        }
+        let t = InprocTransport::new();
+        let mut a = node(&t, "a");
+        let mut sub = Subscription::header_only(
+            a.as_mut(),
+            "/cam",
+            "sensor_msgs/msg/Image",
+            Qos::sensor_data(),
+        )
+        .unwrap();
+        let raw = a
+            .create_raw_publisher("/cam", "sensor_msgs/msg/Image", Qos::sensor_data())
+            .unwrap();
+        let header = Header {
+            stamp: Time { sec: 3, nanosec: 4 },
+            frame_id: "camera".into(),
+        };
+        let image = crate::msg::cdr::to_cdr(&Image {
+            header: header.clone(),
+            data: vec![7; 921_600],
+        })
+        .unwrap();
+        raw.publish_cdr(&image).unwrap();
+        let got = sub.recv().await.unwrap();
+        assert_eq!(got.message, header);
+        assert_eq!(got.size, image.len());
+        assert_eq!(sub.counters().bytes(), image.len() as u64);
     }
 
     #[test]

@@ -281,8 +281,11 @@ fn parse_domain_id(value: &str) -> Result<u16> {
 /// One received message, still serialised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {
-    /// CDR bytes including the 4-byte encapsulation header.
+    /// CDR bytes including the 4-byte encapsulation header; only the first
+    /// [`SampleSink::prefix`] bytes when the subscriber asked for a prefix.
     pub cdr: Vec<u8>,
+    /// Serialised size of the whole message, whatever `cdr` kept.
+    pub size: usize,
     /// Wall-clock receive time, since the UNIX epoch.
     pub received_at: Duration,
     /// The publisher's own timestamp of the write (DDS source timestamp), when the
@@ -351,13 +354,29 @@ pub trait RawPublisher: Send + Sync {
 pub struct SampleSink {
     tx: tokio::sync::mpsc::Sender<Sample>,
     counters: std::sync::Arc<TopicCounters>,
+    prefix: Option<usize>,
 }
 
 impl SampleSink {
+    /// How many leading bytes of each sample the subscriber reads (`None`: all of them).
+    /// Header-only subscriptions read a few hundred bytes of megabyte images; backends that
+    /// can avoid copying the rest should.
+    pub fn prefix(&self) -> Option<usize> {
+        self.prefix
+    }
+
+    /// `cdr` cut to the prefix the subscriber reads.
+    pub fn cut<'a>(&self, cdr: &'a [u8]) -> &'a [u8] {
+        match self.prefix {
+            Some(n) if n < cdr.len() => &cdr[..n],
+            _ => cdr,
+        }
+    }
+
     /// Hands one sample over; a full queue drops it and counts the drop.
     pub fn deliver(&self, sample: Sample) {
         use tokio::sync::mpsc::error::TrySendError;
-        self.counters.record_received(sample.cdr.len());
+        self.counters.record_received(sample.size);
         match self.tx.try_send(sample) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Closed(_)) => {
@@ -369,7 +388,7 @@ impl SampleSink {
     /// Hands one sample over, waiting while the queue is full: for reliable subscriptions,
     /// where waiting pushes back on the middleware instead of losing data.
     pub async fn deliver_waiting(&self, sample: Sample) {
-        self.counters.record_received(sample.cdr.len());
+        self.counters.record_received(sample.size);
         if self.tx.send(sample).await.is_err() {
             self.counters.record_queue_drop();
         }

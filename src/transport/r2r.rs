@@ -306,10 +306,15 @@ impl Spun {
             }
             // r2r's stream is a channel filled by `spin_once`; polling once never waits.
             match forward.samples.next().now_or_never() {
-                Some(Some(cdr)) => {
+                Some(Some(mut cdr)) => {
                     delivered += 1;
+                    let size = cdr.len();
+                    // rcl already copied the whole message; dropping the tail still saves
+                    // the queue from holding megabyte images for a header-only reader.
+                    cdr.truncate(forward.sink.cut(&cdr).len());
                     forward.sink.deliver(Sample {
                         cdr,
+                        size,
                         received_at: wall_clock(),
                         // r2r's raw stream carries no message info.
                         source_time: None,

@@ -11,7 +11,6 @@
 //! reader are visible to DDS discovery (`ros2 topic info`) but not listed under the node
 //! in `ros_discovery_info`.
 
-use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures::StreamExt;
@@ -241,7 +240,9 @@ impl Node for Ros2ClientNode {
         // best-effort data is dropped and counted when the node falls behind.
         let wait = reliability == Reliability::Reliable;
         tokio::spawn(async move {
-            let stream = reader.as_async_stream();
+            let stream = reader.as_async_stream_with(RawDecoder {
+                prefix: sink.prefix(),
+            });
             futures::pin_mut!(stream);
             while let Some(item) = stream.next().await {
                 if sink.is_closed() {
@@ -260,7 +261,8 @@ impl Node for Ros2ClientNode {
                         let sample = Sample {
                             received_at: since_epoch(change.receive_instant),
                             source_time,
-                            cdr: change.sample.0,
+                            size: change.sample.size,
+                            cdr: change.sample.cdr,
                         };
                         if wait {
                             sink.deliver_waiting(sample).await;
@@ -328,8 +330,13 @@ impl RawPublisher for Ros2ClientPublisher {
     }
 }
 
-/// A received sample as CDR bytes with the encapsulation header put back.
-struct RawSample(Vec<u8>);
+/// A received sample as CDR bytes with the encapsulation header put back, possibly cut to
+/// the prefix its subscriber reads.
+struct RawSample {
+    cdr: Vec<u8>,
+    /// Size of the whole serialised message.
+    size: usize,
+}
 
 /// Hands samples over undecoded; decoding (and counting failures) happens in the seam.
 struct RawAdapter;
@@ -354,11 +361,15 @@ impl no_key::DeserializerAdapter<RawSample> for RawAdapter {
 
 impl no_key::DefaultDecoder<RawSample> for RawAdapter {
     type Decoder = RawDecoder;
-    const DECODER: RawDecoder = RawDecoder(PhantomData);
+    const DECODER: RawDecoder = RawDecoder { prefix: None };
 }
 
+/// Copies a sample out of RustDDS, only as far as `prefix` when set: a header-only reader
+/// of 900 KiB images then allocates and copies a few KiB per frame instead.
 #[derive(Clone)]
-struct RawDecoder(PhantomData<()>);
+struct RawDecoder {
+    prefix: Option<usize>,
+}
 
 impl<'de> no_key::Decode<'de, RawSample> for RawDecoder {
     type Error = std::convert::Infallible;
@@ -368,11 +379,18 @@ impl<'de> no_key::Decode<'de, RawSample> for RawDecoder {
         input: &'de [u8],
         encoding: RepresentationIdentifier,
     ) -> std::result::Result<RawSample, Self::Error> {
-        let mut cdr = Vec::with_capacity(input.len() + 4);
+        let body = match self.prefix {
+            Some(n) => &input[..input.len().min(n.saturating_sub(4))],
+            None => input,
+        };
+        let mut cdr = Vec::with_capacity(body.len() + 4);
         cdr.extend_from_slice(&encoding.to_bytes());
         cdr.extend_from_slice(&[0, 0]);
-        cdr.extend_from_slice(input);
-        Ok(RawSample(cdr))
+        cdr.extend_from_slice(body);
+        Ok(RawSample {
+            cdr,
+            size: input.len() + 4,
+        })
     }
 }
 

@@ -14,6 +14,9 @@ use crate::msg::RosMessage;
 
 /// Samples queued between the middleware and the node before drops start.
 const QUEUE_CAPACITY: usize = 1024;
+/// Bytes a header-only subscription keeps of each message: encapsulation, stamp and a
+/// frame id of up to 4 000 bytes; a longer frame id is counted as a decode failure.
+const HEADER_PREFIX: usize = 4096;
 /// At most one decode-failure log line per topic per this period.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -67,6 +70,10 @@ pub trait Decoder: Send {
     type Output;
     /// Decodes one sample (CDR with encapsulation header).
     fn decode(&self, cdr: &[u8]) -> cdr::Result<Self::Output>;
+    /// How many leading bytes decoding needs, when not the whole message.
+    fn prefix(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Decodes whole messages of type `M`.
@@ -97,6 +104,10 @@ impl Decoder for HeaderOnly {
 
     fn decode(&self, bytes: &[u8]) -> cdr::Result<Header> {
         cdr::decode_header(bytes)
+    }
+
+    fn prefix(&self) -> Option<usize> {
+        Some(HEADER_PREFIX)
     }
 }
 
@@ -155,6 +166,7 @@ impl<D: Decoder> Subscription<D> {
         let sink = SampleSink {
             tx,
             counters: counters.clone(),
+            prefix: decoder.prefix(),
         };
         node.create_raw_subscription(topic, type_name, qos, sink)?;
         Ok(Self {
@@ -203,7 +215,7 @@ impl<D: Decoder> Subscription<D> {
                 message,
                 received_at: sample.received_at,
                 source_time: sample.source_time,
-                size: sample.cdr.len(),
+                size: sample.size,
             }),
             Err(error) => {
                 let failures = self.counters.record_decode_failure();
@@ -215,7 +227,7 @@ impl<D: Decoder> Subscription<D> {
                     self.last_log = Some(now);
                     tracing::warn!(
                         topic = %self.topic,
-                        size = sample.cdr.len(),
+                        size = sample.size,
                         failures,
                         "dropping a sample that does not decode: {error}"
                     );

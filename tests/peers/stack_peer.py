@@ -150,10 +150,14 @@ class Stack:
         log(f"every topic has {readers}+ reader(s); starting")
 
     def publish(self, key: str, sample) -> float:
-        now = time.time()
+        # The write's DDS source timestamp is set to the printed time, so the ground truth
+        # is exactly when this stage "produced" its output, not a reading taken some
+        # scheduler-dependent moment before Cyclone stamps the write itself.
+        now_ns = time.time_ns()
+        now = now_ns / 1e9
         if hasattr(sample, "header"):
-            sample.header.stamp.sec, sample.header.stamp.nanosec = int(now), int(now % 1 * 1e9)
-        self.writers[key][2].write(sample)
+            sample.header.stamp.sec, sample.header.stamp.nanosec = divmod(now_ns, 1_000_000_000)
+        self.writers[key][2].write(sample, timestamp=now_ns)
         return now
 
     def string(self, key: str, text: str) -> float:
