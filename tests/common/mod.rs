@@ -24,6 +24,12 @@ pub fn isolated(name: &str, setup: &str) -> bool {
     if std::env::var_os(INSIDE).is_some() {
         return true;
     }
+    // One namespace at a time per test binary: DDS tests measure rates and latencies, and
+    // several of them sharing the machine's two cores at once lose best-effort samples.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let exe = std::env::current_exe().expect("test binary path");
     let script = format!("{setup} && exec \"$0\" \"$@\"");
     let mut last_error = String::new();
