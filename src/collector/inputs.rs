@@ -11,18 +11,15 @@
 //! An action status topic republishes every goal it knows; one event is produced per goal
 //! when its status first matches the stage (a bounded memory of goals per stage).
 
-use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
+use super::GoalMemory;
 use crate::config::{FieldMatch, StageConfig};
 use crate::core::extract::{JsonPath, JsonPayload};
 use crate::core::timeline::{Correlation, EventKind, StageEvent};
 use crate::msg::action_msgs::GoalStatusArray;
 use crate::msg::std_msgs::Header;
 use crate::msg::StageEvent as StageEventMsg;
-
-/// Goals remembered per action-status stage, so republished statuses are not new events.
-const GOAL_MEMORY: usize = 4096;
 
 /// Why a message gave no event although it was for this stage.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,8 +77,7 @@ pub struct StageInput {
     accept: Option<Matcher>,
     failure: Option<Matcher>,
     /// Action goals already turned into an event of this stage.
-    goals_seen: HashMap<[u8; 16], ()>,
-    goals_order: VecDeque<[u8; 16]>,
+    goals_seen: GoalMemory,
 }
 
 #[derive(Debug)]
@@ -130,8 +126,7 @@ impl StageInput {
             status_path: path(&json.status)?,
             accept: config.accept.as_ref().map(Matcher::new),
             failure: config.failure.as_ref().map(Matcher::new),
-            goals_seen: HashMap::new(),
-            goals_order: VecDeque::new(),
+            goals_seen: GoalMemory::default(),
         })
     }
 
@@ -239,7 +234,7 @@ impl StageInput {
         let mut out = Extracted::default();
         for goal in &array.status_list {
             let uuid = goal.goal_info.goal_id.uuid;
-            if self.goals_seen.contains_key(&uuid) {
+            if self.goals_seen.contains(&uuid) {
                 continue;
             }
             let status = goal.status.to_string();
@@ -253,20 +248,10 @@ impl StageInput {
             if one.events.is_empty() {
                 continue;
             }
-            self.remember(uuid);
+            self.goals_seen.insert(uuid);
             out.events.append(&mut one.events);
         }
         out
-    }
-
-    fn remember(&mut self, uuid: [u8; 16]) {
-        if self.goals_order.len() == GOAL_MEMORY {
-            if let Some(old) = self.goals_order.pop_front() {
-                self.goals_seen.remove(&old);
-            }
-        }
-        self.goals_seen.insert(uuid, ());
-        self.goals_order.push_back(uuid);
     }
 }
 

@@ -8,3 +8,37 @@ mod node;
 pub mod signals;
 
 pub use node::{command_latency, run, Error, Result};
+
+use std::collections::{HashSet, VecDeque};
+
+/// Action goals remembered, so a status topic republishing every goal it knows yields
+/// each goal once; bounded, the oldest forgotten first.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GoalMemory {
+    seen: HashSet<[u8; 16]>,
+    order: VecDeque<[u8; 16]>,
+}
+
+impl GoalMemory {
+    /// Goals remembered at most.
+    const CAPACITY: usize = 4096;
+
+    /// Whether `goal` was remembered before.
+    pub(crate) fn contains(&self, goal: &[u8; 16]) -> bool {
+        self.seen.contains(goal)
+    }
+
+    /// Remembers `goal`; false when it already was.
+    pub(crate) fn insert(&mut self, goal: [u8; 16]) -> bool {
+        if !self.seen.insert(goal) {
+            return false;
+        }
+        self.order.push_back(goal);
+        if self.order.len() > Self::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
+}

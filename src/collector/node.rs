@@ -219,7 +219,6 @@ impl Signals {
 struct StageSide {
     messages: u64,
     dropped: u64,
-    last_at: Option<Duration>,
 }
 
 /// Runs the collector until `shutdown` resolves; then abandons open commands (publishing
@@ -380,7 +379,6 @@ pub async fn run(
                                 signals.confidence[stage].record(incoming.produced_at, c);
                             }
                             for event in events {
-                                side.last_at = Some(event.at);
                                 let finished = recorder.ingest(event).to_vec();
                                 out.finished(&finished, &mut jsonl, &mut signals);
                             }

@@ -2,14 +2,10 @@
 //! how often a stage passes commands on rather than failing them (the planner's
 //! understanding rate), task success, and action goal outcomes from status topics.
 
-use std::collections::{HashSet, VecDeque};
-
+use super::GoalMemory;
 use crate::core::kpi::SuccessCounter;
 use crate::core::timeline::{CompletedCommand, Outcome};
 use crate::msg::action_msgs::{GoalStatus, GoalStatusArray};
-
-/// Goals remembered per status topic so a republished terminal status counts once.
-const GOAL_MEMORY: usize = 4096;
 
 /// Per stage: commands it passed on and commands that failed there.
 #[derive(Debug, Clone, Default)]
@@ -64,8 +60,7 @@ impl StageOutcomes {
 #[derive(Debug, Clone, Default)]
 pub struct GoalOutcomes {
     outcomes: SuccessCounter,
-    seen: HashSet<[u8; 16]>,
-    order: VecDeque<[u8; 16]>,
+    seen: GoalMemory,
 }
 
 impl GoalOutcomes {
@@ -77,17 +72,9 @@ impl GoalOutcomes {
                 GoalStatus::STATUS_CANCELED | GoalStatus::STATUS_ABORTED => false,
                 _ => continue,
             };
-            let id = goal.goal_info.goal_id.uuid;
-            if !self.seen.insert(id) {
-                continue;
+            if self.seen.insert(goal.goal_info.goal_id.uuid) {
+                self.outcomes.record(succeeded);
             }
-            self.order.push_back(id);
-            if self.order.len() > GOAL_MEMORY {
-                if let Some(old) = self.order.pop_front() {
-                    self.seen.remove(&old);
-                }
-            }
-            self.outcomes.record(succeeded);
         }
     }
 

@@ -260,6 +260,16 @@ pub(crate) struct Checker {
     pub(crate) warnings: Vec<Issue>,
 }
 
+impl Issue {
+    fn new(field: FieldPath, value: impl fmt::Display, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            value: value.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
 impl Checker {
     /// Records an error about `field`, whose value is rendered as `value`.
     pub(crate) fn error(
@@ -268,11 +278,7 @@ impl Checker {
         value: impl fmt::Display,
         message: impl Into<String>,
     ) {
-        self.errors.push(Issue {
-            field,
-            value: value.to_string(),
-            message: message.into(),
-        });
+        self.errors.push(Issue::new(field, value, message));
     }
 
     /// Records a warning about `field`.
@@ -282,11 +288,7 @@ impl Checker {
         value: impl fmt::Display,
         message: impl Into<String>,
     ) {
-        self.warnings.push(Issue {
-            field,
-            value: value.to_string(),
-            message: message.into(),
-        });
+        self.warnings.push(Issue::new(field, value, message));
     }
 }
 
