@@ -1,13 +1,15 @@
 //! The collector node's logic: stage topics in, metrics out.
 //!
 //! [`inputs`] turns messages of the configured stage topics into stage events for the core
-//! tracker; [`run`] is the node.
+//! tracker; [`Pipeline`] measures (no I/O); [`run`] is the live node around it.
 
 pub mod inputs;
 mod node;
+pub mod pipeline;
 pub mod signals;
 
-pub use node::{command_latency, run, Error, Result};
+pub use node::{run, Error, Result};
+pub use pipeline::{command_latency, Pipeline};
 
 use std::collections::{HashSet, VecDeque};
 

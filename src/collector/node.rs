@@ -15,7 +15,6 @@
 //! And `/diagnostics` ([`DiagnosticArray`]): one status per stage and per watched topic;
 //! and, unless disabled, Prometheus/OpenMetrics on `prometheus.listen` (127.0.0.1:9464).
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::future::Future;
 use std::io::Write;
@@ -24,26 +23,17 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::inputs::{Extracted, Payload, StageInput};
-use super::signals::{GoalOutcomes, StageOutcomes};
-use crate::config::{CollectorConfig, WatchedTopic};
-use crate::core::ingest::{Recorder, RecorderConfig};
-use crate::core::stats::{Distribution, DistributionConfig};
-use crate::core::stats::{Slo, StatsConfig, Summary, Window};
-use crate::core::timeline::{CompletedCommand, Outcome};
-use crate::core::topic_health::{TopicHealth, TopicHealthConfig};
+use super::pipeline::{Arrival, Batch, ConfigError, Message, Pipeline};
+use crate::config::CollectorConfig;
+use crate::core::stats::Window;
+use crate::core::timeline::CompletedCommand;
 use crate::msg::action_msgs::GoalStatusArray;
 use crate::msg::builtin_interfaces::Time;
-use crate::msg::diagnostic_msgs::{DiagnosticArray, DiagnosticStatus, KeyValue};
+use crate::msg::diagnostic_msgs::DiagnosticArray;
 use crate::msg::std_msgs::{Header, String as RosString};
-use crate::msg::{
-    CommandLatency, MetricArray, MetricSummary, ResourceUsage, RosMessage, StageEvent, StageLatency,
-};
+use crate::msg::{CommandLatency, MetricArray, ResourceUsage, RosMessage, StageEvent};
 use crate::prometheus::Exporter;
 use crate::resources::{ResourceOptions, ResourceSampler};
-
-/// The stage whose success rate is published as the command understanding rate.
-const UNDERSTANDING_STAGE: &str = "plan";
 use crate::transport::{
     self, wall_clock, Decoder, NodeOptions, Publisher, Qos, Received, Subscription, Transport,
     Typed,
@@ -55,6 +45,9 @@ pub enum Error {
     /// The configuration does not make a working pipeline.
     #[error("configuration: {0}")]
     Config(String),
+    /// The pipeline could not be built.
+    #[error(transparent)]
+    Pipeline(#[from] ConfigError),
     /// The transport failed.
     #[error(transparent)]
     Transport(#[from] transport::Error),
@@ -74,62 +67,19 @@ pub enum Error {
 /// Result alias of this module.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// A message of one subscribed topic, decoded as its type requires.
-enum Owned {
-    Text(String),
-    Header(Header),
-    StageEvent(StageEvent),
-    Goals(GoalStatusArray),
-}
-
-impl Owned {
-    fn payload(&self) -> Payload<'_> {
-        match self {
-            Owned::Text(t) => Payload::Text(t),
-            Owned::Header(h) => Payload::Header(h),
-            Owned::StageEvent(e) => Payload::StageEvent(e),
-            Owned::Goals(g) => Payload::GoalStatuses(g),
-        }
-    }
-}
-
-struct Incoming {
-    topic: usize,
-    received_at: Duration,
-    /// When the stage produced the message: the publisher's source timestamp where the
-    /// middleware carries one, else the receive time.
-    produced_at: Duration,
-    size: usize,
-    message: Owned,
-}
-
-impl Incoming {
-    /// The header stamp, if the message has one that is set (all-zero means unset).
-    fn stamp(&self) -> Option<Duration> {
-        let stamp = match &self.message {
-            Owned::Header(h) => &h.stamp,
-            Owned::StageEvent(e) => &e.header.stamp,
-            Owned::Text(_) | Owned::Goals(_) => return None,
-        };
-        (stamp.sec != 0 || stamp.nanosec != 0)
-            .then(|| stamp.to_duration())
-            .flatten()
-    }
-}
-
 /// Subscribes to `topic` with the decoder its type needs and forwards into `tx`.
 fn subscribe(
     node: &mut dyn transport::Node,
     index: usize,
     topic: &str,
     msg_type: &str,
-    tx: mpsc::Sender<Incoming>,
+    tx: mpsc::Sender<Arrival>,
 ) -> Result<()> {
-    fn forward<D, F>(mut sub: Subscription<D>, index: usize, tx: mpsc::Sender<Incoming>, wrap: F)
+    fn forward<D, F>(mut sub: Subscription<D>, index: usize, tx: mpsc::Sender<Arrival>, wrap: F)
     where
         D: Decoder + 'static,
         D::Output: Send,
-        F: Fn(D::Output) -> Owned + Send + 'static,
+        F: Fn(D::Output) -> Message + Send + 'static,
     {
         tokio::spawn(async move {
             while let Some(Received {
@@ -139,14 +89,14 @@ fn subscribe(
                 size,
             }) = sub.recv().await
             {
-                let incoming = Incoming {
+                let arrival = Arrival {
                     topic: index,
                     received_at,
                     produced_at: source_time.unwrap_or(received_at),
                     size,
                     message: wrap(message),
                 };
-                if tx.send(incoming).await.is_err() {
+                if tx.send(arrival).await.is_err() {
                     break;
                 }
             }
@@ -157,20 +107,20 @@ fn subscribe(
             Subscription::<Typed<RosString>>::typed(node, topic, Qos::reliable(100))?,
             index,
             tx,
-            |m| Owned::Text(m.data),
+            |m| Message::Text(m.data),
         ),
         // Action servers publish status transient-local (latched), keep last 1.
         GoalStatusArray::TYPE_NAME => forward(
             Subscription::<Typed<GoalStatusArray>>::typed(node, topic, Qos::latched())?,
             index,
             tx,
-            Owned::Goals,
+            Message::Goals,
         ),
         StageEvent::TYPE_NAME => forward(
             Subscription::<Typed<StageEvent>>::typed(node, topic, Qos::reliable(100))?,
             index,
             tx,
-            Owned::StageEvent,
+            Message::StageEvent,
         ),
         // Anything else starts with a header; a best-effort reader matches both reliable
         // and best-effort publishers (cameras usually publish sensor data).
@@ -178,47 +128,10 @@ fn subscribe(
             Subscription::header_only(node, topic, other, Qos::sensor_data())?,
             index,
             tx,
-            Owned::Header,
+            Message::Header,
         ),
     }
     Ok(())
-}
-
-/// Accuracy signals the node keeps beside the core's latency statistics.
-struct Signals {
-    outcomes: StageOutcomes,
-    /// Per stage, the confidences its messages carried (0..1).
-    confidence: Vec<Distribution>,
-    /// Per topic, goal outcomes when it is an action status topic.
-    goals: Vec<Option<GoalOutcomes>>,
-}
-
-impl Signals {
-    fn new(config: &CollectorConfig, topics: &[WatchedTopic]) -> Result<Self> {
-        let mut cfg = DistributionConfig::with_range(0.001, 1.0);
-        cfg.windows = config.windows.clone();
-        let confidence = config
-            .stages
-            .iter()
-            .map(|_| Distribution::new(&cfg))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::Config(format!("confidence statistics: {e}")))?;
-        Ok(Self {
-            outcomes: StageOutcomes::new(config.stages.len()),
-            confidence,
-            goals: topics
-                .iter()
-                .map(|t| (t.msg_type == GoalStatusArray::TYPE_NAME).then(GoalOutcomes::default))
-                .collect(),
-        })
-    }
-}
-
-/// Per-stage bookkeeping the node keeps beside the core.
-#[derive(Default)]
-struct StageSide {
-    messages: u64,
-    dropped: u64,
 }
 
 /// Runs the collector until `shutdown` resolves; then abandons open commands (publishing
@@ -232,6 +145,7 @@ pub async fn run(
     let mut node = transport
         .create_node(&NodeOptions::new("vla_perf_collector", "/").with_domain(domain_id))?;
     let ns = config.namespace.trim_end_matches('/').to_owned();
+    let mut pipeline = Pipeline::new(&config)?;
     let latency_pub = Publisher::<CommandLatency>::new(
         node.as_mut(),
         &format!("{ns}/command_latency"),
@@ -239,71 +153,19 @@ pub async fn run(
     )?;
     let metrics_pub =
         Publisher::<MetricArray>::new(node.as_mut(), &format!("{ns}/metrics"), Qos::reliable(10))?;
+    let health_pub = Publisher::<MetricArray>::new(
+        node.as_mut(),
+        &format!("{ns}/topic_health"),
+        Qos::reliable(10),
+    )?;
     let diagnostics_pub =
         Publisher::<DiagnosticArray>::new(node.as_mut(), "/diagnostics", Qos::reliable(10))?;
-
-    // One subscription per topic; stages sharing a topic share it. Extra watched topics
-    // only feed topic health.
-    let mut topics: Vec<WatchedTopic> = Vec::new();
-    let mut stage_topic = Vec::new();
-    let watched = config.stages.iter().map(|s| WatchedTopic {
-        topic: s.topic.clone(),
-        msg_type: s.msg_type.clone(),
-        expected_rate_hz: s.expected_rate_hz,
-        stale_after: None,
-    });
-    for (i, topic) in watched.chain(config.topics.iter().cloned()).enumerate() {
-        let index = match topics.iter().position(|t| t.topic == topic.topic) {
-            Some(index) => index,
-            None => {
-                topics.push(topic);
-                topics.len() - 1
-            }
-        };
-        if i < config.stages.len() {
-            stage_topic.push(index);
-        }
-    }
-    let mut health = Vec::new();
-    for t in &topics {
-        let cfg = TopicHealthConfig {
-            window: config
-                .windows
-                .first()
-                .copied()
-                .unwrap_or(Duration::from_secs(10)),
-            expected_rate_hz: t.expected_rate_hz,
-            stale_after: t.stale_after,
-            ..TopicHealthConfig::default()
-        };
-        health.push(
-            TopicHealth::new(cfg).map_err(|e| Error::Config(format!("topic {}: {e}", t.topic)))?,
-        );
-    }
-    let mut inputs = Vec::new();
-    for (i, stage) in config.stages.iter().enumerate() {
-        inputs.push(StageInput::new(i, stage).map_err(|e| Error::Config(e.to_string()))?);
-    }
-    let (tx, mut rx) = mpsc::channel::<Incoming>(4096);
-    for (index, t) in topics.iter().enumerate() {
+    let (tx, mut rx) = mpsc::channel::<Arrival>(4096);
+    for (index, t) in pipeline.topics().iter().enumerate() {
         subscribe(node.as_mut(), index, &t.topic, &t.msg_type, tx.clone())?;
     }
     drop(tx);
-
-    let slo = Slo::new(config.slo.threshold, config.slo.target)
-        .map_err(|e| Error::Config(format!("slo: {e}")))?;
-    let stats = StatsConfig {
-        windows: config.windows.clone(),
-        significant_digits: config.significant_digits,
-        ..StatsConfig::default()
-    };
-    let mut recorder = Recorder::new(RecorderConfig {
-        tracker: config.tracker_config(),
-        stats,
-        slo,
-    })
-    .map_err(|e| Error::Config(e.to_string()))?;
-    let mut jsonl = match &config.jsonl_path {
+    let jsonl = match &config.jsonl_path {
         Some(path) => Some(
             std::fs::OpenOptions::new()
                 .create(true)
@@ -316,9 +178,6 @@ pub async fn run(
         ),
         None => None,
     };
-    let stage_names: Vec<String> = config.stages.iter().map(|s| s.name.clone()).collect();
-    let mut signals = Signals::new(&config, &topics)?;
-    let mut sides: Vec<StageSide> = config.stages.iter().map(|_| StageSide::default()).collect();
     let exporter = Exporter::new(&config.robot_id);
     // Held until the collector returns; dropping it stops the HTTP listener.
     let _server = match config.prometheus.enabled {
@@ -337,75 +196,40 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
 
-    let health_pub = Publisher::<MetricArray>::new(
-        node.as_mut(),
-        &format!("{ns}/topic_health"),
-        Qos::reliable(10),
-    )?;
-    let out = Output {
+    let mut out = Output {
         robot_id: config.robot_id.clone(),
-        stage_names: stage_names.clone(),
-        windows: config.windows.clone(),
         latency_pub,
         metrics_pub,
         health_pub,
         diagnostics_pub,
         exporter,
+        jsonl,
+        unreadable: 0,
     };
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            incoming = rx.recv() => {
-                let Some(incoming) = incoming else { break };
-                // Time out overdue commands before this message can be paired with one.
-                let expired = recorder.expire(incoming.produced_at).to_vec();
-                out.finished(&expired, &mut jsonl, &mut signals);
-                if let (Some(Some(goals)), Owned::Goals(array)) =
-                    (signals.goals.get_mut(incoming.topic), &incoming.message)
-                {
-                    goals.record(array);
-                }
-                health[incoming.topic].record(incoming.received_at, incoming.size, incoming.stamp());
-                out.exporter.add_topic_traffic(&topics[incoming.topic].topic, 1, incoming.size as u64);
-                for (stage, input) in inputs.iter_mut().enumerate() {
-                    if stage_topic[stage] != incoming.topic {
-                        continue;
-                    }
-                    let side = &mut sides[stage];
-                    match input.extract(incoming.produced_at, incoming.message.payload()) {
-                        Ok(Extracted { events, confidence, .. }) => {
-                            side.messages += 1;
-                            if let Some(c) = confidence {
-                                signals.confidence[stage].record(incoming.produced_at, c);
-                            }
-                            for event in events {
-                                let finished = recorder.ingest(event).to_vec();
-                                out.finished(&finished, &mut jsonl, &mut signals);
-                            }
-                        }
-                        Err(e) => {
-                            side.dropped += 1;
-                            out.exporter.add_dropped("unreadable_payload", 1);
-                            if side.dropped == 1 || side.dropped.is_power_of_two() {
-                                tracing::warn!(dropped = side.dropped, "{e}");
-                            }
-                        }
-                    }
-                }
+            arrival = rx.recv() => {
+                let Some(arrival) = arrival else { break };
+                let topic = &pipeline.topics()[arrival.topic].topic;
+                out.exporter.add_topic_traffic(topic, 1, arrival.size as u64);
+                let arrived = pipeline.arrive(&arrival);
+                out.unreadable(&arrived.unreadable);
+                out.finished(&pipeline, &arrived.finished);
             }
             _ = tick.tick() => {
                 let now = wall_clock();
-                let expired = recorder.expire(now).to_vec();
-                out.finished(&expired, &mut jsonl, &mut signals);
-                out.metrics(&recorder, &sides, &signals, &topics, now);
-                out.topic_health(&topics, &health, now);
+                let expired = pipeline.expire(now);
+                out.finished(&pipeline, &expired);
+                out.metrics(&pipeline, now);
+                out.topic_health(&pipeline, now);
             }
         }
     }
     let now = wall_clock();
-    let abandoned = recorder.flush(now).to_vec();
-    out.finished(&abandoned, &mut jsonl, &mut signals);
-    out.metrics(&recorder, &sides, &signals, &topics, now);
+    let abandoned = pipeline.flush(now);
+    out.finished(&pipeline, &abandoned);
+    out.metrics(&pipeline, now);
     Ok(())
 }
 
@@ -452,152 +276,39 @@ fn spawn_resource_sampler(
     Ok(())
 }
 
-/// The publishers and what they need to build messages.
+/// The publishers and the other outputs.
 struct Output {
     robot_id: String,
-    stage_names: Vec<String>,
-    windows: Vec<Duration>,
     latency_pub: Publisher<CommandLatency>,
     metrics_pub: Publisher<MetricArray>,
     health_pub: Publisher<MetricArray>,
     diagnostics_pub: Publisher<DiagnosticArray>,
     exporter: Exporter,
+    jsonl: Option<File>,
+    /// Messages a stage input could not read, so far.
+    unreadable: u64,
 }
 
 impl Output {
-    /// Rate, jitter, age and bandwidth of every watched topic, and a diagnostic status each.
-    fn topic_health(&self, topics: &[WatchedTopic], health: &[TopicHealth], now: Duration) {
-        let mut metrics = Vec::new();
-        let mut status = Vec::new();
-        for (t, h) in topics.iter().zip(health) {
-            let snap = h.snapshot(now);
-            self.exporter
-                .set_topic_health(&t.topic, snap.rate_hz, snap.age.map(|a| a.mean));
-            let tags = || {
-                vec![KeyValue {
-                    key: "topic".into(),
-                    value: t.topic.clone(),
-                }]
-            };
-            let window = Window::Sliding(h.config().window);
-            let scalar = |name: &str, unit: &str, v: Option<f64>| {
-                scalar_msg(name, unit, window, v.map(|v| (snap.messages, v)), tags())
-            };
-            metrics.push(scalar("topic_rate", "Hz", snap.rate_hz));
-            metrics.push(scalar("topic_bandwidth", "B/s", snap.bytes_per_second));
-            metrics.push(scalar("topic_jitter", "s", snap.jitter));
-            metrics.push(scalar("topic_max_gap", "s", snap.max_gap));
-            metrics.push(summary_msg("topic_age", "s", window, snap.age, tags()));
-            metrics.push(scalar_msg(
-                "topic_messages",
-                "1",
-                Window::Cumulative,
-                Some((snap.messages, snap.messages as f64)),
-                tags(),
-            ));
-            status.push(DiagnosticStatus {
-                level: snap.status.diagnostic_level(),
-                name: format!("vla_perf: topic {}", t.topic),
-                message: snap.reason.clone(),
-                hardware_id: String::new(),
-                values: vec![
-                    KeyValue {
-                        key: "future_stamps".into(),
-                        value: snap.future_stamps.to_string(),
-                    },
-                    KeyValue {
-                        key: "out_of_order".into(),
-                        value: snap.out_of_order.to_string(),
-                    },
-                ],
-            });
-        }
-        self.publish(&self.health_pub, "topic health", metrics, status, now);
-    }
-
-    /// Confidences, stage success (the planner's is the understanding rate), task success
-    /// and action goal success, all cumulative except the confidence windows.
-    fn accuracy(
-        &self,
-        metrics: &mut Vec<MetricSummary>,
-        signals: &Signals,
-        topics: &[WatchedTopic],
-        now: Duration,
-    ) {
-        let tag = |k: &str, v: &str| KeyValue {
-            key: k.into(),
-            value: v.into(),
-        };
-        for (stage, name) in self.stage_names.iter().enumerate() {
-            let confidence = &signals.confidence[stage];
-            if confidence.count() > 0 {
-                let windows = std::iter::once(Window::Cumulative)
-                    .chain(self.windows.iter().map(|w| Window::Sliding(*w)));
-                for window in windows {
-                    metrics.push(summary_msg(
-                        "confidence",
-                        "1",
-                        window,
-                        confidence.summary(now, window),
-                        vec![tag("stage", name)],
-                    ));
-                }
-            }
-            if stage == 0 {
-                continue;
-            }
-            let rate = signals.outcomes.stage_success_rate(stage);
-            metrics.push(scalar_msg(
-                "stage_success_rate",
-                "1",
-                Window::Cumulative,
-                rate,
-                vec![tag("stage", name)],
-            ));
-            if name == UNDERSTANDING_STAGE {
-                metrics.push(scalar_msg(
-                    "understanding_rate",
-                    "1",
-                    Window::Cumulative,
-                    rate,
-                    vec![],
-                ));
-            }
-        }
-        metrics.push(scalar_msg(
-            "task_success_rate",
-            "1",
-            Window::Cumulative,
-            signals.outcomes.task_success_rate(),
-            vec![],
-        ));
-        for (topic, goals) in topics.iter().zip(&signals.goals) {
-            if let Some(goals) = goals {
-                metrics.push(scalar_msg(
-                    "action_success_rate",
-                    "1",
-                    Window::Cumulative,
-                    goals.success_rate(),
-                    vec![tag("topic", &topic.topic)],
-                ));
+    /// Counts unreadable messages; logs the first and then at powers of two.
+    fn unreadable(&mut self, errors: &[String]) {
+        for e in errors {
+            self.unreadable += 1;
+            self.exporter.add_dropped("unreadable_payload", 1);
+            if self.unreadable.is_power_of_two() {
+                tracing::warn!(unreadable = self.unreadable, "{e}");
             }
         }
     }
 
-    fn finished(
-        &self,
-        commands: &[CompletedCommand],
-        jsonl: &mut Option<File>,
-        signals: &mut Signals,
-    ) {
+    fn finished(&mut self, pipeline: &Pipeline, commands: &[CompletedCommand]) {
         for cmd in commands {
-            signals.outcomes.record(cmd);
-            self.exporter.record_command(cmd, &self.stage_names);
-            let msg = command_latency(cmd, &self.robot_id, &self.stage_names);
+            self.exporter.record_command(cmd, pipeline.stage_names());
+            let msg = pipeline.command_latency(cmd);
             if let Err(e) = self.latency_pub.publish(&msg) {
                 tracing::warn!("publishing command_latency: {e}");
             }
-            if let Some(file) = jsonl.as_mut() {
+            if let Some(file) = self.jsonl.as_mut() {
                 let line = serde_json::to_string(&msg).unwrap_or_default();
                 if let Err(e) = writeln!(file, "{line}").and_then(|_| file.flush()) {
                     tracing::warn!("appending to the JSONL file: {e}");
@@ -606,113 +317,27 @@ impl Output {
         }
     }
 
-    fn metrics(
-        &self,
-        recorder: &Recorder,
-        sides: &[StageSide],
-        signals: &Signals,
-        topics: &[WatchedTopic],
-        now: Duration,
-    ) {
-        let tag = |k: &str, v: &str| KeyValue {
-            key: k.into(),
-            value: v.into(),
-        };
-        let mut metrics = Vec::new();
-        let windows: Vec<Window> = std::iter::once(Window::Cumulative)
-            .chain(self.windows.iter().map(|w| Window::Sliding(*w)))
-            .collect();
-        for window in &windows {
-            for (i, name) in self.stage_names.iter().enumerate().skip(1) {
-                if let Some(stats) = recorder.stage_latency(i) {
-                    metrics.push(summary_msg(
-                        "stage_latency",
-                        "s",
-                        *window,
-                        stats.summary(now, *window),
-                        vec![tag("stage", name)],
-                    ));
-                }
-            }
-            metrics.push(summary_msg(
-                "end_to_end_latency",
-                "s",
-                *window,
-                recorder.end_to_end().summary(now, *window),
-                vec![],
-            ));
-            let slo = recorder.slo_status(now, *window);
-            metrics.push(scalar_msg(
-                "slo_compliance",
-                "1",
-                *window,
-                slo.map(|s| (s.count, s.compliance)),
-                vec![tag("met", &slo.is_some_and(|s| s.met).to_string())],
-            ));
-        }
-        self.accuracy(&mut metrics, signals, topics, now);
+    fn metrics(&self, pipeline: &Pipeline, now: Duration) {
+        let recorder = pipeline.recorder();
         if let Some(slo) = recorder.slo_status(now, Window::Cumulative) {
             self.exporter.set_slo(slo.compliance);
         }
         self.exporter.set_in_flight(recorder.tracker().open_count());
-        let first = self.windows.first().copied().map(Window::Sliding);
-        metrics.push(scalar_msg(
-            "command_rate",
-            "Hz",
-            first.unwrap_or(Window::Cumulative),
-            recorder.command_rate(now).map(|r| (1, r)),
-            vec![],
-        ));
-        metrics.push(scalar_msg(
-            "commands_in_flight",
-            "1",
-            Window::Cumulative,
-            Some((1, recorder.tracker().open_count() as f64)),
-            vec![],
-        ));
-        for outcome in Outcome::ALL {
-            metrics.push(scalar_msg(
-                "commands",
-                "1",
-                Window::Cumulative,
-                Some((1, recorder.outcome_count(outcome) as f64)),
-                vec![tag("outcome", outcome.as_str())],
-            ));
+        self.publish(&self.metrics_pub, "metrics", pipeline.metrics(now), now);
+    }
+
+    fn topic_health(&self, pipeline: &Pipeline, now: Duration) {
+        let snapshots = pipeline.topic_snapshots(now);
+        for (t, snap) in pipeline.topics().iter().zip(&snapshots) {
+            self.exporter
+                .set_topic_health(&t.topic, snap.rate_hz, snap.age.map(|a| a.mean));
         }
-        let c = recorder.tracker().counters();
-        for (reason, n) in [
-            ("unmatched", c.unmatched),
-            ("duplicate", c.duplicates),
-            ("out_of_order", c.out_of_order),
-            ("evicted", c.evicted),
-        ] {
-            metrics.push(scalar_msg(
-                "correlation_anomalies",
-                "1",
-                Window::Cumulative,
-                Some((1, n as f64)),
-                vec![tag("reason", reason)],
-            ));
-        }
-        let status = self
-            .stage_names
-            .iter()
-            .zip(sides)
-            .enumerate()
-            .map(|(i, (name, side))| stage_status(name, i, side, recorder))
-            .collect();
-        self.publish(&self.metrics_pub, "metrics", metrics, status, now);
+        let batch = pipeline.topic_health(&snapshots);
+        self.publish(&self.health_pub, "topic health", batch, now);
     }
 
     /// Publishes one batch of metrics and its diagnostic statuses, stamped `now`.
-    fn publish(
-        &self,
-        publisher: &Publisher<MetricArray>,
-        what: &str,
-        metrics: Vec<MetricSummary>,
-        status: Vec<DiagnosticStatus>,
-        now: Duration,
-    ) {
+    fn publish(&self, publisher: &Publisher<MetricArray>, what: &str, batch: Batch, now: Duration) {
         let header = Header {
             stamp: Time::from(now),
             frame_id: String::new(),
@@ -720,165 +345,18 @@ impl Output {
         let array = MetricArray {
             header: header.clone(),
             robot_id: self.robot_id.clone(),
-            metrics,
+            metrics: batch.metrics,
         };
         if let Err(e) = publisher.publish(&array) {
             tracing::warn!("publishing {what}: {e}");
         }
-        if let Err(e) = self
-            .diagnostics_pub
-            .publish(&DiagnosticArray { header, status })
-        {
+        let diagnostics = DiagnosticArray {
+            header,
+            status: batch.status,
+        };
+        if let Err(e) = self.diagnostics_pub.publish(&diagnostics) {
             tracing::warn!("publishing diagnostics: {e}");
         }
-    }
-}
-
-fn stage_status(
-    name: &str,
-    index: usize,
-    side: &StageSide,
-    recorder: &Recorder,
-) -> DiagnosticStatus {
-    let failures = recorder.stage_failures(index).unwrap_or(0);
-    let (level, message) = if side.messages == 0 {
-        (
-            DiagnosticStatus::STALE,
-            "no message received yet".to_owned(),
-        )
-    } else if side.dropped > 0 {
-        (
-            DiagnosticStatus::WARN,
-            format!("{} messages could not be read", side.dropped),
-        )
-    } else {
-        (DiagnosticStatus::OK, "receiving".to_owned())
-    };
-    let values = BTreeMap::from([
-        ("messages", side.messages.to_string()),
-        ("unreadable", side.dropped.to_string()),
-        ("failures", failures.to_string()),
-    ])
-    .into_iter()
-    .map(|(k, v)| KeyValue {
-        key: k.into(),
-        value: v,
-    })
-    .collect();
-    DiagnosticStatus {
-        level,
-        name: format!("vla_perf: stage {name}"),
-        message,
-        hardware_id: String::new(),
-        values,
-    }
-}
-
-fn window_secs(window: Window) -> f64 {
-    match window {
-        Window::Cumulative => 0.0,
-        Window::Sliding(w) => w.as_secs_f64(),
-    }
-}
-
-fn summary_msg(
-    name: &str,
-    unit: &str,
-    window: Window,
-    s: Option<Summary>,
-    tags: Vec<KeyValue>,
-) -> MetricSummary {
-    let s = s.unwrap_or(Summary {
-        count: 0,
-        mean: f64::NAN,
-        stddev: f64::NAN,
-        min: f64::NAN,
-        max: f64::NAN,
-        p50: f64::NAN,
-        p90: f64::NAN,
-        p95: f64::NAN,
-        p99: f64::NAN,
-        p999: f64::NAN,
-    });
-    MetricSummary {
-        name: name.into(),
-        unit: unit.into(),
-        window: window_secs(window),
-        count: s.count,
-        mean: s.mean,
-        stddev: s.stddev,
-        min: s.min,
-        max: s.max,
-        p50: s.p50,
-        p90: s.p90,
-        p95: s.p95,
-        p99: s.p99,
-        p999: s.p999,
-        tags,
-    }
-}
-
-/// A single value as a summary: count and every statistic equal to the value.
-fn scalar_msg(
-    name: &str,
-    unit: &str,
-    window: Window,
-    v: Option<(u64, f64)>,
-    tags: Vec<KeyValue>,
-) -> MetricSummary {
-    let (count, value) = v.unwrap_or((0, f64::NAN));
-    let s = Summary {
-        count,
-        mean: value,
-        stddev: if count > 0 { 0.0 } else { f64::NAN },
-        min: value,
-        max: value,
-        p50: value,
-        p90: value,
-        p95: value,
-        p99: value,
-        p999: value,
-    };
-    summary_msg(name, unit, window, Some(s), tags)
-}
-
-/// The message of a finished command.
-pub fn command_latency(
-    cmd: &CompletedCommand,
-    robot_id: &str,
-    stages: &[String],
-) -> CommandLatency {
-    let outcome = match cmd.outcome {
-        Outcome::Succeeded => CommandLatency::OUTCOME_SUCCEEDED,
-        Outcome::Failed => CommandLatency::OUTCOME_FAILED,
-        Outcome::TimedOut => CommandLatency::OUTCOME_TIMED_OUT,
-        Outcome::Abandoned => CommandLatency::OUTCOME_ABANDONED,
-    };
-    CommandLatency {
-        header: Header {
-            stamp: Time::from(cmd.ended_at),
-            frame_id: String::new(),
-        },
-        robot_id: robot_id.into(),
-        command_id: cmd.id.clone(),
-        outcome,
-        failed_stage: cmd
-            .failed_stage
-            .and_then(|i| stages.get(i).cloned())
-            .unwrap_or_default(),
-        started: Time::from(cmd.started_at),
-        ended: Time::from(cmd.ended_at),
-        end_to_end: cmd.end_to_end.map_or(f64::NAN, |d| d.as_secs_f64()),
-        stages: stages
-            .iter()
-            .zip(&cmd.stage_latency)
-            .enumerate()
-            .map(|(i, (name, latency))| StageLatency {
-                stage: name.clone(),
-                reached: i == 0 || latency.is_some() || cmd.failed_stage == Some(i),
-                latency: latency.map_or(f64::NAN, |d| d.as_secs_f64()),
-            })
-            .collect(),
     }
 }
 

@@ -1,0 +1,766 @@
+//! The collector's measuring without I/O: messages of the watched topics in, finished
+//! commands and metric batches out. The live node feeds it from the middleware; an offline
+//! analysis feeds it from a recording. Times are inputs, never read from a clock here.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::inputs::{Extracted, Payload, StageInput};
+use super::signals::{GoalOutcomes, StageOutcomes};
+use crate::config::{CollectorConfig, WatchedTopic};
+use crate::core::ingest::{Recorder, RecorderConfig};
+use crate::core::stats::{Distribution, DistributionConfig};
+use crate::core::stats::{Slo, StatsConfig, Summary, Window};
+use crate::core::timeline::{CompletedCommand, Outcome};
+use crate::core::topic_health::{TopicHealth, TopicHealthConfig, TopicSnapshot};
+use crate::msg::action_msgs::GoalStatusArray;
+use crate::msg::builtin_interfaces::Time;
+use crate::msg::cdr;
+use crate::msg::diagnostic_msgs::{DiagnosticStatus, KeyValue};
+use crate::msg::std_msgs::{Header, String as RosString};
+use crate::msg::{CommandLatency, MetricSummary, RosMessage, StageEvent, StageLatency};
+
+/// The stage whose success rate is published as the command understanding rate.
+const UNDERSTANDING_STAGE: &str = "plan";
+
+/// Why a pipeline could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// A message of one watched topic, decoded as far as its type requires.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// `std_msgs/msg/String`.
+    Text(String),
+    /// Any message that starts with a `std_msgs/Header`: only the header is read.
+    Header(Header),
+    /// `vla_perf/msg/StageEvent`.
+    StageEvent(StageEvent),
+    /// `action_msgs/msg/GoalStatusArray`.
+    Goals(GoalStatusArray),
+}
+
+impl Message {
+    /// Decodes a serialized (CDR, with encapsulation header) message of type `msg_type`.
+    pub fn decode(msg_type: &str, data: &[u8]) -> Result<Self, cdr::Error> {
+        Ok(match msg_type {
+            RosString::TYPE_NAME => Message::Text(cdr::from_cdr::<RosString>(data)?.data),
+            GoalStatusArray::TYPE_NAME => Message::Goals(cdr::from_cdr(data)?),
+            StageEvent::TYPE_NAME => Message::StageEvent(cdr::from_cdr(data)?),
+            _ => Message::Header(cdr::decode_header(data)?),
+        })
+    }
+
+    /// What the stage inputs read.
+    pub fn payload(&self) -> Payload<'_> {
+        match self {
+            Message::Text(t) => Payload::Text(t),
+            Message::Header(h) => Payload::Header(h),
+            Message::StageEvent(e) => Payload::StageEvent(e),
+            Message::Goals(g) => Payload::GoalStatuses(g),
+        }
+    }
+
+    /// The header stamp, if the message has one that is set (all-zero means unset).
+    pub fn stamp(&self) -> Option<Duration> {
+        let stamp = match self {
+            Message::Header(h) => &h.stamp,
+            Message::StageEvent(e) => &e.header.stamp,
+            Message::Text(_) | Message::Goals(_) => return None,
+        };
+        (stamp.sec != 0 || stamp.nanosec != 0)
+            .then(|| stamp.to_duration())
+            .flatten()
+    }
+}
+
+/// One message as it arrived on a watched topic.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// Index into [`Pipeline::topics`].
+    pub topic: usize,
+    /// When it was received (wall clock).
+    pub received_at: Duration,
+    /// When the stage produced it: the publisher's source timestamp where the middleware
+    /// or the recording carries one, else the receive time.
+    pub produced_at: Duration,
+    /// Serialized size in bytes.
+    pub size: usize,
+    /// The decoded message.
+    pub message: Message,
+}
+
+/// What one arrival caused.
+#[derive(Debug, Default)]
+pub struct Arrived {
+    /// Commands that finished: overdue ones timed out first, then those this message ended.
+    pub finished: Vec<CompletedCommand>,
+    /// Stage inputs that could not read the message (malformed JSON, missing fields).
+    pub unreadable: Vec<String>,
+}
+
+/// A batch of metrics and the diagnostic statuses that go with it.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Metric summaries.
+    pub metrics: Vec<MetricSummary>,
+    /// One status per stage or topic.
+    pub status: Vec<DiagnosticStatus>,
+}
+
+/// Accuracy signals kept beside the core's latency statistics.
+struct Signals {
+    outcomes: StageOutcomes,
+    /// Per stage, the confidences its messages carried (0..1).
+    confidence: Vec<Distribution>,
+    /// Per topic, goal outcomes when it is an action status topic.
+    goals: Vec<Option<GoalOutcomes>>,
+}
+
+/// Per-stage message counts.
+#[derive(Debug, Default, Clone, Copy)]
+struct StageSide {
+    messages: u64,
+    unreadable: u64,
+}
+
+/// The collector's state: watched topics, stage inputs, the core recorder and signals.
+pub struct Pipeline {
+    robot_id: String,
+    stage_names: Vec<String>,
+    windows: Vec<Duration>,
+    topics: Vec<WatchedTopic>,
+    /// For each stage, the index of its topic.
+    stage_topic: Vec<usize>,
+    health: Vec<TopicHealth>,
+    inputs: Vec<StageInput>,
+    recorder: Recorder,
+    signals: Signals,
+    sides: Vec<StageSide>,
+}
+
+impl Pipeline {
+    /// Builds the pipeline `config` describes.
+    pub fn new(config: &CollectorConfig) -> Result<Self, ConfigError> {
+        // Stages sharing a topic share it; extra watched topics only feed topic health.
+        let mut topics: Vec<WatchedTopic> = Vec::new();
+        let mut stage_topic = Vec::new();
+        let watched = config.stages.iter().map(|s| WatchedTopic {
+            topic: s.topic.clone(),
+            msg_type: s.msg_type.clone(),
+            expected_rate_hz: s.expected_rate_hz,
+            stale_after: None,
+        });
+        for (i, topic) in watched.chain(config.topics.iter().cloned()).enumerate() {
+            let index = match topics.iter().position(|t| t.topic == topic.topic) {
+                Some(index) => index,
+                None => {
+                    topics.push(topic);
+                    topics.len() - 1
+                }
+            };
+            if i < config.stages.len() {
+                stage_topic.push(index);
+            }
+        }
+        let window = config
+            .windows
+            .first()
+            .copied()
+            .unwrap_or(Duration::from_secs(10));
+        let health = topics
+            .iter()
+            .map(|t| {
+                TopicHealth::new(TopicHealthConfig {
+                    window,
+                    expected_rate_hz: t.expected_rate_hz,
+                    stale_after: t.stale_after,
+                    ..TopicHealthConfig::default()
+                })
+                .map_err(|e| ConfigError(format!("topic {}: {e}", t.topic)))
+            })
+            .collect::<Result<_, _>>()?;
+        let inputs = config
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, stage)| StageInput::new(i, stage).map_err(|e| ConfigError(e.to_string())))
+            .collect::<Result<_, _>>()?;
+        let slo = Slo::new(config.slo.threshold, config.slo.target)
+            .map_err(|e| ConfigError(format!("slo: {e}")))?;
+        let recorder = Recorder::new(RecorderConfig {
+            tracker: config.tracker_config(),
+            stats: StatsConfig {
+                windows: config.windows.clone(),
+                significant_digits: config.significant_digits,
+                ..StatsConfig::default()
+            },
+            slo,
+        })
+        .map_err(|e| ConfigError(e.to_string()))?;
+        let mut cfg = DistributionConfig::with_range(0.001, 1.0);
+        cfg.windows = config.windows.clone();
+        let confidence = config
+            .stages
+            .iter()
+            .map(|_| Distribution::new(&cfg))
+            .collect::<Result<_, _>>()
+            .map_err(|e| ConfigError(format!("confidence statistics: {e}")))?;
+        let signals = Signals {
+            outcomes: StageOutcomes::new(config.stages.len()),
+            confidence,
+            goals: topics
+                .iter()
+                .map(|t| (t.msg_type == GoalStatusArray::TYPE_NAME).then(GoalOutcomes::default))
+                .collect(),
+        };
+        Ok(Self {
+            robot_id: config.robot_id.clone(),
+            stage_names: config.stages.iter().map(|s| s.name.clone()).collect(),
+            windows: config.windows.clone(),
+            topics,
+            stage_topic,
+            health,
+            inputs,
+            recorder,
+            signals,
+            sides: vec![StageSide::default(); config.stages.len()],
+        })
+    }
+
+    /// The topics to subscribe to, each once.
+    pub fn topics(&self) -> &[WatchedTopic] {
+        &self.topics
+    }
+
+    /// The stage names in pipeline order.
+    pub fn stage_names(&self) -> &[String] {
+        &self.stage_names
+    }
+
+    /// The core recorder: latency statistics, SLO, outcome counts, open commands.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Health of each topic of [`Self::topics`] at `now`.
+    pub fn topic_snapshots(&self, now: Duration) -> Vec<TopicSnapshot> {
+        self.health.iter().map(|h| h.snapshot(now)).collect()
+    }
+
+    /// Feeds one message.
+    pub fn arrive(&mut self, arrival: &Arrival) -> Arrived {
+        // Time out overdue commands before this message can be paired with one.
+        let mut finished = self.recorder.expire(arrival.produced_at).to_vec();
+        let mut unreadable = Vec::new();
+        if let (Some(Some(goals)), Message::Goals(array)) =
+            (self.signals.goals.get_mut(arrival.topic), &arrival.message)
+        {
+            goals.record(array);
+        }
+        if let Some(health) = self.health.get_mut(arrival.topic) {
+            health.record(arrival.received_at, arrival.size, arrival.message.stamp());
+        }
+        for (stage, input) in self.inputs.iter_mut().enumerate() {
+            if self.stage_topic[stage] != arrival.topic {
+                continue;
+            }
+            let side = &mut self.sides[stage];
+            match input.extract(arrival.produced_at, arrival.message.payload()) {
+                Ok(Extracted {
+                    events, confidence, ..
+                }) => {
+                    side.messages += 1;
+                    if let Some(c) = confidence {
+                        self.signals.confidence[stage].record(arrival.produced_at, c);
+                    }
+                    for event in events {
+                        finished.extend_from_slice(self.recorder.ingest(event));
+                    }
+                }
+                Err(e) => {
+                    side.unreadable += 1;
+                    unreadable.push(e.to_string());
+                }
+            }
+        }
+        self.count(&finished);
+        Arrived {
+            finished,
+            unreadable,
+        }
+    }
+
+    /// Times out commands overdue at `now`.
+    pub fn expire(&mut self, now: Duration) -> Vec<CompletedCommand> {
+        let expired = self.recorder.expire(now).to_vec();
+        self.count(&expired);
+        expired
+    }
+
+    /// Abandons every open command (end of input).
+    pub fn flush(&mut self, now: Duration) -> Vec<CompletedCommand> {
+        let abandoned = self.recorder.flush(now).to_vec();
+        self.count(&abandoned);
+        abandoned
+    }
+
+    fn count(&mut self, finished: &[CompletedCommand]) {
+        for cmd in finished {
+            self.signals.outcomes.record(cmd);
+        }
+    }
+
+    /// The message of a finished command.
+    pub fn command_latency(&self, cmd: &CompletedCommand) -> CommandLatency {
+        command_latency(cmd, &self.robot_id, &self.stage_names)
+    }
+
+    /// Rate, jitter, age and bandwidth of every watched topic, and a diagnostic status each.
+    pub fn topic_health(&self, snapshots: &[TopicSnapshot]) -> Batch {
+        let mut batch = Batch::default();
+        for ((t, h), snap) in self.topics.iter().zip(&self.health).zip(snapshots) {
+            let tags = || vec![tag("topic", &t.topic)];
+            let window = Window::Sliding(h.config().window);
+            let scalar = |name: &str, unit: &str, v: Option<f64>| {
+                scalar_msg(name, unit, window, v.map(|v| (snap.messages, v)), tags())
+            };
+            batch.metrics.push(scalar("topic_rate", "Hz", snap.rate_hz));
+            batch
+                .metrics
+                .push(scalar("topic_bandwidth", "B/s", snap.bytes_per_second));
+            batch.metrics.push(scalar("topic_jitter", "s", snap.jitter));
+            batch
+                .metrics
+                .push(scalar("topic_max_gap", "s", snap.max_gap));
+            batch
+                .metrics
+                .push(summary_msg("topic_age", "s", window, snap.age, tags()));
+            batch.metrics.push(scalar_msg(
+                "topic_messages",
+                "1",
+                Window::Cumulative,
+                Some((snap.messages, snap.messages as f64)),
+                tags(),
+            ));
+            batch.status.push(DiagnosticStatus {
+                level: snap.status.diagnostic_level(),
+                name: format!("vla_perf: topic {}", t.topic),
+                message: snap.reason.clone(),
+                hardware_id: String::new(),
+                values: vec![
+                    tag("future_stamps", &snap.future_stamps.to_string()),
+                    tag("out_of_order", &snap.out_of_order.to_string()),
+                ],
+            });
+        }
+        batch
+    }
+
+    /// Latency summaries per stage and end to end (cumulative and every window), SLO
+    /// compliance, accuracy signals, command rate and counts, correlation anomalies; and a
+    /// diagnostic status per stage.
+    pub fn metrics(&self, now: Duration) -> Batch {
+        let recorder = &self.recorder;
+        let mut metrics = Vec::new();
+        let windows: Vec<Window> = std::iter::once(Window::Cumulative)
+            .chain(self.windows.iter().map(|w| Window::Sliding(*w)))
+            .collect();
+        for window in &windows {
+            for (i, name) in self.stage_names.iter().enumerate().skip(1) {
+                if let Some(stats) = recorder.stage_latency(i) {
+                    metrics.push(summary_msg(
+                        "stage_latency",
+                        "s",
+                        *window,
+                        stats.summary(now, *window),
+                        vec![tag("stage", name)],
+                    ));
+                }
+            }
+            metrics.push(summary_msg(
+                "end_to_end_latency",
+                "s",
+                *window,
+                recorder.end_to_end().summary(now, *window),
+                vec![],
+            ));
+            let slo = recorder.slo_status(now, *window);
+            metrics.push(scalar_msg(
+                "slo_compliance",
+                "1",
+                *window,
+                slo.map(|s| (s.count, s.compliance)),
+                vec![tag("met", &slo.is_some_and(|s| s.met).to_string())],
+            ));
+        }
+        self.accuracy(&mut metrics, now);
+        let first = self.windows.first().copied().map(Window::Sliding);
+        metrics.push(scalar_msg(
+            "command_rate",
+            "Hz",
+            first.unwrap_or(Window::Cumulative),
+            recorder.command_rate(now).map(|r| (1, r)),
+            vec![],
+        ));
+        metrics.push(scalar_msg(
+            "commands_in_flight",
+            "1",
+            Window::Cumulative,
+            Some((1, recorder.tracker().open_count() as f64)),
+            vec![],
+        ));
+        for outcome in Outcome::ALL {
+            metrics.push(scalar_msg(
+                "commands",
+                "1",
+                Window::Cumulative,
+                Some((1, recorder.outcome_count(outcome) as f64)),
+                vec![tag("outcome", outcome.as_str())],
+            ));
+        }
+        let c = recorder.tracker().counters();
+        for (reason, n) in [
+            ("unmatched", c.unmatched),
+            ("duplicate", c.duplicates),
+            ("out_of_order", c.out_of_order),
+            ("evicted", c.evicted),
+        ] {
+            metrics.push(scalar_msg(
+                "correlation_anomalies",
+                "1",
+                Window::Cumulative,
+                Some((1, n as f64)),
+                vec![tag("reason", reason)],
+            ));
+        }
+        let status = self
+            .stage_names
+            .iter()
+            .zip(&self.sides)
+            .enumerate()
+            .map(|(i, (name, side))| stage_status(name, i, *side, recorder))
+            .collect();
+        Batch { metrics, status }
+    }
+
+    /// Confidences, stage success (the planner's is the understanding rate), task success
+    /// and action goal success, all cumulative except the confidence windows.
+    fn accuracy(&self, metrics: &mut Vec<MetricSummary>, now: Duration) {
+        let signals = &self.signals;
+        for (stage, name) in self.stage_names.iter().enumerate() {
+            let confidence = &signals.confidence[stage];
+            if confidence.count() > 0 {
+                let windows = std::iter::once(Window::Cumulative)
+                    .chain(self.windows.iter().map(|w| Window::Sliding(*w)));
+                for window in windows {
+                    metrics.push(summary_msg(
+                        "confidence",
+                        "1",
+                        window,
+                        confidence.summary(now, window),
+                        vec![tag("stage", name)],
+                    ));
+                }
+            }
+            if stage == 0 {
+                continue;
+            }
+            let rate = signals.outcomes.stage_success_rate(stage);
+            metrics.push(scalar_msg(
+                "stage_success_rate",
+                "1",
+                Window::Cumulative,
+                rate,
+                vec![tag("stage", name)],
+            ));
+            if name == UNDERSTANDING_STAGE {
+                metrics.push(scalar_msg(
+                    "understanding_rate",
+                    "1",
+                    Window::Cumulative,
+                    rate,
+                    vec![],
+                ));
+            }
+        }
+        metrics.push(scalar_msg(
+            "task_success_rate",
+            "1",
+            Window::Cumulative,
+            signals.outcomes.task_success_rate(),
+            vec![],
+        ));
+        for (topic, goals) in self.topics.iter().zip(&signals.goals) {
+            if let Some(goals) = goals {
+                metrics.push(scalar_msg(
+                    "action_success_rate",
+                    "1",
+                    Window::Cumulative,
+                    goals.success_rate(),
+                    vec![tag("topic", &topic.topic)],
+                ));
+            }
+        }
+    }
+}
+
+fn tag(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+fn stage_status(
+    name: &str,
+    index: usize,
+    side: StageSide,
+    recorder: &Recorder,
+) -> DiagnosticStatus {
+    let failures = recorder.stage_failures(index).unwrap_or(0);
+    let (level, message) = if side.messages == 0 && side.unreadable == 0 {
+        (
+            DiagnosticStatus::STALE,
+            "no message received yet".to_owned(),
+        )
+    } else if side.unreadable > 0 {
+        (
+            DiagnosticStatus::WARN,
+            format!("{} messages could not be read", side.unreadable),
+        )
+    } else {
+        (DiagnosticStatus::OK, "receiving".to_owned())
+    };
+    let values = BTreeMap::from([
+        ("messages", side.messages.to_string()),
+        ("unreadable", side.unreadable.to_string()),
+        ("failures", failures.to_string()),
+    ])
+    .into_iter()
+    .map(|(k, v)| KeyValue {
+        key: k.into(),
+        value: v,
+    })
+    .collect();
+    DiagnosticStatus {
+        level,
+        name: format!("vla_perf: stage {name}"),
+        message,
+        hardware_id: String::new(),
+        values,
+    }
+}
+
+fn window_secs(window: Window) -> f64 {
+    match window {
+        Window::Cumulative => 0.0,
+        Window::Sliding(w) => w.as_secs_f64(),
+    }
+}
+
+fn summary_msg(
+    name: &str,
+    unit: &str,
+    window: Window,
+    s: Option<Summary>,
+    tags: Vec<KeyValue>,
+) -> MetricSummary {
+    let s = s.unwrap_or(Summary {
+        count: 0,
+        mean: f64::NAN,
+        stddev: f64::NAN,
+        min: f64::NAN,
+        max: f64::NAN,
+        p50: f64::NAN,
+        p90: f64::NAN,
+        p95: f64::NAN,
+        p99: f64::NAN,
+        p999: f64::NAN,
+    });
+    MetricSummary {
+        name: name.into(),
+        unit: unit.into(),
+        window: window_secs(window),
+        count: s.count,
+        mean: s.mean,
+        stddev: s.stddev,
+        min: s.min,
+        max: s.max,
+        p50: s.p50,
+        p90: s.p90,
+        p95: s.p95,
+        p99: s.p99,
+        p999: s.p999,
+        tags,
+    }
+}
+
+/// A single value as a summary: count and every statistic equal to the value.
+fn scalar_msg(
+    name: &str,
+    unit: &str,
+    window: Window,
+    v: Option<(u64, f64)>,
+    tags: Vec<KeyValue>,
+) -> MetricSummary {
+    let (count, value) = v.unwrap_or((0, f64::NAN));
+    let s = Summary {
+        count,
+        mean: value,
+        stddev: if count > 0 { 0.0 } else { f64::NAN },
+        min: value,
+        max: value,
+        p50: value,
+        p90: value,
+        p95: value,
+        p99: value,
+        p999: value,
+    };
+    summary_msg(name, unit, window, Some(s), tags)
+}
+
+/// The message of a finished command.
+pub fn command_latency(
+    cmd: &CompletedCommand,
+    robot_id: &str,
+    stages: &[String],
+) -> CommandLatency {
+    let outcome = match cmd.outcome {
+        Outcome::Succeeded => CommandLatency::OUTCOME_SUCCEEDED,
+        Outcome::Failed => CommandLatency::OUTCOME_FAILED,
+        Outcome::TimedOut => CommandLatency::OUTCOME_TIMED_OUT,
+        Outcome::Abandoned => CommandLatency::OUTCOME_ABANDONED,
+    };
+    CommandLatency {
+        header: Header {
+            stamp: Time::from(cmd.ended_at),
+            frame_id: String::new(),
+        },
+        robot_id: robot_id.into(),
+        command_id: cmd.id.clone(),
+        outcome,
+        failed_stage: cmd
+            .failed_stage
+            .and_then(|i| stages.get(i).cloned())
+            .unwrap_or_default(),
+        started: Time::from(cmd.started_at),
+        ended: Time::from(cmd.ended_at),
+        end_to_end: cmd.end_to_end.map_or(f64::NAN, |d| d.as_secs_f64()),
+        stages: stages
+            .iter()
+            .zip(&cmd.stage_latency)
+            .enumerate()
+            .map(|(i, (name, latency))| StageLatency {
+                stage: name.clone(),
+                reached: i == 0 || latency.is_some() || cmd.failed_stage == Some(i),
+                latency: latency.map_or(f64::NAN, |d| d.as_secs_f64()),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StageConfig;
+    use crate::core::timeline::Correlation;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    fn pipeline() -> Pipeline {
+        let config = CollectorConfig {
+            stages: vec![
+                StageConfig::new("voice", "/asr", RosString::TYPE_NAME, Correlation::Fifo),
+                StageConfig::new(
+                    "vision",
+                    "/detections",
+                    "vision_msgs/msg/Detection2DArray",
+                    Correlation::HeaderStamp,
+                ),
+            ],
+            ..CollectorConfig::default()
+        };
+        Pipeline::new(&config).unwrap()
+    }
+
+    fn arrival(topic: usize, at: Duration, message: Message) -> Arrival {
+        Arrival {
+            topic,
+            received_at: at,
+            produced_at: at,
+            size: 64,
+            message,
+        }
+    }
+
+    #[test]
+    fn serialized_messages_decode_as_their_type_requires() {
+        let text = cdr::to_cdr(&RosString { data: "go".into() }).unwrap();
+        assert_eq!(
+            Message::decode(RosString::TYPE_NAME, &text).unwrap(),
+            Message::Text("go".into())
+        );
+        let header = Header {
+            stamp: Time { sec: 5, nanosec: 7 },
+            frame_id: "cam".into(),
+        };
+        let mut image = cdr::to_cdr(&header).unwrap();
+        image.extend_from_slice(&[0u8; 100]);
+        let decoded = Message::decode("sensor_msgs/msg/Image", &image).unwrap();
+        assert_eq!(decoded.stamp(), Some(Duration::new(5, 7)));
+        assert!(Message::decode(RosString::TYPE_NAME, &[0, 1, 0]).is_err());
+    }
+
+    #[test]
+    fn messages_fed_in_order_finish_commands_and_fill_the_metrics() {
+        let mut p = pipeline();
+        assert_eq!(p.topics().len(), 2);
+        let stamp = Header {
+            stamp: Time::from(ms(1_000)),
+            frame_id: String::new(),
+        };
+        let first = p.arrive(&arrival(0, ms(1_000), Message::Text("pick".into())));
+        assert!(first.finished.is_empty());
+        // FIFO then stamp: the vision stage's stamp must be the command's start.
+        let done = p.arrive(&arrival(1, ms(1_250), Message::Header(stamp)));
+        assert_eq!(done.finished.len(), 1, "{done:?}");
+        assert_eq!(done.finished[0].end_to_end, Some(ms(250)));
+        let batch = p.metrics(ms(2_000));
+        let e2e = batch
+            .metrics
+            .iter()
+            .find(|m| m.name == "end_to_end_latency" && m.window == 0.0)
+            .unwrap();
+        assert_eq!(e2e.count, 1);
+        assert!((e2e.p50 - 0.25).abs() < 0.001, "{}", e2e.p50);
+        assert_eq!(batch.status.len(), 2);
+        let health = p.topic_health(&p.topic_snapshots(ms(2_000)));
+        assert!(health.metrics.iter().any(|m| m.name == "topic_age"));
+    }
+
+    #[test]
+    fn unreadable_messages_are_reported_and_counted_per_stage() {
+        let config = CollectorConfig {
+            stages: vec![StageConfig::new(
+                "plan",
+                "/plan",
+                RosString::TYPE_NAME,
+                Correlation::Id { field: "id".into() },
+            )
+            .with_json(crate::config::JsonFields {
+                id: Some("id".into()),
+                ..Default::default()
+            })],
+            ..CollectorConfig::default()
+        };
+        let mut p = Pipeline::new(&config).unwrap();
+        let arrived = p.arrive(&arrival(0, ms(1), Message::Text("{not json".into())));
+        assert_eq!(arrived.unreadable.len(), 1);
+        let status = &p.metrics(ms(2)).status[0];
+        assert_eq!(status.level, DiagnosticStatus::WARN);
+    }
+}
