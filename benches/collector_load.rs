@@ -404,14 +404,35 @@ const GAPS_MS: [(&str, u64); 5] = [
     ("action_done", 1500),
 ];
 
-fn load_schedule(total: Duration) -> (Vec<(Duration, Ev)>, usize) {
+/// Who publishes the 30 Hz camera in a typical-load run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Camera {
+    /// The load generator, through RustDDS: its writer cuts a 900 KiB frame into 256-byte
+    /// fragments in ~1.4 KiB datagrams (about 650 datagrams a frame), a worst case.
+    RustDds,
+    /// A Cyclone DDS process (tests/peers/cyclone_peer.py), as a camera driver on
+    /// rmw_cyclonedds would: 1344-byte fragments packed into datagrams of up to 14.7 KiB.
+    Cyclone,
+    /// No camera: the rest of the load alone, to tell the camera's cost from it.
+    Off,
+}
+
+impl Camera {
+    fn describe(self) -> &'static str {
+        match self {
+            Camera::RustDds => "camera published by RustDDS (256 B fragments)",
+            Camera::Cyclone => "camera published by Cyclone DDS (python peer)",
+            Camera::Off => "no camera",
+        }
+    }
+}
+
+fn load_schedule(total: Duration, camera: Camera) -> (Vec<(Duration, Ev)>, usize) {
     let total_ms = total.as_millis() as u64;
     let mut events = Vec::new();
     let frame = Duration::from_nanos(1_000_000_000 / 30);
     let mut t = Duration::ZERO;
-    // VLA_PERF_LOAD_CAMERA=0 leaves the camera out, to tell its cost from the rest.
-    let camera = std::env::var("VLA_PERF_LOAD_CAMERA").map_or(true, |v| v.trim() != "0");
-    while camera && t < total {
+    while camera == Camera::RustDds && t < total {
         events.push((t, Ev::Frame));
         t += frame;
     }
@@ -586,9 +607,38 @@ fn run_load_schedule(
     }
 }
 
-async fn typical_load(binary: &Path, seconds: u64) {
+/// Starts the Cyclone DDS camera: `frames` 640x480 rgb8 images at 30 Hz, best effort,
+/// stamped when sent, once the collector's reader has matched.
+fn cyclone_camera(domain: u16, frames: usize) -> Child {
+    let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/cyclone_peer.py");
+    Command::new("python3")
+        .arg(peer)
+        .args(["publish", "--topic", "/camera/image_raw"])
+        .args(["--type", "sensor_msgs/msg/Image", "--image", "640x480"])
+        .args(["--rate", "30", "--stamp", "now", "--qos", "best_effort"])
+        .args([
+            "--wait-subscribers",
+            "1",
+            "--timeout",
+            "20",
+            "--linger",
+            "0",
+        ])
+        .args([
+            "--domain",
+            &domain.to_string(),
+            "--count",
+            &frames.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 tests/peers/cyclone_peer.py")
+}
+
+async fn typical_load(binary: &Path, seconds: u64, camera: Camera, domain: u16) {
     let total = Duration::from_secs(seconds);
-    let mut bench = node("vla_perf_load_generator", LOAD_DOMAIN);
+    let mut bench = node("vla_perf_load_generator", domain);
     let (got, receiver, counters) = collect_latencies(bench.as_mut());
     let mut metrics = Subscription::<Typed<MetricArray>>::typed(
         bench.as_mut(),
@@ -623,7 +673,7 @@ async fn typical_load(binary: &Path, seconds: u64) {
         plan: Publisher::new(n, "/planner/plan", Qos::reliable(10)).expect("plan"),
         status: Publisher::new(n, "/execute_plan/_action/status", Qos::latched()).expect("status"),
     };
-    let collector = Collector::start(binary, LOAD_YAML, LOAD_DOMAIN);
+    let collector = Collector::start(binary, LOAD_YAML, domain);
     let started = Instant::now();
     if !wait_until_up(&mut metrics).await {
         println!("typical load: the collector never published metrics; skipped");
@@ -635,8 +685,12 @@ async fn typical_load(binary: &Path, seconds: u64) {
     // before that is not delivered).
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_ready = collector.memory_mib("VmRSS:");
-    let (events, commands) = load_schedule(total);
-    let frames = events.iter().filter(|e| matches!(e.1, Ev::Frame)).count();
+    let (events, commands) = load_schedule(total, camera);
+    let mut frames = events.iter().filter(|e| matches!(e.1, Ev::Frame)).count();
+    let mut cyclone = (camera == Camera::Cyclone).then(|| {
+        frames = (seconds * 30) as usize;
+        cyclone_camera(domain, frames)
+    });
     let t0 = Instant::now();
     let schedule = tokio::task::spawn_blocking(move || run_load_schedule(publishers, events, t0));
     tokio::time::sleep_until((t0 + WARM_UP).into()).await;
@@ -648,6 +702,13 @@ async fn typical_load(binary: &Path, seconds: u64) {
     let peak = collector.memory_mib("VmHWM:");
     let report = schedule.await.expect("schedule");
     drain(&got, Duration::from_secs(1), Duration::from_secs(5)).await;
+    if let Some(child) = cyclone.as_mut() {
+        // Frames it actually sent: one JSON line each.
+        let _ = child.wait();
+        if let Some(out) = child.stdout.take() {
+            frames = BufReader::new(out).lines().count();
+        }
+    }
     let scrape = collector.scrape();
     let dds_lines = collector.dds_log_lines();
     collector.stop();
@@ -663,8 +724,9 @@ async fn typical_load(binary: &Path, seconds: u64) {
     ids.dedup();
     let cpu = (cpu_end - cpu_start) / measured * 100.0;
     println!(
-        "typical VLA load, {seconds} s: 30 Hz 640x480 rgb8 Image (watched), 10 Hz Detection2DArray, \
+        "typical VLA load, {seconds} s, {}: 30 Hz 640x480 rgb8 Image (watched), 10 Hz Detection2DArray, \
          1 command/s through 6 stages, resources at 1 Hz; collector up after {:.1} s",
+        camera.describe(),
         up_after.as_secs_f64()
     );
     println!(
@@ -1005,6 +1067,25 @@ fn main() {
         .build()
         .expect("runtime");
     println!("collector binary: {}", binary.display());
-    runtime.block_on(typical_load(&binary, seconds));
+    // Side by side in one run; VLA_PERF_LOAD_CAMERAS picks some (rustdds,cyclone,off).
+    let chosen =
+        std::env::var("VLA_PERF_LOAD_CAMERAS").unwrap_or_else(|_| "cyclone,rustdds,off".into());
+    for (i, camera) in [
+        ("cyclone", Camera::Cyclone),
+        ("rustdds", Camera::RustDds),
+        ("off", Camera::Off),
+    ]
+    .into_iter()
+    .enumerate()
+    .filter(|(_, (name, _))| chosen.split(',').any(|c| c.trim() == *name))
+    .map(|(i, (_, c))| (i, c))
+    {
+        runtime.block_on(typical_load(
+            &binary,
+            seconds,
+            camera,
+            LOAD_DOMAIN + 10 * i as u16,
+        ));
+    }
     runtime.block_on(stage_rate(&binary));
 }

@@ -1018,3 +1018,103 @@ fn a_publisher_of_the_wrong_type_leaves_the_topic_stale_and_the_collector_runnin
         assert_eq!(st.level, DiagnosticStatus::STALE, "mistyped topic: {st:?}");
     });
 }
+
+#[test]
+fn audio_samples_per_second_of_a_stamped_16_khz_stream_match_the_samples_sent() {
+    if !isolated(
+        "audio_samples_per_second_of_a_stamped_16_khz_stream_match_the_samples_sent",
+        LOOPBACK_MULTICAST,
+    ) {
+        return;
+    }
+    require_python_module("cyclonedds");
+    runtime().block_on(async {
+        const DOMAIN: u16 = 57;
+        const TOPIC: &str = "/robust/audio/audio_stamped";
+        // 50 ms chunks of 16 kHz S16LE stereo: 800 frames, 3200 bytes each.
+        const CHUNKS: usize = 100;
+        const FRAMES_PER_CHUNK: f64 = 800.0;
+        let yaml = collector_yaml(
+            IDLE_STAGE,
+            &format!(
+                "    - {{topic: {TOPIC}, msg_type: audio_common_msgs/msg/AudioDataStamped, \
+                 audio: {{sample_format: S16LE, channels: 2}}}}"
+            ),
+        );
+        let probe = Probe::start(DOMAIN);
+        let collector = Collector::start(&yaml, DOMAIN);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let template = format!(r#"{{"audio": {{"data": {:?}}}}}"#, vec![7u8; 3200]);
+        let domain = DOMAIN.to_string();
+        let count = CHUNKS.to_string();
+        let peer = Peer::start(
+            dir.path(),
+            "audio",
+            &[
+                "publish",
+                "--domain",
+                &domain,
+                "--topic",
+                TOPIC,
+                "--type",
+                "audio_common_msgs/msg/AudioDataStamped",
+                "--json",
+                &template,
+                "--count",
+                &count,
+                "--rate",
+                "20",
+                "--stamp",
+                "now",
+                "--qos",
+                "best_effort",
+                "--wait-subscribers",
+                "1",
+                "--timeout",
+                "30",
+                "--linger",
+                "0.5",
+            ],
+        );
+        let sent = peer.send_times(Duration::from_secs(60)).await;
+        assert_eq!(sent.len(), CHUNKS);
+        let t_last = sent[CHUNKS - 1];
+        // (chunks received, audio sample rate) of each snapshot computed while it streamed.
+        let readings = |p: &Probe| -> Vec<(u64, f64, f64)> {
+            snapshot(&p.health)
+                .iter()
+                .filter_map(|g| {
+                    let messages = topic_metric(&g.msg, "topic_messages", TOPIC)?.count;
+                    let rate = topic_metric(&g.msg, "audio_sample_rate", TOPIC)?;
+                    (rate.count > 0).then_some((messages, rate.mean, seconds(&g.msg.header.stamp)))
+                })
+                .collect()
+        };
+        let complete = probe
+            .wait_until(Duration::from_secs(10), |p| {
+                readings(p).iter().any(|r| r.0 >= CHUNKS as u64)
+            })
+            .await;
+        assert!(complete, "the collector counted every chunk: {:?}", readings(&probe));
+        let all = readings(&probe);
+        collector.stop().await;
+        let &(n, measured, _) = all
+            .iter()
+            .rev()
+            .find(|r| r.2 < t_last && r.0 >= 2)
+            .expect("a snapshot while the stream ran");
+        let n = n as usize;
+        let true_rate = (n - 1) as f64 * FRAMES_PER_CHUNK / (sent[n - 1] - sent[0]);
+        let error = (measured - true_rate) / true_rate;
+        println!(
+            "{TOPIC}: collector {measured:.1} samples/s vs true {true_rate:.1} over chunks 0..{} ({:+.4}%)",
+            n - 1,
+            error * 100.0
+        );
+        assert!(
+            error.abs() <= RATE_TOLERANCE,
+            "audio sample rate off by {:+.3}%",
+            error * 100.0
+        );
+    });
+}

@@ -164,6 +164,18 @@ const EXPECTED: &[Expected] = &[
         "greater than zero",
     ),
     bad(
+        "audio_on_an_image_topic.yaml",
+        5,
+        Some("collector.topics[0].audio"),
+        "audio applies only to audio_common_msgs",
+    ),
+    bad(
+        "bad_audio_sample_format.yaml",
+        5,
+        Some("collector.topics[0].audio.sample_format"),
+        "sample_format must be like S16LE",
+    ),
+    bad(
         "bad_listen_address.yaml",
         4,
         Some("collector.prometheus.listen"),

@@ -28,6 +28,7 @@ use crate::config::CollectorConfig;
 use crate::core::stats::Window;
 use crate::core::timeline::CompletedCommand;
 use crate::msg::action_msgs::GoalStatusArray;
+use crate::msg::audio_common_msgs;
 use crate::msg::builtin_interfaces::Time;
 use crate::msg::diagnostic_msgs::DiagnosticArray;
 use crate::msg::std_msgs::{Header, String as RosString};
@@ -35,8 +36,8 @@ use crate::msg::{CommandLatency, MetricArray, ResourceUsage, RosMessage, StageEv
 use crate::prometheus::Exporter;
 use crate::resources::{ResourceOptions, ResourceSampler};
 use crate::transport::{
-    self, wall_clock, Decoder, NodeOptions, Publisher, Qos, Received, Subscription, Transport,
-    Typed,
+    self, wall_clock, AudioChunks, Decoder, NodeOptions, Publisher, Qos, Received, Subscription,
+    Transport, Typed,
 };
 
 /// Why the collector could not start or had to stop.
@@ -115,6 +116,12 @@ fn subscribe(
             index,
             tx,
             Message::Goals,
+        ),
+        t if audio_common_msgs::is_audio(t) => forward(
+            Subscription::new(node, topic, t, Qos::sensor_data(), AudioChunks::new(t))?,
+            index,
+            tx,
+            Message::Audio,
         ),
         StageEvent::TYPE_NAME => forward(
             Subscription::<Typed<StageEvent>>::typed(node, topic, Qos::reliable(100))?,
@@ -328,11 +335,15 @@ impl Output {
 
     fn topic_health(&self, pipeline: &Pipeline, now: Duration) {
         let snapshots = pipeline.topic_snapshots(now);
-        for (t, snap) in pipeline.topics().iter().zip(&snapshots) {
+        for (i, (t, snap)) in pipeline.topics().iter().zip(&snapshots).enumerate() {
             self.exporter
                 .set_topic_health(&t.topic, snap.rate_hz, snap.age.map(|a| a.mean));
+            if t.audio_format().is_some() {
+                self.exporter
+                    .set_audio_rate(&t.topic, pipeline.audio_sample_rate(i, now));
+            }
         }
-        let batch = pipeline.topic_health(&snapshots);
+        let batch = pipeline.topic_health(&snapshots, now);
         self.publish(&self.health_pub, "topic health", batch, now);
     }
 

@@ -9,11 +9,12 @@ use super::inputs::{Extracted, Payload, StageInput};
 use super::signals::{GoalOutcomes, StageOutcomes};
 use crate::config::{CollectorConfig, WatchedTopic};
 use crate::core::ingest::{Recorder, RecorderConfig};
-use crate::core::stats::{Distribution, DistributionConfig};
+use crate::core::stats::{Distribution, DistributionConfig, RateMeter};
 use crate::core::stats::{Slo, StatsConfig, Summary, Window};
 use crate::core::timeline::{CompletedCommand, Outcome};
 use crate::core::topic_health::{TopicHealth, TopicHealthConfig, TopicSnapshot};
 use crate::msg::action_msgs::GoalStatusArray;
+use crate::msg::audio_common_msgs::{self, AudioChunk};
 use crate::msg::builtin_interfaces::Time;
 use crate::msg::cdr;
 use crate::msg::diagnostic_msgs::{DiagnosticStatus, KeyValue};
@@ -39,7 +40,15 @@ pub enum Message {
     StageEvent(StageEvent),
     /// `action_msgs/msg/GoalStatusArray`.
     Goals(GoalStatusArray),
+    /// An `audio_common_msgs` chunk: its header (if stamped) and size.
+    Audio(AudioChunk),
 }
+
+/// The header of messages without one: unset stamp.
+static NO_HEADER: Header = Header {
+    stamp: Time { sec: 0, nanosec: 0 },
+    frame_id: String::new(),
+};
 
 impl Message {
     /// Decodes a serialized (CDR, with encapsulation header) message of type `msg_type`.
@@ -48,6 +57,9 @@ impl Message {
             RosString::TYPE_NAME => Message::Text(cdr::from_cdr::<RosString>(data)?.data),
             GoalStatusArray::TYPE_NAME => Message::Goals(cdr::from_cdr(data)?),
             StageEvent::TYPE_NAME => Message::StageEvent(cdr::from_cdr(data)?),
+            t if audio_common_msgs::is_audio(t) => {
+                Message::Audio(audio_common_msgs::decode_chunk(t, data)?)
+            }
             _ => Message::Header(cdr::decode_header(data)?),
         })
     }
@@ -59,6 +71,7 @@ impl Message {
             Message::Header(h) => Payload::Header(h),
             Message::StageEvent(e) => Payload::StageEvent(e),
             Message::Goals(g) => Payload::GoalStatuses(g),
+            Message::Audio(a) => Payload::Header(a.header.as_ref().unwrap_or(&NO_HEADER)),
         }
     }
 
@@ -67,7 +80,10 @@ impl Message {
         let stamp = match self {
             Message::Header(h) => &h.stamp,
             Message::StageEvent(e) => &e.header.stamp,
-            Message::Text(_) | Message::Goals(_) => return None,
+            Message::Audio(AudioChunk {
+                header: Some(h), ..
+            }) => &h.stamp,
+            Message::Text(_) | Message::Goals(_) | Message::Audio(_) => return None,
         };
         (stamp.sec != 0 || stamp.nanosec != 0)
             .then(|| stamp.to_duration())
@@ -134,6 +150,8 @@ pub struct Pipeline {
     /// For each stage, the index of its topic.
     stage_topic: Vec<usize>,
     health: Vec<TopicHealth>,
+    /// Per topic, for audio topics: bytes per frame and the samples-per-second meter.
+    audio: Vec<Option<(u64, RateMeter)>>,
     inputs: Vec<StageInput>,
     recorder: Recorder,
     signals: Signals,
@@ -151,10 +169,19 @@ impl Pipeline {
             msg_type: s.msg_type.clone(),
             expected_rate_hz: s.expected_rate_hz,
             stale_after: None,
+            audio: None,
         });
         for (i, topic) in watched.chain(config.topics.iter().cloned()).enumerate() {
             let index = match topics.iter().position(|t| t.topic == topic.topic) {
-                Some(index) => index,
+                Some(index) => {
+                    // A topic listed again (a stage's topic under `topics:`) adds what
+                    // the first mention left unset.
+                    let known = &mut topics[index];
+                    known.expected_rate_hz = known.expected_rate_hz.or(topic.expected_rate_hz);
+                    known.stale_after = known.stale_after.or(topic.stale_after);
+                    known.audio = known.audio.take().or(topic.audio);
+                    index
+                }
                 None => {
                     topics.push(topic);
                     topics.len() - 1
@@ -181,6 +208,23 @@ impl Pipeline {
                 .map_err(|e| ConfigError(format!("topic {}: {e}", t.topic)))
             })
             .collect::<Result<_, _>>()?;
+        let audio = topics
+            .iter()
+            .map(|t| match t.audio_format() {
+                None => Ok(None),
+                Some(format) => {
+                    let frame = format.frame_bytes().filter(|b| *b > 0).ok_or_else(|| {
+                        ConfigError(format!(
+                            "topic {}: audio sample format {:?}",
+                            t.topic, format.sample_format
+                        ))
+                    })?;
+                    let meter = RateMeter::new(window, 10)
+                        .map_err(|e| ConfigError(format!("topic {}: {e}", t.topic)))?;
+                    Ok(Some((frame, meter)))
+                }
+            })
+            .collect::<Result<_, ConfigError>>()?;
         let inputs = config
             .stages
             .iter()
@@ -222,6 +266,7 @@ impl Pipeline {
             topics,
             stage_topic,
             health,
+            audio,
             inputs,
             recorder,
             signals,
@@ -249,6 +294,12 @@ impl Pipeline {
         self.health.iter().map(|h| h.snapshot(now)).collect()
     }
 
+    /// Audio samples per second per channel of topic `index`, for audio topics.
+    pub fn audio_sample_rate(&self, index: usize, now: Duration) -> Option<f64> {
+        let (_, meter) = self.audio.get(index)?.as_ref()?;
+        meter.rate(now)
+    }
+
     /// Feeds one message.
     pub fn arrive(&mut self, arrival: &Arrival) -> Arrived {
         // Time out overdue commands before this message can be paired with one.
@@ -261,6 +312,11 @@ impl Pipeline {
         }
         if let Some(health) = self.health.get_mut(arrival.topic) {
             health.record(arrival.received_at, arrival.size, arrival.message.stamp());
+        }
+        if let (Some(Some((frame, meter))), Message::Audio(chunk)) =
+            (self.audio.get_mut(arrival.topic), &arrival.message)
+        {
+            meter.record(arrival.received_at, chunk.bytes / *frame);
         }
         for (stage, input) in self.inputs.iter_mut().enumerate() {
             if self.stage_topic[stage] != arrival.topic {
@@ -318,9 +374,15 @@ impl Pipeline {
     }
 
     /// Rate, jitter, age and bandwidth of every watched topic, and a diagnostic status each.
-    pub fn topic_health(&self, snapshots: &[TopicSnapshot]) -> Batch {
+    pub fn topic_health(&self, snapshots: &[TopicSnapshot], now: Duration) -> Batch {
         let mut batch = Batch::default();
-        for ((t, h), snap) in self.topics.iter().zip(&self.health).zip(snapshots) {
+        for (i, ((t, h), snap)) in self
+            .topics
+            .iter()
+            .zip(&self.health)
+            .zip(snapshots)
+            .enumerate()
+        {
             let tags = || vec![tag("topic", &t.topic)];
             let window = Window::Sliding(h.config().window);
             let scalar = |name: &str, unit: &str, v: Option<f64>| {
@@ -337,6 +399,12 @@ impl Pipeline {
             batch
                 .metrics
                 .push(summary_msg("topic_age", "s", window, snap.age, tags()));
+            if let Some(Some((_, meter))) = self.audio.get(i) {
+                let rate = meter.rate(now).map(|r| (meter.total(), r));
+                batch
+                    .metrics
+                    .push(scalar_msg("audio_sample_rate", "Hz", window, rate, tags()));
+            }
             batch.metrics.push(scalar_msg(
                 "topic_messages",
                 "1",
@@ -738,7 +806,7 @@ mod tests {
         assert_eq!(e2e.count, 1);
         assert!((e2e.p50 - 0.25).abs() < 0.001, "{}", e2e.p50);
         assert_eq!(batch.status.len(), 2);
-        let health = p.topic_health(&p.topic_snapshots(ms(2_000)));
+        let health = p.topic_health(&p.topic_snapshots(ms(2_000)), ms(2_000));
         assert!(health.metrics.iter().any(|m| m.name == "topic_age"));
     }
 
@@ -762,5 +830,48 @@ mod tests {
         assert_eq!(arrived.unreadable.len(), 1);
         let status = &p.metrics(ms(2)).status[0];
         assert_eq!(status.level, DiagnosticStatus::WARN);
+    }
+
+    #[test]
+    fn audio_chunks_count_frames_by_the_configured_sample_format() {
+        use crate::config::AudioFormat;
+        let format = |f: &str, channels| AudioFormat {
+            sample_format: f.into(),
+            channels,
+        };
+        assert_eq!(format("S16LE", 2).frame_bytes(), Some(4));
+        assert_eq!(format("F32LE", 1).frame_bytes(), Some(4));
+        assert_eq!(format("U8", 1).frame_bytes(), Some(1));
+        assert_eq!(format("S24LE", 1).frame_bytes(), Some(3));
+        assert_eq!(format("S12LE", 1).frame_bytes(), None);
+        assert_eq!(format("MP3", 1).frame_bytes(), None);
+        let config = CollectorConfig {
+            stages: vec![StageConfig::new(
+                "voice",
+                "/asr",
+                RosString::TYPE_NAME,
+                Correlation::Fifo,
+            )],
+            topics: vec![WatchedTopic {
+                topic: "/audio".into(),
+                msg_type: audio_common_msgs::AUDIO_DATA.into(),
+                expected_rate_hz: None,
+                stale_after: None,
+                audio: Some(format("S32LE", 1)),
+            }],
+            ..CollectorConfig::default()
+        };
+        let mut p = Pipeline::new(&config).unwrap();
+        // 10 chunks of 1600 frames every 100 ms: 16 000 samples/s.
+        for i in 0..10 {
+            let chunk = Message::Audio(AudioChunk {
+                header: None,
+                bytes: 6400,
+            });
+            p.arrive(&arrival(1, ms(100 * i), chunk));
+        }
+        let rate = p.audio_sample_rate(1, ms(900)).unwrap();
+        assert!((rate - 16_000.0).abs() < 1e-6, "{rate}");
+        assert_eq!(p.audio_sample_rate(0, ms(900)), None);
     }
 }

@@ -265,6 +265,59 @@ pub struct WatchedTopic {
     /// The topic is stale when no message arrived for this long; `None` never.
     #[serde(default, deserialize_with = "duration::optional")]
     pub stale_after: Option<Duration>,
+    /// Sample layout of an `audio_common_msgs` chunk topic, to count samples per second;
+    /// audio topics without it are taken as S16LE mono.
+    #[serde(default)]
+    pub audio: Option<AudioFormat>,
+}
+
+impl WatchedTopic {
+    /// The sample layout used for this topic, if it carries countable audio.
+    pub fn audio_format(&self) -> Option<AudioFormat> {
+        crate::msg::audio_common_msgs::is_audio(&self.msg_type)
+            .then(|| self.audio.clone().unwrap_or_default())
+    }
+}
+
+/// How an audio topic's samples are laid out; its `AudioInfo` topic says the same.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudioFormat {
+    /// GStreamer-style sample format as in `AudioInfo.sample_format`: `S16LE`, `F32LE`,
+    /// `U8`, `S24LE`, `S32LE` ... (the number is bits per sample).
+    pub sample_format: String,
+    /// Interleaved channels.
+    pub channels: u32,
+}
+
+impl Default for AudioFormat {
+    fn default() -> Self {
+        Self {
+            sample_format: "S16LE".to_owned(),
+            channels: 1,
+        }
+    }
+}
+
+impl AudioFormat {
+    /// Bytes of one sample of one channel; `None` for a format that is not understood.
+    pub fn sample_bytes(&self) -> Option<u32> {
+        let body = self.sample_format.strip_prefix(['S', 'U', 'F'])?;
+        let digits: String = body.chars().take_while(char::is_ascii_digit).collect();
+        let rest = &body[digits.len()..];
+        if !matches!(rest, "" | "LE" | "BE") {
+            return None;
+        }
+        match digits.parse::<u32>().ok()? {
+            bits @ (8 | 16 | 24 | 32 | 64) => Some(bits / 8),
+            _ => None,
+        }
+    }
+
+    /// Bytes of one frame: a sample of every channel.
+    pub fn frame_bytes(&self) -> Option<u64> {
+        Some(u64::from(self.sample_bytes()?) * u64::from(self.channels))
+    }
 }
 
 /// Resource sampling.
@@ -430,6 +483,27 @@ impl CollectorConfig {
             if let Some(stale) = topic.stale_after {
                 positive(check, path.key("stale_after"), stale);
             }
+            if let Some(audio) = &topic.audio {
+                let path = path.key("audio");
+                if !crate::msg::audio_common_msgs::is_audio(&topic.msg_type) {
+                    check.error(
+                        path.clone(),
+                        &topic.msg_type,
+                        "audio applies only to audio_common_msgs/msg/AudioData and \
+                         audio_common_msgs/msg/AudioDataStamped topics",
+                    );
+                }
+                if audio.sample_bytes().is_none() {
+                    check.error(
+                        path.key("sample_format"),
+                        &audio.sample_format,
+                        "sample_format must be like S16LE, U8, S24LE, S32LE, F32LE or F64LE",
+                    );
+                }
+                if audio.channels == 0 {
+                    check.error(path.key("channels"), 0, "channels must be at least 1");
+                }
+            }
         }
         positive(
             check,
@@ -529,9 +603,12 @@ impl CollectorConfig {
             let stale = topic.stale_after.map_or("never stale".to_owned(), |s| {
                 format!("stale after {}", format_duration(s))
             });
+            let audio = topic.audio_format().map_or(String::new(), |a| {
+                format!(", audio {} x {} channel(s)", a.sample_format, a.channels)
+            });
             let _ = writeln!(
                 out,
-                "watched topic: {} ({}) {rate}, {stale}",
+                "watched topic: {} ({}) {rate}, {stale}{audio}",
                 topic.topic, topic.msg_type
             );
         }

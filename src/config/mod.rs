@@ -21,8 +21,8 @@ use std::path::Path;
 
 pub use alerts::{Aggregation, AlertRule, AlertRules, Channel, Notifications, KNOWN_METRICS};
 pub use collector::{
-    CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, ResourcesConfig, SloConfig,
-    StageConfig, WatchedTopic,
+    AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, ResourcesConfig,
+    SloConfig, StageConfig, WatchedTopic,
 };
 pub use error::{ConfigError, ConfigWarning, Result};
 pub use scenario::{

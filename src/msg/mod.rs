@@ -12,6 +12,7 @@
 pub mod cdr;
 
 pub mod action_msgs;
+pub mod audio_common_msgs;
 pub mod builtin_interfaces;
 pub mod diagnostic_msgs;
 pub mod std_msgs;

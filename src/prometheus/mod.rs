@@ -66,6 +66,8 @@ pub const COMMANDS_IN_FLIGHT: &str = "vla_perf_commands_in_flight";
 pub const TOPIC_RATE_HZ: &str = "vla_perf_topic_rate_hz";
 /// Gauge{topic}: time since the last message.
 pub const TOPIC_AGE_SECONDS: &str = "vla_perf_topic_age_seconds";
+/// Gauge{topic}: audio samples per second per channel on an audio chunk topic.
+pub const AUDIO_SAMPLE_RATE_HZ: &str = "vla_perf_audio_sample_rate_hz";
 /// Gauge: whole-system CPU, percent of all cores (0..100).
 pub const CPU_USAGE_PERCENT: &str = "vla_perf_cpu_usage_percent";
 /// Gauge: system memory in use.
@@ -183,6 +185,7 @@ struct Metrics {
     in_flight: Gauge,
     topic_rate: Family<TopicLabels, F64Gauge>,
     topic_age: Family<TopicLabels, F64Gauge>,
+    audio_rate: Family<TopicLabels, F64Gauge>,
     cpu: LazyGauge,
     memory_used: LazyGauge,
     memory_total: LazyGauge,
@@ -208,6 +211,7 @@ impl Metrics {
             in_flight: Gauge::default(),
             topic_rate: Family::default(),
             topic_age: Family::default(),
+            audio_rate: Family::default(),
             cpu: LazyGauge::default(),
             memory_used: LazyGauge::default(),
             memory_total: LazyGauge::default(),
@@ -277,6 +281,11 @@ impl Metrics {
             TOPIC_AGE_SECONDS,
             "Time since the last message per watched topic",
             m.topic_age.clone(),
+        );
+        registry.register(
+            AUDIO_SAMPLE_RATE_HZ,
+            "Audio samples per second per channel on an audio topic",
+            m.audio_rate.clone(),
         );
         registry.register(
             CPU_USAGE_PERCENT,
@@ -441,6 +450,17 @@ impl Exporter {
                 None => {
                     family.remove(&labels);
                 }
+            }
+        }
+    }
+
+    /// Sets an audio topic's sample rate; `None` removes the series.
+    pub fn set_audio_rate(&self, topic: &str, samples_per_second: Option<f64>) {
+        let labels = topic_labels(topic);
+        match samples_per_second {
+            Some(value) => set_finite(&self.metrics.audio_rate, &labels, value),
+            None => {
+                self.metrics.audio_rate.remove(&labels);
             }
         }
     }
@@ -772,6 +792,23 @@ mod tests {
         let camera = [("topic", "/camera")];
         assert_eq!(sample(&text, TOPIC_RATE_HZ, &camera), None);
         assert_eq!(sample(&text, TOPIC_AGE_SECONDS, &camera), Some(1.5));
+    }
+
+    #[test]
+    fn audio_sample_rate_is_a_gauge_per_topic_removed_when_undefined() {
+        let exporter = Exporter::new("r1");
+        exporter.set_audio_rate("/mic", Some(16_000.0));
+        exporter.set_audio_rate("/mic2", Some(8_000.0));
+        exporter.set_audio_rate("/mic2", None);
+        let text = encoded(&exporter);
+        assert_eq!(
+            sample(&text, AUDIO_SAMPLE_RATE_HZ, &[("topic", "/mic")]),
+            Some(16_000.0)
+        );
+        assert_eq!(
+            sample(&text, AUDIO_SAMPLE_RATE_HZ, &[("topic", "/mic2")]),
+            None
+        );
     }
 
     #[test]

@@ -19,7 +19,9 @@ mod subscription;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use subscription::{Decoder, HeaderOnly, Received, Subscription, TopicCounters, Typed};
+pub use subscription::{
+    AudioChunks, Decoder, HeaderOnly, Received, Subscription, TopicCounters, Typed,
+};
 
 use crate::msg::RosMessage;
 

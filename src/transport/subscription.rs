@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use super::{Node, Qos, Result, Sample, SampleSink};
+use crate::msg::audio_common_msgs::{self, AudioChunk};
 use crate::msg::cdr;
 use crate::msg::std_msgs::Header;
 use crate::msg::RosMessage;
@@ -104,6 +105,34 @@ impl Decoder for HeaderOnly {
 
     fn decode(&self, bytes: &[u8]) -> cdr::Result<Header> {
         cdr::decode_header(bytes)
+    }
+
+    fn prefix(&self) -> Option<usize> {
+        Some(HEADER_PREFIX)
+    }
+}
+
+/// Reads an `audio_common_msgs` chunk's header and buffer length (see
+/// [`crate::msg::audio_common_msgs`]); the samples are never copied.
+#[derive(Debug, Clone)]
+pub struct AudioChunks {
+    msg_type: String,
+}
+
+impl AudioChunks {
+    /// A decoder for chunks of `msg_type` (`AudioData` or `AudioDataStamped`).
+    pub fn new(msg_type: &str) -> Self {
+        Self {
+            msg_type: msg_type.to_owned(),
+        }
+    }
+}
+
+impl Decoder for AudioChunks {
+    type Output = AudioChunk;
+
+    fn decode(&self, bytes: &[u8]) -> cdr::Result<AudioChunk> {
+        audio_common_msgs::decode_chunk(&self.msg_type, bytes)
     }
 
     fn prefix(&self) -> Option<usize> {

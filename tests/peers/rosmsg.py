@@ -44,6 +44,9 @@ EMBEDDED = {
         "string<=256 node_namespace\nstring<=256 node_name\n"
         "Gid[] reader_gid_seq\nGid[] writer_gid_seq"),
     "rmw_dds_common/msg/ParticipantEntitiesInfo": "Gid gid\nNodeEntitiesInfo[] node_entities_info_seq",
+    # ROS 2 audio_common: raw chunks; the sample format is on a separate AudioInfo topic.
+    "audio_common_msgs/msg/AudioData": "uint8[] data",
+    "audio_common_msgs/msg/AudioDataStamped": "std_msgs/Header header\nAudioData audio",
     "sensor_msgs/msg/Image": (
         "std_msgs/Header header\nuint32 height\nuint32 width\nstring encoding\n"
         "uint8 is_bigendian\nuint32 step\nuint8[] data"),
