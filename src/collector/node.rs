@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 
 use super::pipeline::{Arrival, Batch, ConfigError, Message, Pipeline};
 use crate::config::CollectorConfig;
+use crate::core::reorder::Reorder;
 use crate::core::stats::Window;
 use crate::core::timeline::CompletedCommand;
 use crate::msg::action_msgs::GoalStatusArray;
@@ -203,40 +204,60 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
 
-    let mut out = Output {
+    let (publications, publisher) = spawn_publisher(Publishers {
         robot_id: config.robot_id.clone(),
         latency_pub,
         metrics_pub,
         health_pub,
         diagnostics_pub,
-        exporter,
         jsonl,
+    });
+    let mut out = Output {
+        exporter,
+        publications,
         unreadable: 0,
     };
+    let mut held = Reorder::new(config.reorder_window);
     loop {
+        let due = held.next_due();
+        let release = async {
+            match due {
+                Some(due) => tokio::time::sleep(due.saturating_sub(wall_clock())).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = &mut shutdown => break,
             arrival = rx.recv() => {
                 let Some(arrival) = arrival else { break };
                 let topic = &pipeline.topics()[arrival.topic].topic;
                 out.exporter.add_topic_traffic(topic, 1, arrival.size as u64);
-                let arrived = pipeline.arrive(&arrival);
-                out.unreadable(&arrived.unreadable);
-                out.finished(&pipeline, &arrived.finished);
+                held.push(arrival.produced_at, arrival.received_at, arrival);
             }
+            _ = release => {}
             _ = tick.tick() => {
+                // Commands are timed out only as far as held messages cannot still end them.
                 let now = wall_clock();
-                let expired = pipeline.expire(now);
-                out.finished(&pipeline, &expired);
-                out.metrics(&pipeline, now);
-                out.topic_health(&pipeline, now);
+                let expired = pipeline.expire(now.saturating_sub(config.reorder_window));
+                out.finished(&pipeline, expired).await;
+                out.metrics(&pipeline, now).await;
+                out.topic_health(&pipeline, now).await;
             }
         }
+        for arrival in held.pop_due(wall_clock()).collect::<Vec<_>>() {
+            out.arrive(&mut pipeline, &arrival).await;
+        }
+    }
+    for arrival in held.drain().collect::<Vec<_>>() {
+        out.arrive(&mut pipeline, &arrival).await;
     }
     let now = wall_clock();
     let abandoned = pipeline.flush(now);
-    out.finished(&pipeline, &abandoned);
-    out.metrics(&pipeline, now);
+    out.finished(&pipeline, abandoned).await;
+    out.metrics(&pipeline, now).await;
+    // Everything queued is published before the node returns.
+    drop(out);
+    let _ = tokio::task::spawn_blocking(move || publisher.join()).await;
     Ok(())
 }
 
@@ -283,57 +304,120 @@ fn spawn_resource_sampler(
     Ok(())
 }
 
-/// The publishers and the other outputs.
-struct Output {
+/// What the publishing thread sends.
+enum Publication {
+    /// A finished command: published and appended to the JSONL file.
+    Command(CommandLatency),
+    /// A metric batch on `metrics` or `topic_health`, with its diagnostics.
+    Batch {
+        health: bool,
+        array: MetricArray,
+        diagnostics: DiagnosticArray,
+    },
+}
+
+/// The publishers, owned by the publishing thread.
+struct Publishers {
     robot_id: String,
     latency_pub: Publisher<CommandLatency>,
     metrics_pub: Publisher<MetricArray>,
     health_pub: Publisher<MetricArray>,
     diagnostics_pub: Publisher<DiagnosticArray>,
-    exporter: Exporter,
     jsonl: Option<File>,
+}
+
+/// Publications queued before the node waits for the publishing thread.
+const PUBLICATION_QUEUE: usize = 1024;
+
+/// Starts the thread that publishes, so that a middleware write that blocks (a reliable
+/// writer waiting for its event loop) never holds up measuring. The queue applies
+/// back-pressure rather than dropping: a finished command is never lost.
+fn spawn_publisher(mut p: Publishers) -> (mpsc::Sender<Publication>, std::thread::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<Publication>(PUBLICATION_QUEUE);
+    let handle = std::thread::spawn(move || {
+        while let Some(publication) = rx.blocking_recv() {
+            match publication {
+                Publication::Command(msg) => {
+                    if let Err(e) = p.latency_pub.publish(&msg) {
+                        tracing::warn!("publishing command_latency: {e}");
+                    }
+                    if let Some(file) = p.jsonl.as_mut() {
+                        let line = serde_json::to_string(&msg).unwrap_or_default();
+                        if let Err(e) = writeln!(file, "{line}").and_then(|_| file.flush()) {
+                            tracing::warn!("appending to the JSONL file: {e}");
+                        }
+                    }
+                }
+                Publication::Batch {
+                    health,
+                    mut array,
+                    diagnostics,
+                } => {
+                    array.robot_id.clone_from(&p.robot_id);
+                    let (publisher, what) = match health {
+                        true => (&p.health_pub, "topic health"),
+                        false => (&p.metrics_pub, "metrics"),
+                    };
+                    if let Err(e) = publisher.publish(&array) {
+                        tracing::warn!("publishing {what}: {e}");
+                    }
+                    if let Err(e) = p.diagnostics_pub.publish(&diagnostics) {
+                        tracing::warn!("publishing diagnostics: {e}");
+                    }
+                }
+            }
+        }
+    });
+    (tx, handle)
+}
+
+/// The node's outputs as seen from the measuring loop.
+struct Output {
+    exporter: Exporter,
+    publications: mpsc::Sender<Publication>,
     /// Messages a stage input could not read, so far.
     unreadable: u64,
 }
 
 impl Output {
-    /// Counts unreadable messages; logs the first and then at powers of two.
-    fn unreadable(&mut self, errors: &[String]) {
-        for e in errors {
+    async fn send(&self, publication: Publication) {
+        if self.publications.send(publication).await.is_err() {
+            tracing::warn!("the publishing thread has stopped");
+        }
+    }
+
+    /// Feeds one released message to the pipeline and publishes what it finished.
+    async fn arrive(&mut self, pipeline: &mut Pipeline, arrival: &Arrival) {
+        let arrived = pipeline.arrive(arrival);
+        for e in &arrived.unreadable {
+            // Logged the first time and then at powers of two.
             self.unreadable += 1;
             self.exporter.add_dropped("unreadable_payload", 1);
             if self.unreadable.is_power_of_two() {
                 tracing::warn!(unreadable = self.unreadable, "{e}");
             }
         }
+        self.finished(pipeline, arrived.finished).await;
     }
 
-    fn finished(&mut self, pipeline: &Pipeline, commands: &[CompletedCommand]) {
+    async fn finished(&self, pipeline: &Pipeline, commands: Vec<CompletedCommand>) {
         for cmd in commands {
-            self.exporter.record_command(cmd, pipeline.stage_names());
-            let msg = pipeline.command_latency(cmd);
-            if let Err(e) = self.latency_pub.publish(&msg) {
-                tracing::warn!("publishing command_latency: {e}");
-            }
-            if let Some(file) = self.jsonl.as_mut() {
-                let line = serde_json::to_string(&msg).unwrap_or_default();
-                if let Err(e) = writeln!(file, "{line}").and_then(|_| file.flush()) {
-                    tracing::warn!("appending to the JSONL file: {e}");
-                }
-            }
+            self.exporter.record_command(&cmd, pipeline.stage_names());
+            self.send(Publication::Command(pipeline.command_latency(&cmd)))
+                .await;
         }
     }
 
-    fn metrics(&self, pipeline: &Pipeline, now: Duration) {
+    async fn metrics(&self, pipeline: &Pipeline, now: Duration) {
         let recorder = pipeline.recorder();
         if let Some(slo) = recorder.slo_status(now, Window::Cumulative) {
             self.exporter.set_slo(slo.compliance);
         }
         self.exporter.set_in_flight(recorder.tracker().open_count());
-        self.publish(&self.metrics_pub, "metrics", pipeline.metrics(now), now);
+        self.batch(false, pipeline.metrics(now), now).await;
     }
 
-    fn topic_health(&self, pipeline: &Pipeline, now: Duration) {
+    async fn topic_health(&self, pipeline: &Pipeline, now: Duration) {
         let snapshots = pipeline.topic_snapshots(now);
         for (i, (t, snap)) in pipeline.topics().iter().zip(&snapshots).enumerate() {
             self.exporter
@@ -344,30 +428,30 @@ impl Output {
             }
         }
         let batch = pipeline.topic_health(&snapshots, now);
-        self.publish(&self.health_pub, "topic health", batch, now);
+        self.batch(true, batch, now).await;
     }
 
-    /// Publishes one batch of metrics and its diagnostic statuses, stamped `now`.
-    fn publish(&self, publisher: &Publisher<MetricArray>, what: &str, batch: Batch, now: Duration) {
+    /// Queues one batch of metrics and its diagnostic statuses, stamped `now`.
+    async fn batch(&self, health: bool, batch: Batch, now: Duration) {
         let header = Header {
             stamp: Time::from(now),
             frame_id: String::new(),
         };
         let array = MetricArray {
             header: header.clone(),
-            robot_id: self.robot_id.clone(),
+            robot_id: String::new(),
             metrics: batch.metrics,
         };
-        if let Err(e) = publisher.publish(&array) {
-            tracing::warn!("publishing {what}: {e}");
-        }
         let diagnostics = DiagnosticArray {
             header,
             status: batch.status,
         };
-        if let Err(e) = self.diagnostics_pub.publish(&diagnostics) {
-            tracing::warn!("publishing diagnostics: {e}");
-        }
+        self.send(Publication::Batch {
+            health,
+            array,
+            diagnostics,
+        })
+        .await;
     }
 }
 

@@ -51,6 +51,10 @@ pub struct CollectorConfig {
     /// How often metric summaries are published.
     #[serde(deserialize_with = "duration::required")]
     pub publish_period: Duration,
+    /// Messages are held this long after they arrive and handed to the pipeline in order
+    /// of production, undoing reordering between independently delivered topics (0..=1 s).
+    #[serde(deserialize_with = "duration::required")]
+    pub reorder_window: Duration,
     /// End-to-end latency objective.
     pub slo: SloConfig,
     /// Extra topics whose rate and age are watched (topic health), beyond the stages.
@@ -78,6 +82,7 @@ impl Default for CollectorConfig {
             ],
             significant_digits: 3,
             publish_period: Duration::from_secs(1),
+            reorder_window: Duration::from_millis(10),
             slo: SloConfig::default(),
             topics: Vec::new(),
             resources: ResourcesConfig::default(),
@@ -465,6 +470,13 @@ impl CollectorConfig {
             );
         }
         positive(check, at.key("publish_period"), self.publish_period);
+        if self.reorder_window > Duration::from_secs(1) {
+            check.error(
+                at.key("reorder_window"),
+                format_duration(self.reorder_window),
+                "reorder_window delays every output and must be at most 1s",
+            );
+        }
         positive(check, at.key("slo").key("threshold"), self.slo.threshold);
         if !(self.slo.target > 0.0 && self.slo.target <= 1.0) {
             check.error(
@@ -585,10 +597,11 @@ impl CollectorConfig {
         );
         let _ = writeln!(
             out,
-            "windows: [{}]   significant_digits: {}   publish_period: {}",
+            "windows: [{}]   significant_digits: {}   publish_period: {}   reorder_window: {}",
             windows.join(", "),
             self.significant_digits,
-            format_duration(self.publish_period)
+            format_duration(self.publish_period),
+            format_duration(self.reorder_window)
         );
         let _ = writeln!(
             out,

@@ -8,6 +8,7 @@
 pub mod extract;
 pub mod ingest;
 pub mod kpi;
+pub mod reorder;
 pub mod stats;
 pub mod timeline;
 pub mod topic_health;
