@@ -176,6 +176,12 @@ const EXPECTED: &[Expected] = &[
         "sample_format must be like S16LE",
     ),
     bad(
+        "unknown_qos_profile.yaml",
+        5,
+        Some("collector.topics[0].qos"),
+        "qos must be one of reliable, sensor_data",
+    ),
+    bad(
         "bad_listen_address.yaml",
         4,
         Some("collector.prometheus.listen"),

@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::pipeline::{Arrival, Batch, ConfigError, Message, Pipeline};
-use crate::config::CollectorConfig;
+use crate::config::{CollectorConfig, WatchedTopic};
 use crate::core::reorder::Reorder;
 use crate::core::stats::Window;
 use crate::core::timeline::CompletedCommand;
@@ -73,8 +73,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 fn subscribe(
     node: &mut dyn transport::Node,
     index: usize,
-    topic: &str,
-    msg_type: &str,
+    watched: &WatchedTopic,
     tx: mpsc::Sender<Arrival>,
 ) -> Result<()> {
     fn forward<D, F>(mut sub: Subscription<D>, index: usize, tx: mpsc::Sender<Arrival>, wrap: F)
@@ -104,36 +103,35 @@ fn subscribe(
             }
         });
     }
-    match msg_type {
+    let (topic, qos) = (watched.topic.as_str(), watched.subscription_qos());
+    match watched.msg_type.as_str() {
         RosString::TYPE_NAME => forward(
-            Subscription::<Typed<RosString>>::typed(node, topic, Qos::reliable(100))?,
+            Subscription::<Typed<RosString>>::typed(node, topic, qos)?,
             index,
             tx,
             |m| Message::Text(m.data),
         ),
-        // Action servers publish status transient-local (latched), keep last 1.
         GoalStatusArray::TYPE_NAME => forward(
-            Subscription::<Typed<GoalStatusArray>>::typed(node, topic, Qos::latched())?,
+            Subscription::<Typed<GoalStatusArray>>::typed(node, topic, qos)?,
             index,
             tx,
             Message::Goals,
         ),
         t if audio_common_msgs::is_audio(t) => forward(
-            Subscription::new(node, topic, t, Qos::sensor_data(), AudioChunks::new(t))?,
+            Subscription::new(node, topic, t, qos, AudioChunks::new(t))?,
             index,
             tx,
             Message::Audio,
         ),
         StageEvent::TYPE_NAME => forward(
-            Subscription::<Typed<StageEvent>>::typed(node, topic, Qos::reliable(100))?,
+            Subscription::<Typed<StageEvent>>::typed(node, topic, qos)?,
             index,
             tx,
             Message::StageEvent,
         ),
-        // Anything else starts with a header; a best-effort reader matches both reliable
-        // and best-effort publishers (cameras usually publish sensor data).
+        // Anything else starts with a header.
         other => forward(
-            Subscription::header_only(node, topic, other, Qos::sensor_data())?,
+            Subscription::header_only(node, topic, other, qos)?,
             index,
             tx,
             Message::Header,
@@ -170,7 +168,7 @@ pub async fn run(
         Publisher::<DiagnosticArray>::new(node.as_mut(), "/diagnostics", Qos::reliable(10))?;
     let (tx, mut rx) = mpsc::channel::<Arrival>(4096);
     for (index, t) in pipeline.topics().iter().enumerate() {
-        subscribe(node.as_mut(), index, &t.topic, &t.msg_type, tx.clone())?;
+        subscribe(node.as_mut(), index, t, tx.clone())?;
     }
     drop(tx);
     let jsonl = match &config.jsonl_path {

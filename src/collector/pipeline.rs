@@ -170,6 +170,7 @@ impl Pipeline {
             expected_rate_hz: s.expected_rate_hz,
             stale_after: None,
             audio: None,
+            qos: s.qos.clone(),
         });
         for (i, topic) in watched.chain(config.topics.iter().cloned()).enumerate() {
             let index = match topics.iter().position(|t| t.topic == topic.topic) {
@@ -180,6 +181,7 @@ impl Pipeline {
                     known.expected_rate_hz = known.expected_rate_hz.or(topic.expected_rate_hz);
                     known.stale_after = known.stale_after.or(topic.stale_after);
                     known.audio = known.audio.take().or(topic.audio);
+                    known.qos = known.qos.take().or(topic.qos);
                     index
                 }
                 None => {
@@ -858,6 +860,7 @@ mod tests {
                 expected_rate_hz: None,
                 stale_after: None,
                 audio: Some(format("S32LE", 1)),
+                qos: None,
             }],
             ..CollectorConfig::default()
         };
@@ -873,5 +876,36 @@ mod tests {
         let rate = p.audio_sample_rate(1, ms(900)).unwrap();
         assert!((rate - 16_000.0).abs() < 1e-6, "{rate}");
         assert_eq!(p.audio_sample_rate(0, ms(900)), None);
+    }
+
+    #[test]
+    fn subscription_qos_follows_the_type_unless_configured() {
+        use crate::transport::{Durability, Qos, Reliability};
+        let mut topic = WatchedTopic {
+            topic: "/t".into(),
+            msg_type: "sensor_msgs/msg/Image".into(),
+            expected_rate_hz: None,
+            stale_after: None,
+            audio: None,
+            qos: None,
+        };
+        assert_eq!(topic.subscription_qos(), Qos::sensor_data());
+        topic.qos = Some("reliable".into());
+        assert_eq!(topic.subscription_qos().reliability, Reliability::Reliable);
+        topic.qos = None;
+        topic.msg_type = GoalStatusArray::TYPE_NAME.into();
+        assert_eq!(
+            topic.subscription_qos().durability,
+            Durability::TransientLocal
+        );
+        // A stage's profile reaches its topic, and a later listing fills an unset one.
+        let mut stage = StageConfig::new("voice", "/asr", RosString::TYPE_NAME, Correlation::Fifo);
+        stage.qos = Some("sensor_data".into());
+        let config = CollectorConfig {
+            stages: vec![stage],
+            ..CollectorConfig::default()
+        };
+        let p = Pipeline::new(&config).unwrap();
+        assert_eq!(p.topics()[0].subscription_qos(), Qos::sensor_data());
     }
 }

@@ -189,6 +189,10 @@ pub struct StageConfig {
     /// Expected message rate, for topic health; `None` disables the rate check.
     #[serde(default)]
     pub expected_rate_hz: Option<f64>,
+    /// Subscription QoS profile (`reliable`, `sensor_data`, `latched`); `None` picks by
+    /// type (see [`WatchedTopic::qos`]).
+    #[serde(default)]
+    pub qos: Option<String>,
 }
 
 impl StageConfig {
@@ -203,6 +207,7 @@ impl StageConfig {
             accept: None,
             failure: None,
             expected_rate_hz: None,
+            qos: None,
         }
     }
 
@@ -274,9 +279,32 @@ pub struct WatchedTopic {
     /// audio topics without it are taken as S16LE mono.
     #[serde(default)]
     pub audio: Option<AudioFormat>,
+    /// Subscription QoS profile: `reliable` (reliable, volatile, depth 10), `sensor_data`
+    /// (best effort, depth 5) or `latched` (reliable, transient local, depth 1). `None`
+    /// picks by type: `latched` for action status, `reliable` for strings and stage events,
+    /// `sensor_data` for everything else, which matches reliable and best-effort publishers
+    /// alike but may lose samples a reliable reader would have had retransmitted.
+    #[serde(default)]
+    pub qos: Option<String>,
 }
 
 impl WatchedTopic {
+    /// The subscription QoS: the configured profile, else the type's usual one.
+    pub fn subscription_qos(&self) -> crate::transport::Qos {
+        use crate::transport::Qos;
+        if let Some(qos) = self.qos.as_deref().and_then(Qos::by_name) {
+            return qos;
+        }
+        match self.msg_type.as_str() {
+            // Action servers publish status transient-local (latched), keep last 1.
+            "action_msgs/msg/GoalStatusArray" => Qos::latched(),
+            "std_msgs/msg/String" | "vla_perf/msg/StageEvent" => Qos::reliable(100),
+            // A best-effort reader matches both reliable and best-effort publishers
+            // (cameras usually publish sensor data).
+            _ => Qos::sensor_data(),
+        }
+    }
+
     /// The sample layout used for this topic, if it carries countable audio.
     pub fn audio_format(&self) -> Option<AudioFormat> {
         crate::msg::audio_common_msgs::is_audio(&self.msg_type)
@@ -495,6 +523,7 @@ impl CollectorConfig {
             if let Some(stale) = topic.stale_after {
                 positive(check, path.key("stale_after"), stale);
             }
+            check_qos(check, path.key("qos"), topic.qos.as_deref());
             if let Some(audio) = &topic.audio {
                 let path = path.key("audio");
                 if !crate::msg::audio_common_msgs::is_audio(&topic.msg_type) {
@@ -659,6 +688,7 @@ impl StageConfig {
         }
         check_topic(check, at.key("topic"), &self.topic);
         check_msg_type(check, at.key("msg_type"), &self.msg_type);
+        check_qos(check, at.key("qos"), self.qos.as_deref());
         match &self.correlation {
             Correlation::Id { field } if !is_field_path(field) => check.error(
                 at.key("correlation").key("field"),
@@ -767,6 +797,18 @@ fn check_topic(check: &mut Checker, field: FieldPath, topic: &str) {
             topic,
             "not a valid ROS topic name (letters, digits, `_`, `/`; no `//`, no trailing `/`)",
         );
+    }
+}
+
+fn check_qos(check: &mut Checker, field: FieldPath, qos: Option<&str>) {
+    if let Some(name) = qos {
+        if crate::transport::Qos::by_name(name).is_none() {
+            check.error(
+                field,
+                name,
+                "qos must be one of reliable, sensor_data (best_effort), latched (transient_local)",
+            );
+        }
     }
 }
 
