@@ -9,6 +9,7 @@ pub mod collector;
 pub mod config;
 pub mod core;
 pub mod msg;
+pub mod node_main;
 pub mod prometheus;
 pub mod resources;
 pub mod transport;

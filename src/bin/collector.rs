@@ -1,4 +1,5 @@
-//! The vla_perf collector node: `collector [--config FILE]` (ROS 2 parameters: `config`).
+//! The vla_perf collector node: `collector [--config FILE]` or
+//! `collector --ros-args -p config:=FILE`. Stops on SIGINT or SIGTERM.
 //!
 //! Domain and discovery range follow `ROS_DOMAIN_ID` and `ROS_AUTOMATIC_DISCOVERY_RANGE`
 //! (localhost unless told otherwise).
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use vla_perf::node_main;
 use vla_perf::transport::{NodeOptions, Transport};
 
 /// Measures a VLA stack's command latency per stage and publishes it as ROS 2 topics.
@@ -39,21 +41,20 @@ fn transport() -> Arc<dyn Transport> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    node_main::init_logging();
     let args = Args::parse();
-    let config = match &args.config {
+    let params = node_main::ros_parameters(&args.ros_args)?;
+    // `--config` wins over `--ros-args -p config:=FILE` (what a launch file passes).
+    let config_path = args
+        .config
+        .clone()
+        .or(params.get("config").map(PathBuf::from));
+    let config = match &config_path {
         Some(path) => vla_perf::config::load_collector(path)
             .with_context(|| format!("loading {}", path.display()))?,
         None => vla_perf::config::CollectorConfig::default(),
     };
     let domain = NodeOptions::from_env("vla_perf_collector", "/")?.domain_id;
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    vla_perf::collector::run(config, transport(), domain, shutdown).await?;
+    vla_perf::collector::run(config, transport(), domain, node_main::shutdown_signal()).await?;
     Ok(())
 }
