@@ -230,6 +230,7 @@ pub async fn run(
                 let Some(arrival) = arrival else { break };
                 let topic = &pipeline.topics()[arrival.topic].topic;
                 out.exporter.add_topic_traffic(topic, 1, arrival.size as u64);
+                pipeline.observe(&arrival);
                 held.push(arrival.produced_at, arrival.received_at, arrival);
             }
             _ = release => {}
@@ -245,6 +246,11 @@ pub async fn run(
         for arrival in held.pop_due(wall_clock()).collect::<Vec<_>>() {
             out.arrive(&mut pipeline, &arrival).await;
         }
+    }
+    // What already arrived is measured before the open commands are abandoned.
+    while let Ok(arrival) = rx.try_recv() {
+        pipeline.observe(&arrival);
+        held.push(arrival.produced_at, arrival.received_at, arrival);
     }
     for arrival in held.drain().collect::<Vec<_>>() {
         out.arrive(&mut pipeline, &arrival).await;
@@ -386,7 +392,7 @@ impl Output {
 
     /// Feeds one released message to the pipeline and publishes what it finished.
     async fn arrive(&mut self, pipeline: &mut Pipeline, arrival: &Arrival) {
-        let arrived = pipeline.arrive(arrival);
+        let arrived = pipeline.measure(arrival);
         for e in &arrived.unreadable {
             // Logged the first time and then at powers of two.
             self.unreadable += 1;

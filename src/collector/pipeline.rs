@@ -302,11 +302,15 @@ impl Pipeline {
         meter.rate(now)
     }
 
-    /// Feeds one message.
+    /// Feeds one message: [`observe`](Self::observe) then [`measure`](Self::measure).
     pub fn arrive(&mut self, arrival: &Arrival) -> Arrived {
-        // Time out overdue commands before this message can be paired with one.
-        let mut finished = self.recorder.expire(arrival.produced_at).to_vec();
-        let mut unreadable = Vec::new();
+        self.observe(arrival);
+        self.measure(arrival)
+    }
+
+    /// Records a message's receipt on its topic (rate, age, bandwidth, audio samples,
+    /// action goal outcomes): call as it is received, in receive order.
+    pub fn observe(&mut self, arrival: &Arrival) {
         if let (Some(Some(goals)), Message::Goals(array)) =
             (self.signals.goals.get_mut(arrival.topic), &arrival.message)
         {
@@ -320,6 +324,14 @@ impl Pipeline {
         {
             meter.record(arrival.received_at, chunk.bytes / *frame);
         }
+    }
+
+    /// Turns a message into stage events for the commands it concerns: call in order of
+    /// production (see [`crate::core::reorder`]).
+    pub fn measure(&mut self, arrival: &Arrival) -> Arrived {
+        // Time out overdue commands before this message can be paired with one.
+        let mut finished = self.recorder.expire(arrival.produced_at).to_vec();
+        let mut unreadable = Vec::new();
         for (stage, input) in self.inputs.iter_mut().enumerate() {
             if self.stage_topic[stage] != arrival.topic {
                 continue;
@@ -889,7 +901,7 @@ mod tests {
             audio: None,
             qos: None,
         };
-        assert_eq!(topic.subscription_qos(), Qos::sensor_data());
+        assert_eq!(topic.subscription_qos().reliability, Reliability::BestEffort);
         topic.qos = Some("reliable".into());
         assert_eq!(topic.subscription_qos().reliability, Reliability::Reliable);
         topic.qos = None;

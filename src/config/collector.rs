@@ -82,7 +82,7 @@ impl Default for CollectorConfig {
             ],
             significant_digits: 3,
             publish_period: Duration::from_secs(1),
-            reorder_window: Duration::from_millis(10),
+            reorder_window: Duration::from_millis(50),
             slo: SloConfig::default(),
             topics: Vec::new(),
             resources: ResourcesConfig::default(),
@@ -282,7 +282,7 @@ pub struct WatchedTopic {
     /// Subscription QoS profile: `reliable` (reliable, volatile, depth 10), `sensor_data`
     /// (best effort, depth 5) or `latched` (reliable, transient local, depth 1). `None`
     /// picks by type: `latched` for action status, `reliable` for strings and stage events,
-    /// `sensor_data` for everything else, which matches reliable and best-effort publishers
+    /// best effort with depth 100 for everything else, which matches reliable and best-effort publishers
     /// alike but may lose samples a reliable reader would have had retransmitted.
     #[serde(default)]
     pub qos: Option<String>,
@@ -300,8 +300,12 @@ impl WatchedTopic {
             "action_msgs/msg/GoalStatusArray" => Qos::latched(),
             "std_msgs/msg/String" | "vla_perf/msg/StageEvent" => Qos::reliable(100),
             // A best-effort reader matches both reliable and best-effort publishers
-            // (cameras usually publish sensor data).
-            _ => Qos::sensor_data(),
+            // (cameras usually publish sensor data). A deeper reader history than the
+            // sensor-data profile's 5 rides out scheduling delays at kHz rates.
+            _ => Qos {
+                depth: 100,
+                ..Qos::sensor_data()
+            },
         }
     }
 
