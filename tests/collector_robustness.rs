@@ -1006,6 +1006,19 @@ fn a_publisher_of_the_wrong_type_leaves_the_topic_stale_and_the_collector_runnin
             "the control topic was received: discovery works here"
         );
         assert_eq!(count(WRONG), 0, "messages received on the mistyped topic");
+        // Resources have their own statuses beside the stages' and topics': the CPU, and
+        // the GPU (disabled in this config) reported as unavailable, not as an error.
+        let resource = |name: &str| {
+            diagnostics
+                .iter()
+                .rev()
+                .find_map(|g| status(&g.msg, &format!("vla_perf: resource {name}")).cloned())
+        };
+        let cpu = resource("cpu").expect("a CPU status on /diagnostics");
+        assert!(cpu.level <= DiagnosticStatus::WARN, "{cpu:?}");
+        let gpu = resource("gpu").expect("a GPU status on /diagnostics");
+        assert_eq!(gpu.level, DiagnosticStatus::STALE, "{gpu:?}");
+        assert!(gpu.message.contains("unavailable"), "{gpu:?}");
         let stamp = seconds(&last.msg.header.stamp);
         let st = diagnostics
             .iter()

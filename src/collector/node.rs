@@ -35,7 +35,7 @@ use crate::msg::diagnostic_msgs::DiagnosticArray;
 use crate::msg::std_msgs::{Header, String as RosString};
 use crate::msg::{CommandLatency, MetricArray, ResourceUsage, RosMessage, StageEvent};
 use crate::prometheus::Exporter;
-use crate::resources::{ResourceOptions, ResourceSampler};
+use crate::resources::{resource_statuses, ResourceOptions, ResourceSampler};
 use crate::transport::{
     self, wall_clock, AudioChunks, Decoder, NodeOptions, Publisher, Qos, Received, Subscription,
     Transport, Typed,
@@ -281,6 +281,8 @@ fn spawn_resource_sampler(
         ResourceSampler::new(options).map_err(|e| Error::Config(format!("resources: {e}")))?;
     let publisher =
         Publisher::<ResourceUsage>::new(node, &format!("{ns}/resources"), Qos::reliable(10))?;
+    let diagnostics = Publisher::<DiagnosticArray>::new(node, "/diagnostics", Qos::reliable(10))?;
+    let watched = config.resources.processes.clone();
     let robot_id = config.robot_id.clone();
     let mut tick = tokio::time::interval(config.resources.period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -302,6 +304,13 @@ fn spawn_resource_sampler(
             exporter.set_resources(&message);
             if let Err(e) = publisher.publish(&message) {
                 tracing::warn!("publishing resources: {e}");
+            }
+            let status = DiagnosticArray {
+                header: message.header.clone(),
+                status: resource_statuses(&message, &watched),
+            };
+            if let Err(e) = diagnostics.publish(&status) {
+                tracing::warn!("publishing resource diagnostics: {e}");
             }
         }
     });

@@ -130,8 +130,9 @@ struct Signals {
     outcomes: StageOutcomes,
     /// Per stage, the confidences its messages carried (0..1).
     confidence: Vec<Distribution>,
-    /// Per topic, goal outcomes when it is an action status topic.
-    goals: Vec<Option<GoalOutcomes>>,
+    /// Per topic, goal outcomes and finished goals per second when it is an action
+    /// status topic.
+    goals: Vec<Option<(GoalOutcomes, RateMeter)>>,
 }
 
 /// Per-stage message counts.
@@ -152,6 +153,9 @@ pub struct Pipeline {
     health: Vec<TopicHealth>,
     /// Per topic, for audio topics: bytes per frame and the samples-per-second meter.
     audio: Vec<Option<(u64, RateMeter)>>,
+    /// Per topic, messages per second by header stamp: the source's own rate (a camera's
+    /// frame rate), free of delivery jitter; with the latest stamp seen.
+    stamp_rate: Vec<(RateMeter, Duration)>,
     inputs: Vec<StageInput>,
     recorder: Recorder,
     signals: Signals,
@@ -258,9 +262,24 @@ impl Pipeline {
             confidence,
             goals: topics
                 .iter()
-                .map(|t| (t.msg_type == GoalStatusArray::TYPE_NAME).then(GoalOutcomes::default))
-                .collect(),
+                .map(|t| {
+                    if t.msg_type != GoalStatusArray::TYPE_NAME {
+                        return Ok(None);
+                    }
+                    let meter = RateMeter::new(window, 10)
+                        .map_err(|e| ConfigError(format!("topic {}: {e}", t.topic)))?;
+                    Ok(Some((GoalOutcomes::default(), meter)))
+                })
+                .collect::<Result<_, ConfigError>>()?,
         };
+        let stamp_rate = topics
+            .iter()
+            .map(|t| {
+                RateMeter::new(window, 10)
+                    .map(|m| (m, Duration::ZERO))
+                    .map_err(|e| ConfigError(format!("topic {}: {e}", t.topic)))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             robot_id: config.robot_id.clone(),
             stage_names: config.stages.iter().map(|s| s.name.clone()).collect(),
@@ -269,6 +288,7 @@ impl Pipeline {
             stage_topic,
             health,
             audio,
+            stamp_rate,
             inputs,
             recorder,
             signals,
@@ -311,13 +331,20 @@ impl Pipeline {
     /// Records a message's receipt on its topic (rate, age, bandwidth, audio samples,
     /// action goal outcomes): call as it is received, in receive order.
     pub fn observe(&mut self, arrival: &Arrival) {
-        if let (Some(Some(goals)), Message::Goals(array)) =
+        if let (Some(Some((goals, meter))), Message::Goals(array)) =
             (self.signals.goals.get_mut(arrival.topic), &arrival.message)
         {
-            goals.record(array);
+            meter.record(arrival.received_at, goals.record(array));
         }
+        let stamp = arrival.message.stamp();
         if let Some(health) = self.health.get_mut(arrival.topic) {
-            health.record(arrival.received_at, arrival.size, arrival.message.stamp());
+            health.record(arrival.received_at, arrival.size, stamp);
+        }
+        if let (Some((meter, latest)), Some(stamp)) =
+            (self.stamp_rate.get_mut(arrival.topic), stamp)
+        {
+            meter.record(stamp, 1);
+            *latest = (*latest).max(stamp);
         }
         if let (Some(Some((frame, meter))), Message::Audio(chunk)) =
             (self.audio.get_mut(arrival.topic), &arrival.message)
@@ -413,6 +440,19 @@ impl Pipeline {
             batch
                 .metrics
                 .push(summary_msg("topic_age", "s", window, snap.age, tags()));
+            if let Some((meter, latest)) = self.stamp_rate.get(i).filter(|(m, _)| m.total() > 0) {
+                // Measured up to the latest stamp: the source's clock, not this host's.
+                let rate = meter.rate(*latest).map(|r| (meter.total(), r));
+                batch
+                    .metrics
+                    .push(scalar_msg("topic_stamp_rate", "Hz", window, rate, tags()));
+            }
+            if let Some(Some((_, meter))) = self.signals.goals.get(i) {
+                let rate = meter.rate(now).map(|r| (meter.total(), r));
+                batch
+                    .metrics
+                    .push(scalar_msg("action_rate", "Hz", window, rate, tags()));
+            }
             if let Some(Some((_, meter))) = self.audio.get(i) {
                 let rate = meter.rate(now).map(|r| (meter.total(), r));
                 batch
@@ -575,7 +615,7 @@ impl Pipeline {
             vec![],
         ));
         for (topic, goals) in self.topics.iter().zip(&signals.goals) {
-            if let Some(goals) = goals {
+            if let Some((goals, _)) = goals {
                 metrics.push(scalar_msg(
                     "action_success_rate",
                     "1",
@@ -901,7 +941,10 @@ mod tests {
             audio: None,
             qos: None,
         };
-        assert_eq!(topic.subscription_qos().reliability, Reliability::BestEffort);
+        assert_eq!(
+            topic.subscription_qos().reliability,
+            Reliability::BestEffort
+        );
         topic.qos = Some("reliable".into());
         assert_eq!(topic.subscription_qos().reliability, Reliability::Reliable);
         topic.qos = None;
@@ -919,5 +962,88 @@ mod tests {
         };
         let p = Pipeline::new(&config).unwrap();
         assert_eq!(p.topics()[0].subscription_qos(), Qos::sensor_data());
+    }
+
+    #[test]
+    fn stamp_rate_follows_the_source_clock_and_action_rate_counts_finished_goals() {
+        use crate::msg::action_msgs::{GoalInfo, GoalStatus};
+        use crate::msg::unique_identifier_msgs::UUID;
+        let config = CollectorConfig {
+            stages: vec![StageConfig::new(
+                "voice",
+                "/asr",
+                RosString::TYPE_NAME,
+                Correlation::Fifo,
+            )],
+            topics: vec![
+                WatchedTopic {
+                    topic: "/camera".into(),
+                    msg_type: "sensor_msgs/msg/Image".into(),
+                    expected_rate_hz: None,
+                    stale_after: None,
+                    audio: None,
+                    qos: None,
+                },
+                WatchedTopic {
+                    topic: "/execute/_action/status".into(),
+                    msg_type: GoalStatusArray::TYPE_NAME.into(),
+                    expected_rate_hz: None,
+                    stale_after: None,
+                    audio: None,
+                    qos: None,
+                },
+            ],
+            ..CollectorConfig::default()
+        };
+        let mut p = Pipeline::new(&config).unwrap();
+        // Frames stamped every 40 ms (25 Hz) but delivered with up to 15 ms of jitter.
+        for i in 0..50u64 {
+            let stamp = ms(1_000 + 40 * i);
+            let header = Header {
+                stamp: Time::from(stamp),
+                frame_id: String::new(),
+            };
+            let jitter = ms((i * 7) % 16);
+            p.observe(&arrival(1, stamp + ms(5) + jitter, Message::Header(header)));
+        }
+        // Goals finishing: each status array repeats the goals seen so far.
+        let goal = |id: u8, status| GoalStatus {
+            goal_info: GoalInfo {
+                goal_id: UUID { uuid: [id; 16] },
+                stamp: Time::default(),
+            },
+            status,
+        };
+        let mut list = Vec::new();
+        for id in 0..5u8 {
+            list.push(goal(id, GoalStatus::STATUS_SUCCEEDED));
+            let array = GoalStatusArray {
+                status_list: list.clone(),
+            };
+            p.observe(&arrival(
+                2,
+                ms(1_000 + 500 * u64::from(id)),
+                Message::Goals(array),
+            ));
+        }
+        let now = ms(3_000);
+        let batch = p.topic_health(&p.topic_snapshots(now), now);
+        let metric = |name: &str, topic: &str| {
+            batch
+                .metrics
+                .iter()
+                .find(|m| m.name == name && m.tags[0].value == topic)
+                .map(|m| m.mean)
+        };
+        let stamp_rate = metric("topic_stamp_rate", "/camera").unwrap();
+        assert!((stamp_rate - 25.0).abs() < 1e-9, "{stamp_rate}");
+        let receive_rate = metric("topic_rate", "/camera").unwrap();
+        assert!(
+            (receive_rate - 25.0).abs() > 1e-3,
+            "jitter shows in the receive rate"
+        );
+        // Five goals finished at 0.5 s intervals: 2 per second.
+        let actions = metric("action_rate", "/execute/_action/status").unwrap();
+        assert!((actions - 2.0).abs() < 1e-9, "{actions}");
     }
 }

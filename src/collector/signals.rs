@@ -64,8 +64,10 @@ pub struct GoalOutcomes {
 }
 
 impl GoalOutcomes {
-    /// Counts every goal that reached SUCCEEDED, CANCELED or ABORTED, once.
-    pub fn record(&mut self, array: &GoalStatusArray) {
+    /// Counts every goal that reached SUCCEEDED, CANCELED or ABORTED, once; returns how
+    /// many finished for the first time in `array`.
+    pub fn record(&mut self, array: &GoalStatusArray) -> u64 {
+        let mut finished = 0;
         for goal in &array.status_list {
             let succeeded = match goal.status {
                 GoalStatus::STATUS_SUCCEEDED => true,
@@ -74,8 +76,10 @@ impl GoalOutcomes {
             };
             if self.seen.insert(goal.goal_info.goal_id.uuid) {
                 self.outcomes.record(succeeded);
+                finished += 1;
             }
         }
+        finished
     }
 
     /// Fraction of finished goals that succeeded; `None` before any finished.

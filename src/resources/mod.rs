@@ -24,7 +24,10 @@
 //! - Network rates sum every interface except loopback (`lo`), so traffic a bridge forwards
 //!   between a veth and a physical interface counts on both.
 
+mod diagnostics;
 mod gpu;
+
+pub use diagnostics::{resource_statuses, BUSY_PERCENT, GPU_HOT_CELSIUS};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
