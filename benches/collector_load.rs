@@ -609,21 +609,15 @@ fn run_load_schedule(
 
 /// Starts the Cyclone DDS camera: `frames` 640x480 rgb8 images at 30 Hz, best effort,
 /// stamped when sent, once the collector's reader has matched.
-fn cyclone_camera(domain: u16, frames: usize) -> Child {
+fn cyclone_camera(domain: u16, frames: usize, subscribers: usize) -> Child {
     let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/cyclone_peer.py");
     Command::new("python3")
         .arg(peer)
         .args(["publish", "--topic", "/camera/image_raw"])
         .args(["--type", "sensor_msgs/msg/Image", "--image", "640x480"])
         .args(["--rate", "30", "--stamp", "now", "--qos", "best_effort"])
-        .args([
-            "--wait-subscribers",
-            "1",
-            "--timeout",
-            "20",
-            "--linger",
-            "0",
-        ])
+        .args(["--wait-subscribers", &subscribers.to_string()])
+        .args(["--timeout", "20", "--linger", "0"])
         .args([
             "--domain",
             &domain.to_string(),
@@ -634,6 +628,72 @@ fn cyclone_camera(domain: u16, frames: usize) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("python3 tests/peers/cyclone_peer.py")
+}
+
+/// Only the header of an image, which is all a header-only subscriber deserializes.
+#[derive(serde::Deserialize)]
+struct ImageHeader {
+    #[allow(dead_code)]
+    header: Header,
+}
+
+const BARE_CAMERA: &str = "VLA_PERF_BARE_CAMERA";
+
+/// Re-runs this bench as a bare ros2-client subscriber to `/camera/image_raw`.
+fn bare_camera_subscriber(domain: u16, seconds: u64) -> Child {
+    Command::new(std::env::current_exe().expect("bench path"))
+        .env(BARE_CAMERA, format!("{domain}:{seconds}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("bare subscriber")
+}
+
+/// The bare subscriber's body: a ros2-client node with one best-effort subscription,
+/// taking samples for `seconds`.
+fn run_bare_camera_subscriber(spec: &str) {
+    use futures::StreamExt;
+    use ros2_client::{Context, MessageTypeName, Name, NodeName, NodeOptions as RosNodeOptions};
+    let mut parts = spec.split(':').map(|v| v.parse::<u64>().unwrap_or(0));
+    let (domain, seconds) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let participant = ros2_client::dds::rustdds::DomainParticipantBuilder::new(domain as u16)
+        .with_only_networks([std::net::IpAddr::from([127, 0, 0, 1])])
+        .build()
+        .expect("participant");
+    let context = Context::from_domain_participant(participant).expect("context");
+    let mut node = context
+        .new_node(
+            NodeName::new("/", "bare_camera").expect("name"),
+            RosNodeOptions::new(),
+        )
+        .expect("node");
+    let qos = ros2_client::QosProfile::publisher_default()
+        .reliability_best_effort()
+        .history(ros2_client::qos::History::KeepLast { depth: 100 });
+    let topic = node
+        .create_topic(
+            &Name::new("/camera", "image_raw").expect("topic"),
+            MessageTypeName::new("sensor_msgs", "Image"),
+            &qos,
+        )
+        .expect("topic");
+    let sub = node
+        .create_subscription::<ImageHeader>(&topic, Some(qos))
+        .expect("subscription");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let stream = sub.async_stream();
+        futures::pin_mut!(stream);
+        let _ = tokio::time::timeout(Duration::from_secs(seconds), async {
+            while let Some(sample) = stream.next().await {
+                std::hint::black_box(&sample);
+            }
+        })
+        .await;
+    });
 }
 
 async fn typical_load(binary: &Path, seconds: u64, camera: Camera, domain: u16) {
@@ -687,17 +747,26 @@ async fn typical_load(binary: &Path, seconds: u64, camera: Camera, domain: u16) 
     let rss_ready = collector.memory_mib("VmRSS:");
     let (events, commands) = load_schedule(total, camera);
     let mut frames = events.iter().filter(|e| matches!(e.1, Ev::Frame)).count();
+    // Beside the collector, a bare ros2-client subscriber to the camera in its own process:
+    // the cost of receiving the stream through RustDDS at all, the floor for any node.
+    let mut bare = (camera != Camera::Off).then(|| bare_camera_subscriber(domain, seconds + 5));
     let mut cyclone = (camera == Camera::Cyclone).then(|| {
         frames = (seconds * 30) as usize;
-        cyclone_camera(domain, frames)
+        cyclone_camera(domain, frames, 1 + usize::from(bare.is_some()))
     });
     let t0 = Instant::now();
     let schedule = tokio::task::spawn_blocking(move || run_load_schedule(publishers, events, t0));
     tokio::time::sleep_until((t0 + WARM_UP).into()).await;
     let (cpu_start, rss_start) = (collector.cpu_seconds(), collector.memory_mib("VmRSS:"));
+    let bare_start = bare
+        .as_ref()
+        .map(|b| cpu_seconds_of(&format!("/proc/{}/stat", b.id())));
     let measured_from = Instant::now();
     tokio::time::sleep_until((t0 + total).into()).await;
     let (cpu_end, rss_end) = (collector.cpu_seconds(), collector.memory_mib("VmRSS:"));
+    let bare_end = bare
+        .as_ref()
+        .map(|b| cpu_seconds_of(&format!("/proc/{}/stat", b.id())));
     let measured = measured_from.elapsed().as_secs_f64();
     let peak = collector.memory_mib("VmHWM:");
     let report = schedule.await.expect("schedule");
@@ -733,6 +802,14 @@ async fn typical_load(binary: &Path, seconds: u64, camera: Camera, domain: u16) 
         "  collector CPU: {cpu:.2}% of one core (utime+stime over {measured:.1} s after a {} s warm-up)   target <= 2%",
         WARM_UP.as_secs()
     );
+    if let (Some(start), Some(end), Some(child)) = (bare_start, bare_end, bare.as_mut()) {
+        let _ = child.kill();
+        let _ = child.wait();
+        println!(
+            "  bare ros2-client subscriber to the camera alone (same run, own process): {:.2}% of one core",
+            (end - start) / measured * 100.0
+        );
+    }
     println!(
         "  collector RSS: {rss_ready:.1} MiB when up, {rss_start:.1} MiB after warm-up, {rss_end:.1} MiB at end, peak {peak:.1} MiB   target <= 50 MB ({:.1} MiB)",
         50e6 / 1048576.0
@@ -1041,6 +1118,10 @@ fn collector_binary() -> PathBuf {
 
 fn main() {
     if std::env::args().any(|a| a == "--test" || a == "--list") {
+        return;
+    }
+    if let Ok(spec) = std::env::var(BARE_CAMERA) {
+        run_bare_camera_subscriber(&spec);
         return;
     }
     if std::env::var_os(INSIDE).is_none() {

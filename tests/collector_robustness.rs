@@ -374,9 +374,15 @@ async fn check_rate(
     count: usize,
     peer_args: &[&str],
 ) -> RateCheck {
+    // A history of 100 ms of messages (at least the sensor-data profile's 5), as the
+    // config docs advise for fast topics.
+    let depth = ((expected_hz / 10.0) as usize).max(5);
     let yaml = collector_yaml(
         IDLE_STAGE,
-        &format!("    - {{topic: {topic}, msg_type: {msg_type}, expected_rate_hz: {expected_hz}}}"),
+        &format!(
+            "    - {{topic: {topic}, msg_type: {msg_type}, expected_rate_hz: {expected_hz}, \
+             qos_depth: {depth}}}"
+        ),
     );
     let probe = Probe::start(domain);
     let collector = Collector::start(&yaml, domain);

@@ -182,6 +182,12 @@ const EXPECTED: &[Expected] = &[
         "qos must be one of reliable, sensor_data",
     ),
     bad(
+        "zero_qos_depth.yaml",
+        5,
+        Some("collector.topics[0].qos_depth"),
+        "qos_depth must be from 1 to 10000",
+    ),
+    bad(
         "bad_listen_address.yaml",
         4,
         Some("collector.prometheus.listen"),

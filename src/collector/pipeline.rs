@@ -175,6 +175,7 @@ impl Pipeline {
             stale_after: None,
             audio: None,
             qos: s.qos.clone(),
+            qos_depth: s.qos_depth,
         });
         for (i, topic) in watched.chain(config.topics.iter().cloned()).enumerate() {
             let index = match topics.iter().position(|t| t.topic == topic.topic) {
@@ -186,6 +187,7 @@ impl Pipeline {
                     known.stale_after = known.stale_after.or(topic.stale_after);
                     known.audio = known.audio.take().or(topic.audio);
                     known.qos = known.qos.take().or(topic.qos);
+                    known.qos_depth = known.qos_depth.or(topic.qos_depth);
                     index
                 }
                 None => {
@@ -913,6 +915,7 @@ mod tests {
                 stale_after: None,
                 audio: Some(format("S32LE", 1)),
                 qos: None,
+                qos_depth: None,
             }],
             ..CollectorConfig::default()
         };
@@ -940,6 +943,7 @@ mod tests {
             stale_after: None,
             audio: None,
             qos: None,
+            qos_depth: None,
         };
         assert_eq!(
             topic.subscription_qos().reliability,
@@ -983,6 +987,7 @@ mod tests {
                     stale_after: None,
                     audio: None,
                     qos: None,
+                    qos_depth: None,
                 },
                 WatchedTopic {
                     topic: "/execute/_action/status".into(),
@@ -991,6 +996,7 @@ mod tests {
                     stale_after: None,
                     audio: None,
                     qos: None,
+                    qos_depth: None,
                 },
             ],
             ..CollectorConfig::default()

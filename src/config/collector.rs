@@ -193,6 +193,10 @@ pub struct StageConfig {
     /// type (see [`WatchedTopic::qos`]).
     #[serde(default)]
     pub qos: Option<String>,
+    /// History depth of the subscription, overriding the profile's (see
+    /// [`WatchedTopic::qos_depth`]).
+    #[serde(default)]
+    pub qos_depth: Option<usize>,
 }
 
 impl StageConfig {
@@ -208,6 +212,7 @@ impl StageConfig {
             failure: None,
             expected_rate_hz: None,
             qos: None,
+            qos_depth: None,
         }
     }
 
@@ -282,30 +287,41 @@ pub struct WatchedTopic {
     /// Subscription QoS profile: `reliable` (reliable, volatile, depth 10), `sensor_data`
     /// (best effort, depth 5) or `latched` (reliable, transient local, depth 1). `None`
     /// picks by type: `latched` for action status, `reliable` for strings and stage events,
-    /// best effort with depth 100 for everything else, which matches reliable and best-effort publishers
+    /// `sensor_data` for everything else, which matches reliable and best-effort publishers
     /// alike but may lose samples a reliable reader would have had retransmitted.
     #[serde(default)]
     pub qos: Option<String>,
+    /// History depth of the subscription, overriding the profile's: samples the
+    /// middleware keeps until the collector takes them. A kHz topic wants more than the
+    /// sensor-data profile's 5 to ride out scheduling delays; large messages (images) cost
+    /// their size per slot in the middleware's cache. 1..=10000.
+    #[serde(default)]
+    pub qos_depth: Option<usize>,
 }
 
 impl WatchedTopic {
     /// The subscription QoS: the configured profile, else the type's usual one.
     pub fn subscription_qos(&self) -> crate::transport::Qos {
         use crate::transport::Qos;
-        if let Some(qos) = self.qos.as_deref().and_then(Qos::by_name) {
-            return qos;
+        let profile = match self.qos.as_deref().and_then(Qos::by_name) {
+            Some(qos) => qos,
+            None => self.default_qos(),
+        };
+        Qos {
+            depth: self.qos_depth.unwrap_or(profile.depth),
+            ..profile
         }
+    }
+
+    fn default_qos(&self) -> crate::transport::Qos {
+        use crate::transport::Qos;
         match self.msg_type.as_str() {
             // Action servers publish status transient-local (latched), keep last 1.
             "action_msgs/msg/GoalStatusArray" => Qos::latched(),
             "std_msgs/msg/String" | "vla_perf/msg/StageEvent" => Qos::reliable(100),
             // A best-effort reader matches both reliable and best-effort publishers
-            // (cameras usually publish sensor data). A deeper reader history than the
-            // sensor-data profile's 5 rides out scheduling delays at kHz rates.
-            _ => Qos {
-                depth: 100,
-                ..Qos::sensor_data()
-            },
+            // (cameras usually publish sensor data).
+            _ => Qos::sensor_data(),
         }
     }
 
@@ -528,6 +544,7 @@ impl CollectorConfig {
                 positive(check, path.key("stale_after"), stale);
             }
             check_qos(check, path.key("qos"), topic.qos.as_deref());
+            check_depth(check, path.key("qos_depth"), topic.qos_depth);
             if let Some(audio) = &topic.audio {
                 let path = path.key("audio");
                 if !crate::msg::audio_common_msgs::is_audio(&topic.msg_type) {
@@ -693,6 +710,7 @@ impl StageConfig {
         check_topic(check, at.key("topic"), &self.topic);
         check_msg_type(check, at.key("msg_type"), &self.msg_type);
         check_qos(check, at.key("qos"), self.qos.as_deref());
+        check_depth(check, at.key("qos_depth"), self.qos_depth);
         match &self.correlation {
             Correlation::Id { field } if !is_field_path(field) => check.error(
                 at.key("correlation").key("field"),
@@ -813,6 +831,12 @@ fn check_qos(check: &mut Checker, field: FieldPath, qos: Option<&str>) {
                 "qos must be one of reliable, sensor_data (best_effort), latched (transient_local)",
             );
         }
+    }
+}
+
+fn check_depth(check: &mut Checker, field: FieldPath, depth: Option<usize>) {
+    if let Some(depth) = depth.filter(|d| !(1..=10_000).contains(d)) {
+        check.error(field, depth, "qos_depth must be from 1 to 10000");
     }
 }
 
