@@ -811,6 +811,32 @@ mod tests {
         Pipeline::new(&config).unwrap()
     }
 
+    fn watched(topic: &str, msg_type: &str) -> WatchedTopic {
+        WatchedTopic {
+            topic: topic.into(),
+            msg_type: msg_type.into(),
+            expected_rate_hz: None,
+            stale_after: None,
+            audio: None,
+            qos: None,
+            qos_depth: None,
+        }
+    }
+
+    /// A voice stage on `/asr` and `topics` watched beside it.
+    fn voice_and(topics: Vec<WatchedTopic>) -> CollectorConfig {
+        CollectorConfig {
+            stages: vec![StageConfig::new(
+                "voice",
+                "/asr",
+                RosString::TYPE_NAME,
+                Correlation::Fifo,
+            )],
+            topics,
+            ..CollectorConfig::default()
+        }
+    }
+
     fn arrival(topic: usize, at: Duration, message: Message) -> Arrival {
         Arrival {
             topic,
@@ -901,24 +927,10 @@ mod tests {
         assert_eq!(format("S24LE", 1).frame_bytes(), Some(3));
         assert_eq!(format("S12LE", 1).frame_bytes(), None);
         assert_eq!(format("MP3", 1).frame_bytes(), None);
-        let config = CollectorConfig {
-            stages: vec![StageConfig::new(
-                "voice",
-                "/asr",
-                RosString::TYPE_NAME,
-                Correlation::Fifo,
-            )],
-            topics: vec![WatchedTopic {
-                topic: "/audio".into(),
-                msg_type: audio_common_msgs::AUDIO_DATA.into(),
-                expected_rate_hz: None,
-                stale_after: None,
-                audio: Some(format("S32LE", 1)),
-                qos: None,
-                qos_depth: None,
-            }],
-            ..CollectorConfig::default()
-        };
+        let config = voice_and(vec![WatchedTopic {
+            audio: Some(format("S32LE", 1)),
+            ..watched("/audio", audio_common_msgs::AUDIO_DATA)
+        }]);
         let mut p = Pipeline::new(&config).unwrap();
         // 10 chunks of 1600 frames every 100 ms: 16 000 samples/s.
         for i in 0..10 {
@@ -936,15 +948,7 @@ mod tests {
     #[test]
     fn subscription_qos_follows_the_type_unless_configured() {
         use crate::transport::{Durability, Qos, Reliability};
-        let mut topic = WatchedTopic {
-            topic: "/t".into(),
-            msg_type: "sensor_msgs/msg/Image".into(),
-            expected_rate_hz: None,
-            stale_after: None,
-            audio: None,
-            qos: None,
-            qos_depth: None,
-        };
+        let mut topic = watched("/t", "sensor_msgs/msg/Image");
         assert_eq!(
             topic.subscription_qos().reliability,
             Reliability::BestEffort
@@ -972,35 +976,10 @@ mod tests {
     fn stamp_rate_follows_the_source_clock_and_action_rate_counts_finished_goals() {
         use crate::msg::action_msgs::{GoalInfo, GoalStatus};
         use crate::msg::unique_identifier_msgs::UUID;
-        let config = CollectorConfig {
-            stages: vec![StageConfig::new(
-                "voice",
-                "/asr",
-                RosString::TYPE_NAME,
-                Correlation::Fifo,
-            )],
-            topics: vec![
-                WatchedTopic {
-                    topic: "/camera".into(),
-                    msg_type: "sensor_msgs/msg/Image".into(),
-                    expected_rate_hz: None,
-                    stale_after: None,
-                    audio: None,
-                    qos: None,
-                    qos_depth: None,
-                },
-                WatchedTopic {
-                    topic: "/execute/_action/status".into(),
-                    msg_type: GoalStatusArray::TYPE_NAME.into(),
-                    expected_rate_hz: None,
-                    stale_after: None,
-                    audio: None,
-                    qos: None,
-                    qos_depth: None,
-                },
-            ],
-            ..CollectorConfig::default()
-        };
+        let config = voice_and(vec![
+            watched("/camera", "sensor_msgs/msg/Image"),
+            watched("/execute/_action/status", GoalStatusArray::TYPE_NAME),
+        ]);
         let mut p = Pipeline::new(&config).unwrap();
         // Frames stamped every 40 ms (25 Hz) but delivered with up to 15 ms of jitter.
         for i in 0..50u64 {
