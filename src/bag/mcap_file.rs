@@ -1,0 +1,196 @@
+//! MCAP storage, read front to back with the `mcap` crate's sans-io linear reader: memory is
+//! one record (or one chunk's decompression buffer), whatever the file's size, and neither
+//! the summary section nor the index is needed, so a file cut off by a crash still reads.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use mcap::records::op;
+use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOptions};
+
+use super::{connection_id, BagFile, BagMessage, Error, Event, ReadStats, Result};
+use crate::bag::Connection;
+
+/// Largest record accepted: a garbage length field must not make us allocate gigabytes.
+const RECORD_LIMIT: usize = 1 << 30;
+/// Progress is reported after at least this many bytes.
+const PROGRESS_STEP: u64 = 8 << 20;
+/// Bytes of a Message record before its payload: channel id, sequence, log and publish time.
+const MESSAGE_PREFIX: usize = 2 + 4 + 8 + 8;
+
+/// Reads one MCAP file; false when it ended early (the warning says where and why).
+pub(super) fn read(
+    file: &BagFile,
+    connections: &mut Vec<Connection>,
+    stats: &mut ReadStats,
+    visit: &mut dyn FnMut(Event<'_>),
+) -> Result<bool> {
+    let path = &file.path;
+    let mut source = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let options = LinearReaderOptions::default()
+        .with_validate_chunk_crcs(true)
+        .with_record_length_limit(RECORD_LIMIT);
+    let mut reader = LinearReader::new_with_options(options);
+    // Schema id -> type name; channel id -> connection (this file's id spaces).
+    let mut schemas: HashMap<u16, String> = HashMap::new();
+    let mut channels: HashMap<u16, usize> = HashMap::new();
+    let mut fed: u64 = 0;
+    let mut next_progress = stats.bytes + PROGRESS_STEP;
+    let mut unknown_channel: u64 = 0;
+    let mut short_messages: u64 = 0;
+    let mut complete = true;
+    while let Some(event) = reader.next_event() {
+        match event {
+            Err(e) => {
+                visit(Event::Warning(format!(
+                    "{}: MCAP cut off or damaged after byte {fed}: {e}; the messages before it \
+                     were read, the rest of this file is skipped",
+                    path.display()
+                )));
+                complete = false;
+                break;
+            }
+            Ok(LinearReadEvent::ReadRequest(want)) => {
+                let buf = reader.insert(want);
+                let n = match read_some(&mut source, buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        reader.notify_read(0);
+                        visit(Event::Warning(format!(
+                            "{}: read error after byte {fed}: {e}; the rest of this file is \
+                             skipped",
+                            path.display()
+                        )));
+                        complete = false;
+                        break;
+                    }
+                };
+                reader.notify_read(n);
+                fed += n as u64;
+                stats.bytes += n as u64;
+                if stats.bytes >= next_progress {
+                    visit(Event::Progress(stats.bytes));
+                    next_progress = stats.bytes + PROGRESS_STEP;
+                }
+            }
+            Ok(LinearReadEvent::Record { opcode, data }) => match opcode {
+                op::MESSAGE => {
+                    let Some((channel, log_time, publish_time, payload)) = split_message(data)
+                    else {
+                        short_messages += 1;
+                        continue;
+                    };
+                    let Some(&connection) = channels.get(&channel) else {
+                        unknown_channel += 1;
+                        continue;
+                    };
+                    stats.messages += 1;
+                    visit(Event::Message(BagMessage {
+                        connection,
+                        log_time,
+                        publish_time: (publish_time != 0).then_some(publish_time),
+                        data: payload,
+                    }));
+                }
+                op::SCHEMA => match mcap::parse_record(opcode, data) {
+                    Ok(mcap::records::Record::Schema { header, .. }) => {
+                        schemas.insert(header.id, header.name);
+                    }
+                    _ => visit(Event::Warning(format!(
+                        "{}: unreadable schema record after byte {fed}; its channels have no type",
+                        path.display()
+                    ))),
+                },
+                op::CHANNEL => match mcap::parse_record(opcode, data) {
+                    Ok(mcap::records::Record::Channel(c)) => {
+                        let msg_type = match schemas.get(&c.schema_id) {
+                            Some(name) => name.clone(),
+                            None => {
+                                visit(Event::Warning(format!(
+                                    "{}: channel {} ({}) has no schema (id {}); its messages \
+                                     cannot be typed",
+                                    path.display(),
+                                    c.id,
+                                    c.topic,
+                                    c.schema_id
+                                )));
+                                String::new()
+                            }
+                        };
+                        let id = connection_id(
+                            connections,
+                            &c.topic,
+                            &msg_type,
+                            &c.message_encoding,
+                            visit,
+                        );
+                        channels.insert(c.id, id);
+                    }
+                    _ => visit(Event::Warning(format!(
+                        "{}: unreadable channel record after byte {fed}; its messages are skipped",
+                        path.display()
+                    ))),
+                },
+                _ => {}
+            },
+        }
+    }
+    if unknown_channel > 0 {
+        visit(Event::Warning(format!(
+            "{}: {unknown_channel} messages of undeclared channels skipped",
+            path.display()
+        )));
+    }
+    if short_messages > 0 {
+        visit(Event::Warning(format!(
+            "{}: {short_messages} message records too short to hold their header skipped",
+            path.display()
+        )));
+    }
+    visit(Event::Progress(stats.bytes));
+    Ok(complete)
+}
+
+/// Channel id, log time, publish time and payload of a Message record's body.
+fn split_message(body: &[u8]) -> Option<(u16, u64, u64, &[u8])> {
+    if body.len() < MESSAGE_PREFIX {
+        return None;
+    }
+    let u64_at = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&body[at..at + 8]);
+        u64::from_le_bytes(b)
+    };
+    let channel = u16::from_le_bytes([body[0], body[1]]);
+    Some((channel, u64_at(6), u64_at(14), &body[MESSAGE_PREFIX..]))
+}
+
+/// One `read`, retried when interrupted.
+fn read_some(source: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match source.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_record_splits_into_channel_times_and_payload() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&7u16.to_le_bytes());
+        body.extend_from_slice(&1u32.to_le_bytes());
+        body.extend_from_slice(&11u64.to_le_bytes());
+        body.extend_from_slice(&13u64.to_le_bytes());
+        body.extend_from_slice(b"cdr");
+        assert_eq!(split_message(&body), Some((7, 11, 13, &b"cdr"[..])));
+        assert_eq!(split_message(&body[..21]), None);
+    }
+}
