@@ -134,8 +134,8 @@ pub struct Analyzer {
     config: CollectorConfig,
     options: Options,
     routes: Vec<Option<Route>>,
-    /// (topic, recorded type, reason) and messages skipped for it.
-    skips: Vec<(Skip, bool)>,
+    /// Per (topic, recorded type, reason), the messages skipped.
+    skips: Vec<Skip>,
     topic_bytes: Vec<u64>,
     pending: BinaryHeap<Reverse<Pending>>,
     sequence: u64,
@@ -257,15 +257,12 @@ impl Analyzer {
                 if c.msg_type.is_empty() { "untyped" } else { &c.msg_type }
             ));
         }
-        self.skips.push((
-            Skip {
-                topic: c.topic.clone(),
-                msg_type: c.msg_type.clone(),
-                reason,
-                messages: 0,
-            },
-            warn,
-        ));
+        self.skips.push(Skip {
+            topic: c.topic.clone(),
+            msg_type: c.msg_type.clone(),
+            reason,
+            messages: 0,
+        });
         Route::Skip(self.skips.len() - 1)
     }
 
@@ -274,7 +271,7 @@ impl Analyzer {
         let topic = match self.routes.get(m.connection).cloned().flatten() {
             Some(Route::Topic(t)) => t,
             Some(Route::Skip(s)) => {
-                self.skips[s].0.messages += 1;
+                self.skips[s].messages += 1;
                 return Ok(());
             }
             None => {
@@ -338,7 +335,7 @@ impl Analyzer {
         let index = match self
             .skips
             .iter()
-            .position(|(s, _)| s.topic == name && s.reason == reason)
+            .position(|s| s.topic == name && s.reason == reason)
         {
             Some(i) => i,
             None => {
@@ -347,19 +344,16 @@ impl Analyzer {
                      (further ones are only counted)",
                     at.as_secs_f64()
                 ));
-                self.skips.push((
-                    Skip {
-                        topic: name,
-                        msg_type,
-                        reason,
-                        messages: 0,
-                    },
-                    true,
-                ));
+                self.skips.push(Skip {
+                    topic: name,
+                    msg_type,
+                    reason,
+                    messages: 0,
+                });
                 self.skips.len() - 1
             }
         };
-        self.skips[index].0.messages += 1;
+        self.skips[index].messages += 1;
     }
 
     /// Feeds one message in order, taking the snapshots due before it.
@@ -417,6 +411,7 @@ impl Analyzer {
             interval: at.saturating_sub(since).as_secs_f64(),
             end_to_end_p50: e2e.map(|s| s.p50),
             end_to_end_p95: e2e.map(|s| s.p95),
+            command_rate_hz: self.pipeline.recorder().command_rate(at),
             commands: self.interval.commands,
             messages: self.interval.messages,
             bytes: self.interval.bytes,
@@ -488,7 +483,7 @@ impl Analyzer {
         inputs.commands = self.outcomes.clone();
         inputs.duration = end.saturating_sub(start).as_secs_f64();
         inputs.series = self.series.clone();
-        inputs.skips = self.skips.iter().map(|(s, _)| s.clone()).collect();
+        inputs.skips = std::mem::take(&mut self.skips);
         inputs.warnings.append(&mut self.warnings);
         if self.first.is_some() {
             inputs.source.start = Some(start.as_secs_f64());

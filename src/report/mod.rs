@@ -215,6 +215,8 @@ pub struct SeriesPoint {
     pub end_to_end_p50: Option<f64>,
     /// End-to-end 95th percentile over the same window, seconds.
     pub end_to_end_p95: Option<f64>,
+    /// Commands finished per second over the collector's first sliding window.
+    pub command_rate_hz: Option<f64>,
     /// Commands finished in the interval.
     pub commands: u64,
     /// Messages read in the interval.
@@ -629,6 +631,7 @@ mod tests {
             interval: 1.0,
             end_to_end_p50: None,
             end_to_end_p95: Some(t),
+            command_rate_hz: None,
             commands,
             messages: 1,
             bytes: 10,

@@ -199,7 +199,7 @@ pub fn latency_cdf(r: &Report) -> String {
         .filter(|l| !l.cdf.is_empty())
         .map(|l| Line {
             name: l.name.clone(),
-            points: l.cdf.iter().map(|p| (p[0] * 1e3, p[1])).collect(),
+            points: steps(&l.cdf),
         })
         .collect();
     line_chart(
@@ -208,6 +208,19 @@ pub fn latency_cdf(r: &Report) -> String {
         "fraction of commands at or below",
         &lines,
     )
+}
+
+/// A CDF drawn as steps in milliseconds, from 0 at its first value.
+fn steps(cdf: &[[f64; 2]]) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(cdf.len() * 2 + 1);
+    let mut previous = 0.0;
+    for p in cdf {
+        let x = p[0] * 1e3;
+        out.push((x, previous));
+        out.push((x, p[1]));
+        previous = p[1];
+    }
+    out
 }
 
 /// End-to-end p50 and p95 over the collector's first window, across the run.
@@ -237,24 +250,30 @@ pub fn latency_over_time(r: &Report) -> String {
     )
 }
 
-/// Commands finished per minute and messages per second, across the run.
+/// Commands finished per minute (over the collector's first window) and messages per
+/// second, across the run.
 pub fn throughput(r: &Report) -> String {
-    let per = |f: fn(&super::SeriesPoint) -> f64| {
-        r.series
-            .points()
-            .iter()
-            .filter(|p| p.interval > 0.0)
-            .map(|p| (p.t, f(p) / p.interval))
-            .collect()
+    let points = r.series.points();
+    // The last interval is cut short by the end of the run: its rate would be noise.
+    let full = match points {
+        [.., a, b] if b.interval < a.interval / 2.0 => &points[..points.len() - 1],
+        _ => points,
     };
     let lines = [
         Line {
             name: "commands / min".into(),
-            points: per(|p| p.commands as f64 * 60.0),
+            points: full
+                .iter()
+                .filter_map(|p| p.command_rate_hz.map(|hz| (p.t, hz * 60.0)))
+                .collect(),
         },
         Line {
             name: "messages / s".into(),
-            points: per(|p| p.messages as f64),
+            points: full
+                .iter()
+                .filter(|p| p.interval > 0.0)
+                .map(|p| (p.t, p.messages as f64 / p.interval))
+                .collect(),
         },
     ];
     line_chart(
