@@ -139,7 +139,12 @@ fn write_bag(path: &Path, target_bytes: u64) -> u64 {
             let id = format!("c{}", tick / 60);
             put(&mut w, "/vla/voice", at, &text("pick up the red cup"));
             let plan = format!(r#"{{"command_id": "{id}", "steps": ["grasp"]}}"#);
-            put(&mut w, "/vla/plan", at + Duration::from_millis(5), &text(&plan));
+            put(
+                &mut w,
+                "/vla/plan",
+                at + Duration::from_millis(5),
+                &text(&plan),
+            );
         }
         if tick % 60 == 40 {
             put(&mut w, "/vla/done", at, &text("done"));

@@ -121,10 +121,16 @@ fn plan(storage: &str, compress: bool, duration: f64) -> (Value, usize) {
             "action_start": delay(s + 4, 0.01, 0.1),
             "action_done": delay(s + 5, 0.5, 2.0),
         });
-        let total: f64 = ["transcript", "plan", "vision", "action_start", "action_done"]
-            .iter()
-            .map(|k| delays[k].as_f64().unwrap_or(0.0))
-            .sum();
+        let total: f64 = [
+            "transcript",
+            "plan",
+            "vision",
+            "action_start",
+            "action_done",
+        ]
+        .iter()
+        .map(|k| delays[k].as_f64().unwrap_or(0.0))
+        .sum();
         commands.push(serde_json::json!({
             "id": format!("c{i}"), "at": at, "outcome": outcome, "delays": delays,
             "confidence": 0.5 + i as f64 / 40.0,
@@ -192,8 +198,10 @@ fn write_bag(dir: &Path, name: &str, plan: &Value) -> (PathBuf, BTreeMap<String,
         let id = v["id"].as_str().unwrap().to_owned();
         let t = truth.entry(id.clone()).or_default();
         t.outcome = outcomes[&id].clone();
-        t.times
-            .insert(v["stage"].as_str().unwrap().into(), v["t_ns"].as_u64().unwrap());
+        t.times.insert(
+            v["stage"].as_str().unwrap().into(),
+            v["t_ns"].as_u64().unwrap(),
+        );
     }
     assert!(done, "the writer did not finish");
     (bag, truth)
@@ -219,7 +227,11 @@ fn failed_stage(t: &Truth) -> Option<&'static str> {
     if t.outcome != "failed" {
         return None;
     }
-    STAGES.iter().rev().copied().find(|s| t.times.contains_key(*s))
+    STAGES
+        .iter()
+        .rev()
+        .copied()
+        .find(|s| t.times.contains_key(*s))
 }
 
 fn end_to_end(t: &Truth) -> Option<f64> {
@@ -300,7 +312,11 @@ fn check_commands(csv: &Path, truth: &BTreeMap<String, Truth>, only: Option<&[St
             close(value, expected, &format!("{id} {stage}"));
         }
         match end_to_end(t) {
-            Some(e2e) => close(row["end_to_end"].parse().unwrap(), e2e, &format!("{id} e2e")),
+            Some(e2e) => close(
+                row["end_to_end"].parse().unwrap(),
+                e2e,
+                &format!("{id} e2e"),
+            ),
             None => assert_eq!(row["end_to_end"], "", "{id}"),
         }
     }
@@ -309,7 +325,11 @@ fn check_commands(csv: &Path, truth: &BTreeMap<String, Truth>, only: Option<&[St
 /// The full check of one bag's analysis against its ground truth.
 fn check_full(analysis: &analyze::Analysis, csv: &Path, truth: &BTreeMap<String, Truth>) {
     let r = &analysis.report;
-    assert!(r.warnings.iter().all(|w| !w.contains("damaged")), "{:?}", r.warnings);
+    assert!(
+        r.warnings.iter().all(|w| !w.contains("damaged")),
+        "{:?}",
+        r.warnings
+    );
     check_commands(csv, truth, None);
     let count = |o: &str| truth.values().filter(|t| t.outcome == o).count() as u64;
     assert_eq!(r.commands.succeeded, count("succeeded"));
@@ -330,7 +350,11 @@ fn check_full(analysis: &analyze::Analysis, csv: &Path, truth: &BTreeMap<String,
         for (q, v) in [(0.5, s.p50), (0.9, s.p90), (0.95, s.p95), (0.99, s.p99)] {
             close(v, percentile(&samples, q), &format!("{} p{q}", stage.name));
         }
-        close(s.max, samples[samples.len() - 1], &format!("{} max", stage.name));
+        close(
+            s.max,
+            samples[samples.len() - 1],
+            &format!("{} max", stage.name),
+        );
         close(s.min, samples[0], &format!("{} min", stage.name));
     }
     let mut e2e: Vec<f64> = truth.values().filter_map(end_to_end).collect();
@@ -340,11 +364,19 @@ fn check_full(analysis: &analyze::Analysis, csv: &Path, truth: &BTreeMap<String,
     for (q, v) in [(0.5, s.p50), (0.9, s.p90), (0.95, s.p95), (0.99, s.p99)] {
         close(v, percentile(&e2e, q), &format!("end to end p{q}"));
     }
-    close(s.mean, e2e.iter().sum::<f64>() / e2e.len() as f64, "end to end mean");
+    close(
+        s.mean,
+        e2e.iter().sum::<f64>() / e2e.len() as f64,
+        "end to end mean",
+    );
     // SLO: succeeded within the threshold over succeeded plus timed out.
     let good = e2e.iter().filter(|v| **v <= r.slo.threshold).count() as f64;
     let slo = good / (e2e.len() as u64 + count("timed_out")) as f64;
-    assert!((r.slo.compliance.unwrap() - slo).abs() < 1e-9, "{:?} vs {slo}", r.slo);
+    assert!(
+        (r.slo.compliance.unwrap() - slo).abs() < 1e-9,
+        "{:?} vs {slo}",
+        r.slo
+    );
     assert_eq!(r.slo.met, slo >= r.slo.target);
     // Accuracy: rejected plans fail the plan stage; finished commands count for the task.
     let finished = truth.len() as f64;
@@ -357,20 +389,40 @@ fn check_full(analysis: &analyze::Analysis, csv: &Path, truth: &BTreeMap<String,
     let task = r.accuracy.task_success_rate.unwrap();
     assert!((task - count("succeeded") as f64 / finished).abs() < 1e-9);
     // Topic health: the camera stream's count and rate, the transcript confidences.
-    let camera = r.topics.iter().find(|t| t.topic == "/camera/image_raw").unwrap();
+    let camera = r
+        .topics
+        .iter()
+        .find(|t| t.topic == "/camera/image_raw")
+        .unwrap();
     assert!(camera.messages > 100, "{camera:?}");
-    assert!(camera.bytes >= camera.messages * 160 * 120 * 3, "{camera:?}");
+    assert!(
+        camera.bytes >= camera.messages * 160 * 120 * 3,
+        "{camera:?}"
+    );
     let window = camera.window_rate_hz.unwrap();
     assert!((window - CAMERA_HZ).abs() < 0.5, "{camera:?}");
     assert_eq!(camera.status, "OK", "{camera:?}");
     let transcript = &r.stages[1];
-    let confidence = transcript.confidence.expect("transcripts carry confidences");
+    let confidence = transcript
+        .confidence
+        .expect("transcripts carry confidences");
     assert_eq!(confidence.count, truth.len() as u64);
     // The mismatching topic is skipped and counted, with a warning naming it.
-    let odom = r.skips.iter().find(|s| s.topic == "/odom").expect("odom skipped");
+    let odom = r
+        .skips
+        .iter()
+        .find(|s| s.topic == "/odom")
+        .expect("odom skipped");
     assert_eq!(odom.messages, 20);
-    assert!(odom.reason.contains("geometry_msgs/msg/PoseStamped"), "{odom:?}");
-    assert!(r.warnings.iter().any(|w| w.contains("/odom")), "{:?}", r.warnings);
+    assert!(
+        odom.reason.contains("geometry_msgs/msg/PoseStamped"),
+        "{odom:?}"
+    );
+    assert!(
+        r.warnings.iter().any(|w| w.contains("/odom")),
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[test]
@@ -391,9 +443,15 @@ fn an_mcap_recording_reproduces_the_ground_truth_of_every_command() {
         json["commands"]["succeeded"].as_u64(),
         Some(analysis.report.commands.succeeded)
     );
-    assert_eq!(json["source"]["config_sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(
+        json["source"]["config_sha256"].as_str().map(str::len),
+        Some(64)
+    );
     let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
-    assert!(md.contains("| action_done |") && md.contains("/odom"), "{md}");
+    assert!(
+        md.contains("| action_done |") && md.contains("/odom"),
+        "{md}"
+    );
     for svg in ["latency_cdf.svg", "latency_over_time.svg", "throughput.svg"] {
         let text = std::fs::read_to_string(report_dir.join(svg)).unwrap();
         assert_well_formed_xml(&text, svg);
@@ -430,7 +488,9 @@ fn check_partial(dir: &Path, damaged: &Path, name: &str, truth: &BTreeMap<String
     let r = &analysis.report;
     assert_eq!(analysis.read.damaged_files, 1);
     assert!(
-        r.warnings.iter().any(|w| w.contains("damaged") && w.contains("after byte")),
+        r.warnings
+            .iter()
+            .any(|w| w.contains("damaged") && w.contains("after byte")),
         "{:?}",
         r.warnings
     );
@@ -495,7 +555,11 @@ fn a_truncated_sqlite3_recording_is_reported_not_fatal() {
     .expect("a damaged database is a warning, not an error");
     assert_eq!(analysis.read.damaged_files, 1);
     assert!(
-        analysis.report.warnings.iter().any(|w| w.contains("sqlite3 storage damaged")),
+        analysis
+            .report
+            .warnings
+            .iter()
+            .any(|w| w.contains("sqlite3 storage damaged")),
         "{:?}",
         analysis.report.warnings
     );
@@ -517,7 +581,11 @@ fn assert_well_formed_xml(text: &str, what: &str) {
             continue;
         }
         if let Some(name) = tag.strip_prefix('/') {
-            assert_eq!(stack.pop().as_deref(), Some(name), "{what}: mismatched </{name}>");
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(name),
+                "{what}: mismatched </{name}>"
+            );
         } else if !tag.ends_with('/') {
             let name = tag.split_whitespace().next().unwrap_or_default().to_owned();
             if stack.is_empty() {
@@ -573,7 +641,11 @@ fn the_computed_messages_written_to_mcap_are_read_back_by_rosbags() {
         let id = c["command_id"].as_str().unwrap();
         let t = &truth[id];
         for (stage, expected) in stage_latencies(t) {
-            close(c["stages"][&stage].as_f64().unwrap(), expected, &format!("{id} {stage}"));
+            close(
+                c["stages"][&stage].as_f64().unwrap(),
+                expected,
+                &format!("{id} {stage}"),
+            );
         }
         match end_to_end(t) {
             Some(e2e) => close(c["end_to_end"].as_f64().unwrap(), e2e, id),
@@ -593,11 +665,19 @@ fn the_computed_messages_written_to_mcap_are_read_back_by_rosbags() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    for name in ["stage_latency", "end_to_end_latency", "slo_compliance", "understanding_rate"] {
+    for name in [
+        "stage_latency",
+        "end_to_end_latency",
+        "slo_compliance",
+        "understanding_rate",
+    ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
     let diagnostics = v["diagnostics"].to_string();
-    assert!(diagnostics.contains("vla_perf: stage plan"), "{diagnostics}");
+    assert!(
+        diagnostics.contains("vla_perf: stage plan"),
+        "{diagnostics}"
+    );
     assert!(v["topics"]["/vla_perf/topic_health"]["count"].as_u64() > Some(0));
 }
 
@@ -624,13 +704,22 @@ fn the_cli_writes_every_output_and_reports_its_throughput() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("messages/s") && stdout.contains("MB/s"), "{stdout}");
+    assert!(
+        stdout.contains("messages/s") && stdout.contains("MB/s"),
+        "{stdout}"
+    );
     assert!(stderr.contains("warning: topic /odom"), "{stderr}");
-    assert!(stdout.contains(&format!("{} commands", truth.len())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} commands", truth.len())),
+        "{stdout}"
+    );
     for f in ["report.json", "report.md", "latency_cdf.svg"] {
         assert!(out.join(f).is_file(), "{f}");
     }
-    assert_eq!(csv_rows(&dir.path().join("commands.csv")).len(), truth.len());
+    assert_eq!(
+        csv_rows(&dir.path().join("commands.csv")).len(),
+        truth.len()
+    );
     assert!(dir.path().join("vla_perf.mcap").is_file());
     // No temporary file is left behind.
     let leftovers: Vec<_> = std::fs::read_dir(&out)
@@ -648,5 +737,8 @@ fn the_cli_writes_every_output_and_reports_its_throughput() {
         .unwrap();
     assert!(!missing.status.success());
     let err = String::from_utf8_lossy(&missing.stderr);
-    assert!(err.contains("/nonexistent/bag") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("/nonexistent/bag") && !err.contains("panicked"),
+        "{err}"
+    );
 }

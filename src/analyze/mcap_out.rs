@@ -186,7 +186,12 @@ impl McapOut {
         self.write(self.health, at, &h)?;
         let diagnostics = DiagnosticArray {
             header,
-            status: metrics.status.iter().chain(&health.status).cloned().collect(),
+            status: metrics
+                .status
+                .iter()
+                .chain(&health.status)
+                .cloned()
+                .collect(),
         };
         self.write(self.diagnostics, at, &diagnostics)
     }

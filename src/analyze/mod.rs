@@ -230,14 +230,22 @@ impl Analyzer {
             Some(_) if c.msg_type.is_empty() => {
                 self.skip(c, "no schema in the recording".into(), true)
             }
-            Some(_) if c.encoding != "cdr" => {
-                self.skip(c, format!("serialization `{}` is not cdr", c.encoding), true)
-            }
-            Some(i) if normalize_type(&self.pipeline.topics()[i].msg_type) != normalize_type(&c.msg_type) => {
+            Some(_) if c.encoding != "cdr" => self.skip(
+                c,
+                format!("serialization `{}` is not cdr", c.encoding),
+                true,
+            ),
+            Some(i)
+                if normalize_type(&self.pipeline.topics()[i].msg_type)
+                    != normalize_type(&c.msg_type) =>
+            {
                 let configured = self.pipeline.topics()[i].msg_type.clone();
                 self.skip(
                     c,
-                    format!("recorded type {} but the configuration says {configured}", c.msg_type),
+                    format!(
+                        "recorded type {} but the configuration says {configured}",
+                        c.msg_type
+                    ),
                     true,
                 )
             }
@@ -254,7 +262,11 @@ impl Analyzer {
             self.warn(format!(
                 "topic {} ({}): {reason}; its messages are skipped",
                 c.topic,
-                if c.msg_type.is_empty() { "untyped" } else { &c.msg_type }
+                if c.msg_type.is_empty() {
+                    "untyped"
+                } else {
+                    &c.msg_type
+                }
             ));
         }
         self.skips.push(Skip {
@@ -375,7 +387,10 @@ impl Analyzer {
         let arrived = self.pipeline.arrive(&arrival);
         for problem in arrived.unreadable {
             let topic = &self.pipeline.topics()[arrival.topic].topic;
-            let line = format!("topic {topic}: unreadable at {:.9} s: {problem}", at.as_secs_f64());
+            let line = format!(
+                "topic {topic}: unreadable at {:.9} s: {problem}",
+                at.as_secs_f64()
+            );
             self.warn(line);
         }
         self.finished(&arrived.finished, sink)
@@ -438,7 +453,10 @@ impl Analyzer {
         self.finished(&expired, sink)?;
         let flushed = self.pipeline.flush(end);
         self.finished(&flushed, sink)?;
-        if self.interval.messages > 0 || self.interval.commands > 0 || self.series.points().is_empty() {
+        if self.interval.messages > 0
+            || self.interval.commands > 0
+            || self.series.points().is_empty()
+        {
             self.snapshot(end, sink)?;
         }
         if self.late > 0 {
@@ -450,7 +468,8 @@ impl Analyzer {
         }
         if self.dropped_warnings > 0 {
             let n = self.dropped_warnings;
-            self.warnings.push(format!("{n} further warnings not listed"));
+            self.warnings
+                .push(format!("{n} further warnings not listed"));
         }
         let metrics = self.pipeline.metrics(end);
         let health = self
@@ -479,7 +498,10 @@ impl Analyzer {
             .zip(&self.topic_bytes)
             .map(|(t, b)| (t.topic.clone(), t.msg_type.clone(), *b))
             .collect();
-        inputs.slo = (self.config.slo.threshold.as_secs_f64(), self.config.slo.target);
+        inputs.slo = (
+            self.config.slo.threshold.as_secs_f64(),
+            self.config.slo.target,
+        );
         inputs.commands = self.outcomes.clone();
         inputs.duration = end.saturating_sub(start).as_secs_f64();
         inputs.series = self.series.clone();
@@ -735,8 +757,9 @@ mod tests {
         let mut a = Analyzer::new(&config(), Options::default()).unwrap();
         a.connection(&conn(0, "/det", "sensor_msgs/msg/Image"));
         a.connection(&conn(1, "/camera", "sensor_msgs/msg/Image"));
+        a.connection(&conn(2, "/voice", ""));
         for i in 0..3 {
-            for c in 0..2 {
+            for c in 0..3 {
                 let m = BagMessage {
                     connection: c,
                     log_time: ms(i),
@@ -749,8 +772,15 @@ mod tests {
         let report = a.finish(Inputs::default(), &mut ()).unwrap();
         let det = report.skips.iter().find(|s| s.topic == "/det").unwrap();
         assert_eq!(det.messages, 3);
-        assert!(det.reason.contains("sensor_msgs/msg/Image"), "{}", det.reason);
+        assert!(
+            det.reason.contains("sensor_msgs/msg/Image"),
+            "{}",
+            det.reason
+        );
         assert!(report.warnings.iter().any(|w| w.contains("/det")));
+        let untyped = report.skips.iter().find(|s| s.topic == "/voice").unwrap();
+        assert_eq!(untyped.messages, 3);
+        assert_eq!(untyped.reason, "no schema in the recording");
         let camera = report.skips.iter().find(|s| s.topic == "/camera").unwrap();
         assert_eq!(camera.messages, 3);
         assert!(!report.warnings.iter().any(|w| w.contains("/camera")));
@@ -772,8 +802,10 @@ mod tests {
                 data,
             }
         }
-        a.message(m(0, ms(5_010), ms(5_000), &voice), &mut sink).unwrap();
-        a.message(m(1, ms(5_900), ms(5_450), &det), &mut sink).unwrap();
+        a.message(m(0, ms(5_010), ms(5_000), &voice), &mut sink)
+            .unwrap();
+        a.message(m(1, ms(5_900), ms(5_450), &det), &mut sink)
+            .unwrap();
         a.finish(Inputs::default(), &mut sink).unwrap();
         assert!((sink.0[0].end_to_end - 0.45).abs() < 1e-9, "{:?}", sink.0);
     }

@@ -180,7 +180,94 @@ fn read_some(source: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usiz
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::bag::Reader;
+
+    /// An MCAP file with a typed channel and one without schema, two messages each.
+    fn write(path: &std::path::Path) {
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = mcap::Writer::new(std::io::BufWriter::new(file)).unwrap();
+        let schema = w
+            .add_schema("std_msgs/msg/String", "ros2msg", b"string data")
+            .unwrap();
+        let typed = w
+            .add_channel(schema, "/typed", "cdr", &BTreeMap::new())
+            .unwrap();
+        let untyped = w
+            .add_channel(0, "/untyped", "cdr", &BTreeMap::new())
+            .unwrap();
+        for (i, channel) in [typed, untyped, typed, untyped].into_iter().enumerate() {
+            let header = mcap::records::MessageHeader {
+                channel_id: channel,
+                sequence: i as u32,
+                log_time: 10 + i as u64,
+                publish_time: if i == 0 { 0 } else { 5 },
+            };
+            w.write_to_known_channel(&header, &[0, 1, 0, 0, i as u8])
+                .unwrap();
+        }
+        w.finish().unwrap();
+    }
+
+    #[test]
+    fn connections_carry_their_schema_name_or_none_and_payloads_come_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.mcap");
+        write(&path);
+        let mut reader = Reader::open(&path).unwrap();
+        let mut seen = Vec::new();
+        let stats = reader
+            .read(&mut |e| match e {
+                Event::Message(m) => seen.push((m.connection, m.publish_time, m.data.to_vec())),
+                Event::Warning(w) => seen.push((99, None, w.into_bytes())),
+                _ => {}
+            })
+            .unwrap();
+        assert_eq!(stats.messages, 4);
+        assert_eq!(stats.complete_files, 1);
+        let types: Vec<&str> = reader
+            .connections()
+            .iter()
+            .map(|c| c.msg_type.as_str())
+            .collect();
+        assert_eq!(types, ["std_msgs/msg/String", ""]);
+        // A zero publish time means "not recorded".
+        assert_eq!(seen[0].1, None);
+        assert_eq!(seen[2].1, Some(5));
+        assert!(seen
+            .iter()
+            .any(|(c, _, w)| *c == 99 && String::from_utf8_lossy(w).contains("no schema")));
+        assert!(seen.iter().any(|(_, _, d)| d == &[0, 1, 0, 0, 2]));
+    }
+
+    #[test]
+    fn a_file_cut_anywhere_reads_up_to_the_cut_and_says_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.mcap");
+        write(&path);
+        let bytes = std::fs::read(&path).unwrap();
+        for cut in [9, bytes.len() / 3, bytes.len() / 2, bytes.len() - 9] {
+            let cut_path = dir.path().join(format!("cut{cut}.mcap"));
+            std::fs::write(&cut_path, &bytes[..cut]).unwrap();
+            let mut warnings = Vec::new();
+            let stats = Reader::open(&cut_path)
+                .unwrap()
+                .read(&mut |e| {
+                    if let Event::Warning(w) = e {
+                        warnings.push(w)
+                    }
+                })
+                .unwrap();
+            assert_eq!(stats.damaged_files, 1, "cut at {cut}");
+            assert!(stats.messages <= 4);
+            assert!(
+                warnings.iter().any(|w| w.contains("after byte")),
+                "cut at {cut}: {warnings:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_message_record_splits_into_channel_times_and_payload() {

@@ -134,7 +134,12 @@ pub(super) fn render(r: &Report, plots: &[&str]) -> String {
         ratio(a.task_success_rate)
     );
     for (topic, rate) in &a.action_success_rate {
-        let _ = writeln!(out, "Action success rate on `{}`: {}.", cell(topic), ratio(*rate));
+        let _ = writeln!(
+            out,
+            "Action success rate on `{}`: {}.",
+            cell(topic),
+            ratio(*rate)
+        );
     }
     let _ = writeln!(out, "\n## Topics\n");
     let _ = writeln!(
@@ -165,7 +170,10 @@ pub(super) fn render(r: &Report, plots: &[&str]) -> String {
     }
     if !r.skips.is_empty() {
         let _ = writeln!(out, "\n## Skipped messages\n");
-        let _ = writeln!(out, "| topic | type | messages | reason |\n|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| topic | type | messages | reason |\n|---|---|---|---|"
+        );
         for s in &r.skips {
             let _ = writeln!(
                 out,

@@ -649,7 +649,10 @@ mod tests {
         let interval: f64 = s.points().iter().map(|p| p.interval).sum();
         assert_eq!(commands, (SERIES_POINTS * 3) as u64);
         assert_eq!(interval, (SERIES_POINTS * 3) as f64);
-        assert_eq!(s.points().last().map(|p| p.t), Some((SERIES_POINTS * 3) as f64));
+        assert_eq!(
+            s.points().last().map(|p| p.t),
+            Some((SERIES_POINTS * 3) as f64)
+        );
     }
 
     #[test]
@@ -660,7 +663,9 @@ mod tests {
         }
         let c = cdf(&h);
         assert!(c.len() <= CDF_POINTS + 1 && c.len() > 10);
-        assert!(c.windows(2).all(|w| w[0][0] <= w[1][0] && w[0][1] <= w[1][1]));
+        assert!(c
+            .windows(2)
+            .all(|w| w[0][0] <= w[1][0] && w[0][1] <= w[1][1]));
         assert_eq!(c.last().map(|p| p[1]), Some(1.0));
         assert!((c.last().unwrap()[0] - 1.0).abs() < 0.002, "{:?}", c.last());
         assert!(cdf(&Histogram::<u64>::new(3).unwrap()).is_empty());

@@ -117,8 +117,13 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, lines: &[Line]) -> 
     );
     for (lo, hi, vertical) in [(x0, x1, true), (y0, y1, false)] {
         let step = tick_step(hi - lo, 6.0);
-        let mut v = (lo / step).ceil() * step;
-        while v <= hi + step * 1e-9 {
+        let first = (lo / step).ceil();
+        // Counted, not accumulated: a step below the values' precision must not loop.
+        for k in 0..50 {
+            let v = (first + k as f64) * step;
+            if v > hi + step * 1e-9 {
+                break;
+            }
             if vertical {
                 let x = sx(v);
                 let _ = writeln!(
@@ -139,7 +144,6 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, lines: &[Line]) -> 
                     label(v)
                 );
             }
-            v += step;
         }
     }
     let _ = writeln!(
