@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use mcap::records::MessageHeader;
 use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader};
 use vla_perf::analyze::{self, Options, Outputs};
+use vla_perf::config::CollectorConfig;
 use vla_perf::msg::builtin_interfaces::Time;
 use vla_perf::msg::cdr::to_cdr;
 use vla_perf::msg::std_msgs::{Header, String as RosString};
@@ -81,8 +82,9 @@ fn text(s: &str) -> Vec<u8> {
     to_cdr(&RosString { data: s.into() }).expect("a string encodes")
 }
 
-/// Writes the recording; returns its message count.
-fn write_bag(path: &Path, target_bytes: u64) -> u64 {
+/// Writes the recording; returns its message count. `images`: 30 Hz 640x480 camera plus
+/// 10 Hz detections; else only small messages: 1 kHz detections of 200 bytes.
+fn write_bag(path: &Path, target_bytes: u64, images: bool) -> u64 {
     let file = std::fs::File::create(path).expect("temp file");
     let mut w = mcap::WriteOptions::new()
         .profile("ros2")
@@ -106,53 +108,76 @@ fn write_bag(path: &Path, target_bytes: u64) -> u64 {
         channels.insert(topic, id);
     }
     let start = Duration::from_secs(1_700_000_000);
-    let mut written = 0u64;
-    let mut messages = 0u64;
-    let mut seq = 0u32;
-    let mut put = |w: &mut mcap::Writer<_>, topic: &str, at: Duration, data: &[u8]| {
-        seq += 1;
-        let t = at.as_nanos() as u64;
-        w.write_to_known_channel(
-            &MessageHeader {
-                channel_id: channels[topic],
-                sequence: seq,
-                log_time: t,
-                publish_time: t,
-            },
-            data,
-        )
-        .expect("write");
-        written += data.len() as u64;
-        messages += 1;
-        written
+    let mut out = Out {
+        w,
+        channels,
+        seq: 0,
+        written: 0,
+        messages: 0,
     };
-    // One tick per 1/30 s: an image every tick, detections every third, a command every 60.
+    // One tick per 1/30 s (1 ms for small messages): an image every tick, detections
+    // every third (every tick), a command every 60 ticks (2000).
+    let (period, every, command) = if images {
+        (33_333_333, 3, 60)
+    } else {
+        (1_000_000, 1, 2000)
+    };
     let mut tick = 0u64;
-    while written < target_bytes {
-        let at = start + Duration::from_nanos(tick * 33_333_333);
-        put(&mut w, "/camera/image_raw", at, &image(at, 640, 480));
-        if tick % 3 == 0 {
-            let d = at + Duration::from_millis(20);
-            put(&mut w, "/vision/detections", d, &detections(d, 400));
+    while out.written < target_bytes {
+        let at = start + Duration::from_nanos(tick * period);
+        if images {
+            out.put("/camera/image_raw", at, &image(at, 640, 480));
         }
-        if tick % 60 == 5 {
-            let id = format!("c{}", tick / 60);
-            put(&mut w, "/vla/voice", at, &text("pick up the red cup"));
-            let plan = format!(r#"{{"command_id": "{id}", "steps": ["grasp"]}}"#);
-            put(
-                &mut w,
-                "/vla/plan",
-                at + Duration::from_millis(5),
-                &text(&plan),
+        if tick % every == 0 {
+            let d = at + Duration::from_micros(500);
+            out.put(
+                "/vision/detections",
+                d,
+                &detections(d, if images { 400 } else { 200 }),
             );
         }
-        if tick % 60 == 40 {
-            put(&mut w, "/vla/done", at, &text("done"));
+        if tick % command == 5 {
+            let id = format!("c{}", tick / command);
+            out.put("/vla/voice", at, &text("pick up the red cup"));
+            let plan = format!(r#"{{"command_id": "{id}", "steps": ["grasp"]}}"#);
+            out.put("/vla/plan", at + Duration::from_millis(5), &text(&plan));
+        }
+        if tick % command == command * 2 / 3 {
+            out.put("/vla/done", at, &text("done"));
         }
         tick += 1;
     }
-    w.finish().expect("finish");
-    messages
+    out.w.finish().expect("finish");
+    out.messages
+}
+
+/// The writer and what went through it.
+struct Out {
+    w: mcap::Writer<BufWriter<std::fs::File>>,
+    channels: BTreeMap<&'static str, u16>,
+    seq: u32,
+    written: u64,
+    messages: u64,
+}
+
+impl Out {
+    fn put(&mut self, topic: &str, at: Duration, data: &[u8]) {
+        self.seq += 1;
+        let t = at.as_nanos() as u64;
+        self.w
+            .write_to_known_channel(
+                &MessageHeader {
+                    channel_id: self.channels[topic],
+                    sequence: self.seq,
+                    log_time: t,
+                    publish_time: t,
+                },
+                data,
+            )
+            .expect("write");
+        self.written += data.len() as u64;
+        self.messages += 1;
+    }
 }
 
 /// The mcap crate's linear reader over the file: every record visited, messages counted.
@@ -163,7 +188,9 @@ fn plain_iteration(path: &Path) -> (u64, u64) {
     while let Some(event) = reader.next_event() {
         match event.expect("a valid file") {
             LinearReadEvent::ReadRequest(n) => {
-                let read = file.read(reader.insert(n)).expect("read");
+                // Block reads, as the analysis does: a system call per record would make
+                // the ceiling a measure of syscalls.
+                let read = file.read(reader.insert(n.max(256 << 10))).expect("read");
                 reader.notify_read(read);
                 bytes += read as u64;
             }
@@ -211,94 +238,123 @@ impl Figure {
     }
 }
 
-fn main() {
-    let target_mb: u64 = std::env::var("VLA_PERF_BENCH_BAG_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1024);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let bag = dir.path().join("big.mcap");
-    let started = Instant::now();
-    let written = write_bag(&bag, target_mb << 20);
-    let size = std::fs::metadata(&bag).expect("bag").len();
+fn analyse(bag: &Path, config: &CollectorConfig, dir: &Path, verify: bool) -> Figure {
+    reset_peak_rss();
+    let t = Instant::now();
+    let outputs = Outputs {
+        dir: dir.join("report"),
+        ..Outputs::default()
+    };
+    let a = analyze::run(
+        bag,
+        config,
+        None,
+        Options {
+            verify_checksums: verify,
+            ..Options::default()
+        },
+        &outputs,
+        &mut |_, _| {},
+    )
+    .expect("analysis");
+    if a.report.commands.succeeded == 0 {
+        println!("  (no command completed: the recording is shorter than one command)");
+    }
+    Figure {
+        seconds: t.elapsed().as_secs_f64(),
+        messages: a.read.messages,
+        bytes: a.read.bytes,
+        peak_mib: peak_rss_mib(),
+    }
+}
+
+fn plain(bag: &Path) -> Figure {
+    reset_peak_rss();
+    let t = Instant::now();
+    let (messages, bytes) = plain_iteration(bag);
+    Figure {
+        seconds: t.elapsed().as_secs_f64(),
+        messages,
+        bytes,
+        peak_mib: peak_rss_mib(),
+    }
+}
+
+fn print(name: &str, f: &Figure) {
     println!(
-        "recording: {:.1} MB, {written} messages, written in {:.1} s",
-        size as f64 / 1e6,
-        started.elapsed().as_secs_f64()
+        "  {name:<34} {:8.1} MB/s {:10.0} messages/s  ({:.2} s, peak RSS {:.1} MiB)",
+        f.mb_s(),
+        f.msg_s(),
+        f.seconds,
+        f.peak_mib
     );
-    let config_path = dir.path().join("collector.yaml");
-    std::fs::write(&config_path, CONFIG).expect("config");
-    let config = vla_perf::config::load_collector(&config_path).expect("bench config");
-    let mut plain = Vec::new();
-    let mut analysed = Vec::new();
-    for round in 0..2 {
-        reset_peak_rss();
-        let t = Instant::now();
-        let (messages, bytes) = plain_iteration(&bag);
-        plain.push(Figure {
-            seconds: t.elapsed().as_secs_f64(),
-            messages,
-            bytes,
-            peak_mib: peak_rss_mib(),
-        });
-        reset_peak_rss();
-        let t = Instant::now();
-        let outputs = Outputs {
-            dir: dir.path().join(format!("report{round}")),
-            ..Outputs::default()
-        };
-        let a = analyze::run(
-            &bag,
-            &config,
-            Some(&config_path),
-            Options::default(),
-            &outputs,
-            &mut |_, _| {},
-        )
-        .expect("analysis");
-        analysed.push(Figure {
-            seconds: t.elapsed().as_secs_f64(),
-            messages: a.read.messages,
-            bytes: a.read.bytes,
-            peak_mib: peak_rss_mib(),
-        });
-        if round == 0 {
-            let r = &a.report;
-            println!(
-                "analysis found {} commands ({} succeeded), camera {:?} Hz",
-                r.commands.total(),
-                r.commands.succeeded,
-                r.topics
-                    .iter()
-                    .find(|t| t.topic == "/camera/image_raw")
-                    .and_then(|t| t.rate_hz)
-            );
-        }
+}
+
+/// Best of `rounds` alternating runs of plain iteration and analysis (with and without
+/// checksum verification), printed with the ratios.
+fn compare(label: &str, bag: &Path, config: &CollectorConfig, dir: &Path, rounds: usize) {
+    let size = std::fs::metadata(bag).expect("bag").len();
+    let (mut p, mut a, mut n) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        p.push(plain(bag));
+        a.push(analyse(bag, config, dir, true));
+        n.push(analyse(bag, config, dir, false));
     }
     let best = |v: &[Figure]| {
         v.iter()
             .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
             .copied()
-            .expect("two rounds")
+            .expect("rounds > 0")
     };
-    let (p, a) = (best(&plain), best(&analysed));
+    let (p, a, n) = (best(&p), best(&a), best(&n));
     println!(
-        "plain mcap iteration: {:8.1} MB/s {:10.0} messages/s  ({:.2} s, peak RSS {:.1} MiB)",
-        p.mb_s(),
-        p.msg_s(),
-        p.seconds,
-        p.peak_mib
+        "{label}: {:.1} MB, {} messages (best of {rounds}, page cache warm)",
+        size as f64 / 1e6,
+        p.messages
     );
+    print("plain mcap iteration (ceiling)", &p);
+    print("vla-perf analyze", &a);
+    print("vla-perf analyze --no-checksums", &n);
     println!(
-        "vla-perf analyze:     {:8.1} MB/s {:10.0} messages/s  ({:.2} s, peak RSS {:.1} MiB)",
-        a.mb_s(),
-        a.msg_s(),
-        a.seconds,
-        a.peak_mib
-    );
-    println!(
-        "analyze / plain: {:.2} (best of 2 rounds each, page cache warm, bag {:.1} MB)",
+        "  analyze / plain: {:.2}; with --no-checksums: {:.2}",
         a.mb_s() / p.mb_s(),
-        size as f64 / 1e6
+        n.mb_s() / p.mb_s()
     );
+}
+
+fn main() {
+    let mb = |var: &str, default: u64| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_path = dir.path().join("collector.yaml");
+    std::fs::write(&config_path, CONFIG).expect("config");
+    let config = vla_perf::config::load_collector(&config_path).expect("bench config");
+    for (label, var, default, images) in [
+        (
+            "images (30 Hz 640x480 + 10 Hz detections)",
+            "VLA_PERF_BENCH_BAG_MB",
+            1024,
+            true,
+        ),
+        (
+            "small messages (1 kHz detections)",
+            "VLA_PERF_BENCH_SMALL_MB",
+            64,
+            false,
+        ),
+    ] {
+        let bag = dir.path().join("bench.mcap");
+        let started = Instant::now();
+        let written = write_bag(&bag, mb(var, default) << 20, images);
+        println!(
+            "wrote {written} messages in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        compare(label, &bag, &config, dir.path(), 3);
+        std::fs::remove_file(&bag).expect("remove the bag");
+    }
 }

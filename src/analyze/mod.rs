@@ -11,8 +11,7 @@
 
 pub mod mcap_out;
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -60,12 +59,15 @@ const MAX_WARNINGS: usize = 200;
 pub struct Options {
     /// How far behind the latest log time a message may arrive and still be put in order.
     pub reorder_window: Duration,
+    /// Verify MCAP chunk checksums (finds garbage inside chunks; costs a CRC over every byte).
+    pub verify_checksums: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             reorder_window: Duration::from_secs(1),
+            verify_checksums: true,
         }
     }
 }
@@ -76,6 +78,11 @@ pub trait Sink {
     fn command(&mut self, cmd: &CommandLatency) -> Result<()>;
     /// The collector's periodic batches at bag time `at`.
     fn snapshot(&mut self, at: Duration, metrics: &Batch, health: &Batch) -> Result<()>;
+    /// Whether [`Self::snapshot`] wants the batches; computing them every publish period
+    /// costs, so a sink that drops them says so.
+    fn wants_snapshots(&self) -> bool {
+        true
+    }
 }
 
 /// A sink that keeps nothing.
@@ -85,6 +92,9 @@ impl Sink for () {
     }
     fn snapshot(&mut self, _: Duration, _: &Batch, _: &Batch) -> Result<()> {
         Ok(())
+    }
+    fn wants_snapshots(&self) -> bool {
+        false
     }
 }
 
@@ -101,23 +111,6 @@ enum Route {
 struct Pending {
     key: (Duration, u64),
     arrival: Arrival,
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key.cmp(&other.key)
-    }
 }
 
 /// Counts of one interval of the time series.
@@ -137,7 +130,8 @@ pub struct Analyzer {
     /// Per (topic, recorded type, reason), the messages skipped.
     skips: Vec<Skip>,
     topic_bytes: Vec<u64>,
-    pending: BinaryHeap<Reverse<Pending>>,
+    /// Decoded messages not yet fed, sorted by (log time, arrival).
+    pending: VecDeque<Pending>,
     sequence: u64,
     latest_log: Option<Duration>,
     released: Option<Duration>,
@@ -165,7 +159,7 @@ impl Analyzer {
             routes: Vec::new(),
             skips: Vec::new(),
             topic_bytes: vec![0; topics],
-            pending: BinaryHeap::new(),
+            pending: VecDeque::new(),
             sequence: 0,
             latest_log: None,
             released: None,
@@ -313,7 +307,7 @@ impl Analyzer {
         }
         self.latest_log = Some(self.latest_log.map_or(received_at, |l| l.max(received_at)));
         self.sequence += 1;
-        self.pending.push(Reverse(Pending {
+        let pending = Pending {
             key: (received_at, self.sequence),
             arrival: Arrival {
                 topic,
@@ -322,17 +316,24 @@ impl Analyzer {
                 size: m.data.len(),
                 message,
             },
-        }));
+        };
+        // Recordings are nearly in order: appending is the rule, inserting the exception.
+        if self
+            .pending
+            .back()
+            .is_none_or(|last| last.key <= pending.key)
+        {
+            self.pending.push_back(pending);
+        } else {
+            let at = self.pending.partition_point(|p| p.key <= pending.key);
+            self.pending.insert(at, pending);
+        }
         let horizon = self
             .latest_log
             .and_then(|l| l.checked_sub(self.options.reorder_window))
             .unwrap_or_default();
-        while self
-            .pending
-            .peek()
-            .is_some_and(|Reverse(p)| p.key.0 <= horizon)
-        {
-            if let Some(Reverse(p)) = self.pending.pop() {
+        while self.pending.front().is_some_and(|p| p.key.0 <= horizon) {
+            if let Some(p) = self.pending.pop_front() {
                 self.feed(p.arrival, sink)?;
             }
         }
@@ -408,11 +409,13 @@ impl Analyzer {
     fn snapshot(&mut self, at: Duration, sink: &mut dyn Sink) -> Result<()> {
         let expired = self.pipeline.expire(at);
         self.finished(&expired, sink)?;
-        let metrics = self.pipeline.metrics(at);
-        let health = self
-            .pipeline
-            .topic_health(&self.pipeline.topic_snapshots(at));
-        sink.snapshot(at, &metrics, &health)?;
+        if sink.wants_snapshots() {
+            let metrics = self.pipeline.metrics(at);
+            let health = self
+                .pipeline
+                .topic_health(&self.pipeline.topic_snapshots(at));
+            sink.snapshot(at, &metrics, &health)?;
+        }
         let window = self.config.windows.first().copied().map(Window::Sliding);
         let e2e = self
             .pipeline
@@ -442,7 +445,7 @@ impl Analyzer {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        while let Some(Reverse(p)) = self.pending.pop() {
+        while let Some(p) = self.pending.pop_front() {
             self.feed(p.arrival, sink)?;
         }
         let end = self.released.unwrap_or_default();
@@ -568,6 +571,9 @@ impl Sink for Files {
         }
         Ok(())
     }
+    fn wants_snapshots(&self) -> bool {
+        self.mcap.is_some()
+    }
 }
 
 /// Analyses the recording at `bag` with `config` (read from `config_path` if given, for
@@ -581,6 +587,7 @@ pub fn run(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Analysis> {
     let mut reader = Reader::open(bag)?;
+    reader.verify_checksums(options.verify_checksums);
     let total = reader.total_bytes();
     let mut analyzer = Analyzer::new(config, options)?;
     let stage_names: Vec<String> = config.stages.iter().map(|s| s.name.clone()).collect();

@@ -13,6 +13,8 @@ use crate::bag::Connection;
 
 /// Largest record accepted: a garbage length field must not make us allocate gigabytes.
 const RECORD_LIMIT: usize = 1 << 30;
+/// Smallest read from the file.
+const READ_BLOCK: usize = 256 << 10;
 /// Progress is reported after at least this many bytes.
 const PROGRESS_STEP: u64 = 8 << 20;
 /// Bytes of a Message record before its payload: channel id, sequence, log and publish time.
@@ -21,6 +23,7 @@ const MESSAGE_PREFIX: usize = 2 + 4 + 8 + 8;
 /// Reads one MCAP file; false when it ended early (the warning says where and why).
 pub(super) fn read(
     file: &BagFile,
+    verify_checksums: bool,
     connections: &mut Vec<Connection>,
     stats: &mut ReadStats,
     visit: &mut dyn FnMut(Event<'_>),
@@ -31,7 +34,7 @@ pub(super) fn read(
         source,
     })?;
     let options = LinearReaderOptions::default()
-        .with_validate_chunk_crcs(true)
+        .with_validate_chunk_crcs(verify_checksums)
         .with_record_length_limit(RECORD_LIMIT);
     let mut reader = LinearReader::new_with_options(options);
     // Schema id -> type name; channel id -> connection (this file's id spaces).
@@ -54,7 +57,9 @@ pub(super) fn read(
                 break;
             }
             Ok(LinearReadEvent::ReadRequest(want)) => {
-                let buf = reader.insert(want);
+                // The reader asks for what its next record needs, often a few bytes; reading
+                // at least a block at a time saves a system call per small record.
+                let buf = reader.insert(want.max(READ_BLOCK));
                 let n = match read_some(&mut source, buf) {
                     Ok(n) => n,
                     Err(e) => {

@@ -115,6 +115,7 @@ pub struct ReadStats {
 pub struct Reader {
     files: Vec<BagFile>,
     connections: Vec<Connection>,
+    verify_checksums: bool,
 }
 
 impl Reader {
@@ -124,7 +125,14 @@ impl Reader {
         Ok(Self {
             files,
             connections: Vec::new(),
+            verify_checksums: true,
         })
+    }
+
+    /// Whether MCAP chunk checksums are verified (default: yes). Verification finds garbage
+    /// inside chunks; it costs a CRC-32 over every byte.
+    pub fn verify_checksums(&mut self, verify: bool) {
+        self.verify_checksums = verify;
     }
 
     /// The storage files, in reading order.
@@ -149,7 +157,13 @@ impl Reader {
         let files = self.files.clone();
         for file in &files {
             let complete = match file.storage {
-                Storage::Mcap => mcap_file::read(file, &mut self.connections, &mut stats, visit)?,
+                Storage::Mcap => mcap_file::read(
+                    file,
+                    self.verify_checksums,
+                    &mut self.connections,
+                    &mut stats,
+                    visit,
+                )?,
                 Storage::Sqlite3 => sqlite::read(file, &mut self.connections, &mut stats, visit)?,
             };
             if complete {

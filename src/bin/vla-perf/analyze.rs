@@ -33,6 +33,9 @@ pub struct Args {
     /// How far out of log-time order a message may be stored and still be put back in order.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
     reorder_window: Duration,
+    /// Skip verifying MCAP chunk checksums: faster, but garbage inside a chunk goes unnoticed.
+    #[arg(long)]
+    no_checksums: bool,
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
@@ -92,6 +95,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         args.config.as_deref(),
         Options {
             reorder_window: args.reorder_window,
+            verify_checksums: !args.no_checksums,
         },
         &outputs,
         &mut progress,
