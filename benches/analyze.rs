@@ -128,7 +128,7 @@ fn write_bag(path: &Path, target_bytes: u64, images: bool) -> u64 {
         if images {
             out.put("/camera/image_raw", at, &image(at, 640, 480));
         }
-        if tick % every == 0 {
+        if tick.is_multiple_of(every) {
             let d = at + Duration::from_micros(500);
             out.put(
                 "/vision/detections",

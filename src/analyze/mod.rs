@@ -760,6 +760,37 @@ mod tests {
     }
 
     #[test]
+    fn a_message_stored_later_than_the_reorder_window_is_fed_late_and_reported() {
+        let options = Options {
+            reorder_window: Duration::from_millis(100),
+            ..Options::default()
+        };
+        let mut a = Analyzer::new(&config(), options).unwrap();
+        a.connection(&conn(0, "/voice", "std_msgs/msg/String"));
+        let voice = to_cdr(&RosString { data: "go".into() }).unwrap();
+        // 1.5 s arrives after 2 s was fed (3 s pushed the horizon past it).
+        for t in [1_000, 2_000, 3_000, 1_500] {
+            let m = BagMessage {
+                connection: 0,
+                log_time: ms(t),
+                publish_time: None,
+                data: &voice,
+            };
+            a.message(m, &mut ()).unwrap();
+        }
+        let report = a.finish(Inputs::default(), &mut ()).unwrap();
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("1 messages were logged")),
+            "{:?}",
+            report.warnings
+        );
+        assert_eq!(report.stages[0].messages, 4);
+    }
+
+    #[test]
     fn a_recorded_type_unlike_the_configured_one_is_skipped_and_counted() {
         let mut a = Analyzer::new(&config(), Options::default()).unwrap();
         a.connection(&conn(0, "/det", "sensor_msgs/msg/Image"));

@@ -332,6 +332,63 @@ mod tests {
         );
     }
 
+    /// One MCAP file with a String channel on `topic` and messages at `times` (ns).
+    fn mcap(path: &Path, topic: &str, times: &[u64]) {
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = mcap::Writer::new(std::io::BufWriter::new(file)).unwrap();
+        let schema = w
+            .add_schema("std_msgs/msg/String", "ros2msg", b"string data")
+            .unwrap();
+        let channel = w
+            .add_channel(schema, topic, "cdr", &Default::default())
+            .unwrap();
+        for (i, t) in times.iter().enumerate() {
+            let header = mcap::records::MessageHeader {
+                channel_id: channel,
+                sequence: i as u32,
+                log_time: *t,
+                publish_time: *t,
+            };
+            w.write_to_known_channel(&header, &[0, 1, 0, 0]).unwrap();
+        }
+        w.finish().unwrap();
+    }
+
+    #[test]
+    fn a_split_recording_is_read_in_the_order_metadata_lists_and_shares_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        // Named so that sorting by name alone would read them in the wrong order.
+        mcap(&dir.path().join("rec_10.mcap"), "/a", &[30, 40]);
+        mcap(&dir.path().join("rec_9.mcap"), "/a", &[10, 20]);
+        std::fs::write(
+            dir.path().join("metadata.yaml"),
+            "rosbag2_bagfile_information:\n  version: 9\n  relative_file_paths:\n  \
+             - rec_9.mcap\n  - rec_10.mcap\n",
+        )
+        .unwrap();
+        let mut reader = Reader::open(dir.path()).unwrap();
+        let mut times = Vec::new();
+        let stats = reader
+            .read(&mut |e| {
+                if let Event::Message(m) = e {
+                    times.push((m.connection, m.log_time));
+                }
+            })
+            .unwrap();
+        assert_eq!(times, [(0, 10), (0, 20), (0, 30), (0, 40)]);
+        assert_eq!(reader.connections().len(), 1);
+        assert_eq!(stats.complete_files, 2);
+        // Without metadata.yaml the split index orders them.
+        std::fs::remove_file(dir.path().join("metadata.yaml")).unwrap();
+        let names: Vec<_> = Reader::open(dir.path())
+            .unwrap()
+            .files()
+            .iter()
+            .map(|f| f.path.file_name().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["rec_9.mcap", "rec_10.mcap"]);
+    }
+
     #[test]
     fn a_file_that_is_no_storage_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
