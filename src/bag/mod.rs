@@ -203,6 +203,7 @@ fn connection_id(
 
 const MCAP_MAGIC: &[u8] = b"\x89MCAP0\r\n";
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+const ZSTD_MAGIC: &[u8] = b"\x28\xb5\x2f\xfd";
 
 /// The storage of one file, from its first bytes (the extension may lie or be missing).
 fn storage_of(path: &Path) -> Result<Storage> {
@@ -226,6 +227,13 @@ fn storage_of(path: &Path) -> Result<Storage> {
         Ok(Storage::Mcap)
     } else if head.starts_with(SQLITE_MAGIC) {
         Ok(Storage::Sqlite3)
+    } else if head.starts_with(ZSTD_MAGIC) {
+        Err(Error::NotABag {
+            path: path.to_owned(),
+            reason: "a zstd-compressed file (rosbag2 file compression); decompress it first \
+                     (`zstd -d`)"
+                .into(),
+        })
     } else {
         Err(Error::NotABag {
             path: path.to_owned(),
@@ -397,6 +405,10 @@ mod tests {
         let err = Reader::open(&path).unwrap_err();
         assert!(err.to_string().contains("notes.mcap"), "{err}");
         assert!(err.to_string().contains("magic"), "{err}");
+        let zstd = dir.path().join("rec_0.mcap.zstd");
+        std::fs::write(&zstd, b"\x28\xb5\x2f\xfd\x00\x00").unwrap();
+        let err = Reader::open(&zstd).unwrap_err();
+        assert!(err.to_string().contains("zstd -d"), "{err}");
         let empty = tempfile::tempdir().unwrap();
         let err = Reader::open(empty.path()).unwrap_err();
         assert!(err.to_string().contains("no .mcap or .db3"), "{err}");
