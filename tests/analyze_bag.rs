@@ -545,7 +545,24 @@ fn a_truncated_or_garbled_mcap_yields_the_readable_part_and_a_warning() {
     }
     let garbled_path = dir.path().join("garbled.mcap");
     std::fs::write(&garbled_path, &garbled).unwrap();
-    check_partial(dir.path(), &garbled_path, "garbled", &truth);
+    let analysis = analyse(dir.path(), &garbled_path, "garbled", false);
+    let r = &analysis.report;
+    assert_eq!(analysis.read.damaged_files, 1);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("damaged after byte") && w.contains("next intact chunk")),
+        "{:?}",
+        r.warnings
+    );
+    // Reading resumed after the damage: the first commands and the last one are exact,
+    // and some messages were lost.
+    let last = format!("c{}", truth.len() - 1);
+    let exact = ["c0".to_owned(), "c1".to_owned(), last];
+    check_commands(&dir.path().join("garbled.csv"), &truth, Some(&exact));
+    let intact = analyse(dir.path(), &bag, "intact", false);
+    assert!(analysis.read.messages < intact.read.messages);
+    assert!(analysis.read.messages > intact.read.messages / 2);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! the summary section nor the index is needed, so a file cut off by a crash still reads.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 
 use mcap::records::op;
 use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOptions};
@@ -36,7 +36,7 @@ pub(super) fn read(
     let options = LinearReaderOptions::default()
         .with_validate_chunk_crcs(verify_checksums)
         .with_record_length_limit(RECORD_LIMIT);
-    let mut reader = LinearReader::new_with_options(options);
+    let mut reader = LinearReader::new_with_options(options.clone());
     // Schema id -> type name; channel id -> connection (this file's id spaces).
     let mut schemas: HashMap<u16, String> = HashMap::new();
     let mut channels: HashMap<u16, usize> = HashMap::new();
@@ -45,102 +45,124 @@ pub(super) fn read(
     let mut unknown_channel: u64 = 0;
     let mut short_messages: u64 = 0;
     let mut complete = true;
-    while let Some(event) = reader.next_event() {
-        match event {
-            Err(e) => {
-                visit(Event::Warning(format!(
-                    "{}: MCAP cut off or damaged after byte {fed}: {e}; the messages before it \
-                     were read, the rest of this file is skipped",
-                    path.display()
-                )));
-                complete = false;
-                break;
-            }
-            Ok(LinearReadEvent::ReadRequest(want)) => {
-                // The reader asks for what its next record needs, often a few bytes; reading
-                // at least a block at a time saves a system call per small record.
-                let buf = reader.insert(want.max(READ_BLOCK));
-                let n = match read_some(&mut source, buf) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        reader.notify_read(0);
-                        visit(Event::Warning(format!(
-                            "{}: read error after byte {fed}: {e}; the rest of this file is \
-                             skipped",
+    // Damage ends a segment; reading resumes at the next intact chunk header, if any.
+    'segments: loop {
+        let mut resume_at = None;
+        while let Some(event) = reader.next_event() {
+            match event {
+                Err(e) => {
+                    complete = false;
+                    match next_chunk(&mut source, fed, file.size) {
+                        Some(at) => {
+                            visit(Event::Warning(format!(
+                                "{}: MCAP damaged after byte {fed}: {e}; skipped to the next \
+                             intact chunk at byte {at}",
+                                path.display()
+                            )));
+                            resume_at = Some(at);
+                        }
+                        None => visit(Event::Warning(format!(
+                            "{}: MCAP cut off or damaged after byte {fed}: {e}; the messages \
+                         before it were read, the rest of this file is skipped",
                             path.display()
-                        )));
-                        complete = false;
-                        break;
+                        ))),
                     }
-                };
-                reader.notify_read(n);
-                fed += n as u64;
-                stats.bytes += n as u64;
-                if stats.bytes >= next_progress {
-                    visit(Event::Progress(stats.bytes));
-                    next_progress = stats.bytes + PROGRESS_STEP;
+                    break;
                 }
-            }
-            Ok(LinearReadEvent::Record { opcode, data }) => match opcode {
-                op::MESSAGE => {
-                    let Some((channel, log_time, publish_time, payload)) = split_message(data)
-                    else {
-                        short_messages += 1;
-                        continue;
+                Ok(LinearReadEvent::ReadRequest(want)) => {
+                    // The reader asks for what its next record needs, often a few bytes; reading
+                    // at least a block at a time saves a system call per small record.
+                    let buf = reader.insert(want.max(READ_BLOCK));
+                    let n = match read_some(&mut source, buf) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            reader.notify_read(0);
+                            visit(Event::Warning(format!(
+                                "{}: read error after byte {fed}: {e}; the rest of this file is \
+                             skipped",
+                                path.display()
+                            )));
+                            complete = false;
+                            break;
+                        }
                     };
-                    let Some(&connection) = channels.get(&channel) else {
-                        unknown_channel += 1;
-                        continue;
-                    };
-                    stats.messages += 1;
-                    visit(Event::Message(BagMessage {
-                        connection,
-                        log_time,
-                        publish_time: (publish_time != 0).then_some(publish_time),
-                        data: payload,
-                    }));
-                }
-                op::SCHEMA => match mcap::parse_record(opcode, data) {
-                    Ok(mcap::records::Record::Schema { header, .. }) => {
-                        schemas.insert(header.id, header.name);
+                    reader.notify_read(n);
+                    fed += n as u64;
+                    stats.bytes += n as u64;
+                    if stats.bytes >= next_progress {
+                        visit(Event::Progress(stats.bytes));
+                        next_progress = stats.bytes + PROGRESS_STEP;
                     }
-                    _ => visit(Event::Warning(format!(
+                }
+                Ok(LinearReadEvent::Record { opcode, data }) => match opcode {
+                    op::MESSAGE => {
+                        let Some((channel, log_time, publish_time, payload)) = split_message(data)
+                        else {
+                            short_messages += 1;
+                            continue;
+                        };
+                        let Some(&connection) = channels.get(&channel) else {
+                            unknown_channel += 1;
+                            continue;
+                        };
+                        stats.messages += 1;
+                        visit(Event::Message(BagMessage {
+                            connection,
+                            log_time,
+                            publish_time: (publish_time != 0).then_some(publish_time),
+                            data: payload,
+                        }));
+                    }
+                    op::SCHEMA => match mcap::parse_record(opcode, data) {
+                        Ok(mcap::records::Record::Schema { header, .. }) => {
+                            schemas.insert(header.id, header.name);
+                        }
+                        _ => visit(Event::Warning(format!(
                         "{}: unreadable schema record after byte {fed}; its channels have no type",
                         path.display()
                     ))),
-                },
-                op::CHANNEL => match mcap::parse_record(opcode, data) {
-                    Ok(mcap::records::Record::Channel(c)) => {
-                        let msg_type = match schemas.get(&c.schema_id) {
-                            Some(name) => name.clone(),
-                            None => {
-                                visit(Event::Warning(format!(
-                                    "{}: channel {} ({}) has no schema (id {}); its messages \
+                    },
+                    op::CHANNEL => match mcap::parse_record(opcode, data) {
+                        Ok(mcap::records::Record::Channel(c)) => {
+                            let msg_type = match schemas.get(&c.schema_id) {
+                                Some(name) => name.clone(),
+                                None => {
+                                    visit(Event::Warning(format!(
+                                        "{}: channel {} ({}) has no schema (id {}); its messages \
                                      cannot be typed",
-                                    path.display(),
-                                    c.id,
-                                    c.topic,
-                                    c.schema_id
-                                )));
-                                String::new()
-                            }
-                        };
-                        let id = connection_id(
-                            connections,
-                            &c.topic,
-                            &msg_type,
-                            &c.message_encoding,
-                            visit,
-                        );
-                        channels.insert(c.id, id);
-                    }
-                    _ => visit(Event::Warning(format!(
+                                        path.display(),
+                                        c.id,
+                                        c.topic,
+                                        c.schema_id
+                                    )));
+                                    String::new()
+                                }
+                            };
+                            let id = connection_id(
+                                connections,
+                                &c.topic,
+                                &msg_type,
+                                &c.message_encoding,
+                                visit,
+                            );
+                            channels.insert(c.id, id);
+                        }
+                        _ => visit(Event::Warning(format!(
                         "{}: unreadable channel record after byte {fed}; its messages are skipped",
                         path.display()
                     ))),
+                    },
+                    _ => {}
                 },
-                _ => {}
-            },
+            }
+        }
+        match resume_at {
+            Some(at) if source.seek(SeekFrom::Start(at)).is_ok() => {
+                fed = at;
+                reader =
+                    LinearReader::new_with_options(options.clone().with_skip_start_magic(true));
+            }
+            _ => break 'segments,
         }
     }
     if unknown_channel > 0 {
@@ -171,6 +193,67 @@ fn split_message(body: &[u8]) -> Option<(u16, u64, u64, &[u8])> {
     };
     let channel = u16::from_le_bytes([body[0], body[1]]);
     Some((channel, u64_at(6), u64_at(14), &body[MESSAGE_PREFIX..]))
+}
+
+/// The offset of the first plausible Chunk record at or after `from`: opcode, length, and a
+/// header whose compression is one rosbag2 writes and whose sizes add up to that length.
+fn next_chunk(source: &mut std::fs::File, from: u64, size: u64) -> Option<u64> {
+    const HEADER: usize = 1 + 8 + 8 + 8 + 8 + 4 + 4 + 4 + 8;
+    let mut block = vec![0u8; READ_BLOCK + HEADER];
+    let mut pos = from;
+    while pos < size {
+        source.seek(SeekFrom::Start(pos)).ok()?;
+        let mut filled = 0;
+        while filled < block.len() {
+            match read_some(source, &mut block[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(_) => return None,
+            }
+        }
+        let data = &block[..filled];
+        for i in 0..data.len().saturating_sub(HEADER - 4).min(READ_BLOCK) {
+            if data[i] == op::CHUNK && plausible_chunk(&data[i..], pos + i as u64, size) {
+                return Some(pos + i as u64);
+            }
+        }
+        if filled < block.len() {
+            return None;
+        }
+        pos += READ_BLOCK as u64;
+    }
+    None
+}
+
+fn plausible_chunk(d: &[u8], at: u64, size: u64) -> bool {
+    let u64_at = |i: usize| {
+        d.get(i..i + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    };
+    let u32_at = |i: usize| {
+        d.get(i..i + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
+    };
+    let (Some(len), Some(start), Some(end), Some(_uncompressed), Some(name_len)) =
+        (u64_at(1), u64_at(9), u64_at(17), u64_at(25), u32_at(37))
+    else {
+        return false;
+    };
+    let name_len = name_len as usize;
+    let name = match d.get(41..41 + name_len) {
+        Some(n) => n,
+        None => return false,
+    };
+    let Some(compressed) = u64_at(41 + name_len) else {
+        return false;
+    };
+    matches!(name, b"" | b"lz4" | b"zstd")
+        && start <= end
+        && len.checked_sub(8 + 8 + 8 + 4 + 4 + name_len as u64 + 8) == Some(compressed)
+        && at
+            .checked_add(9)
+            .and_then(|a| a.checked_add(len))
+            .is_some_and(|e| e <= size)
 }
 
 /// One `read`, retried when interrupted.
@@ -245,6 +328,67 @@ mod tests {
             .iter()
             .any(|(c, _, w)| *c == 99 && String::from_utf8_lossy(w).contains("no schema")));
         assert!(seen.iter().any(|(_, _, d)| d == &[0, 1, 0, 0, 2]));
+    }
+
+    #[test]
+    fn reading_resumes_at_the_next_intact_chunk_after_garbage_without_repeating_messages() {
+        const N: u32 = 12_000;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunks.mcap");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut w = mcap::WriteOptions::new()
+            .compression(None)
+            .chunk_size(Some(4096))
+            .create(std::io::BufWriter::new(file))
+            .unwrap();
+        let schema = w
+            .add_schema("std_msgs/msg/String", "ros2msg", b"string data")
+            .unwrap();
+        let channel = w
+            .add_channel(schema, "/t", "cdr", &BTreeMap::new())
+            .unwrap();
+        // Larger than one read block, so intact chunks follow what was read at the damage.
+        for i in 0..N {
+            let header = mcap::records::MessageHeader {
+                channel_id: channel,
+                sequence: i,
+                log_time: u64::from(i),
+                publish_time: 0,
+            };
+            let mut data = vec![0, 1, 0, 0];
+            data.extend_from_slice(&i.to_le_bytes());
+            data.resize(64, 0);
+            w.write_to_known_channel(&header, &data).unwrap();
+        }
+        w.finish().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle..middle + 300].fill(0xee);
+        std::fs::write(&path, &bytes).unwrap();
+        let mut seen = Vec::new();
+        let mut warnings = Vec::new();
+        let stats = Reader::open(&path)
+            .unwrap()
+            .read(&mut |e| match e {
+                Event::Message(m) => {
+                    seen.push(u32::from_le_bytes(m.data[4..8].try_into().unwrap()))
+                }
+                Event::Warning(w) => warnings.push(w),
+                _ => {}
+            })
+            .unwrap();
+        assert_eq!(stats.damaged_files, 1);
+        assert!(
+            warnings.iter().any(|w| w.contains("next intact chunk")),
+            "{warnings:?}"
+        );
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "repeated or reordered: {seen:?}"
+        );
+        let n = seen.len() as u32;
+        assert!(n < N && n > N / 2, "{n} read");
+        assert_eq!(seen.last(), Some(&(N - 1)));
     }
 
     #[test]
