@@ -5,11 +5,14 @@
 //! - [`config`]: typed YAML configuration with validation that names file, line and field.
 //! - adapters and nodes (ROS 2 transport, samplers, notifiers) build on these two.
 
+pub mod analyze;
+pub mod bag;
 pub mod collector;
 pub mod config;
 pub mod core;
 pub mod msg;
 pub mod node_main;
 pub mod prometheus;
+pub mod report;
 pub mod resources;
 pub mod transport;

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use vla_perf::config;
 
+#[path = "vla-perf/analyze.rs"]
+mod analyze;
+
 /// Performance monitoring for Vision-Language-Action ROS 2 robot stacks.
 #[derive(Debug, Parser)]
 #[command(name = "vla-perf", version, about)]
@@ -27,12 +30,18 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Analyse a rosbag2 recording (MCAP or sqlite3) as the collector would have measured it.
+    ///
+    /// Writes report.json, report.md and SVG plots into --out; optionally a CSV of every
+    /// command and an MCAP file of the computed vla_perf messages.
+    Analyze(analyze::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { files } => check_config(&files),
+        Command::Analyze(args) => analyze::main(&args),
     }
 }
 
