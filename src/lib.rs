@@ -5,10 +5,12 @@
 //! - [`config`]: typed YAML configuration with validation that names file, line and field.
 //! - adapters and nodes (ROS 2 transport, samplers, notifiers) build on these two.
 
+pub mod alerts;
 pub mod collector;
 pub mod config;
 pub mod core;
 pub mod msg;
+pub mod notify;
 pub mod prometheus;
 pub mod resources;
 pub mod transport;
