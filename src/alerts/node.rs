@@ -446,3 +446,124 @@ pub fn alert_message(t: &Transition) -> Alert {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_alerts;
+    use crate::msg::MetricSummary;
+    use crate::transport::inproc::InprocTransport;
+
+    fn latency(value: f64) -> MetricArray {
+        MetricArray {
+            robot_id: "r1".into(),
+            metrics: vec![MetricSummary {
+                name: "end_to_end_latency".into(),
+                unit: "s".into(),
+                window: 10.0,
+                count: 5,
+                mean: value,
+                min: value,
+                max: value,
+                p50: value,
+                p90: value,
+                p95: value,
+                p99: value,
+                p999: value,
+                ..MetricSummary::default()
+            }],
+            ..MetricArray::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn metrics_crossing_a_threshold_come_out_as_pending_firing_and_resolved_alerts() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("alerts.jsonl");
+        let yaml = format!(
+            "rules:\n  - {{name: slow, metric: response_time, aggregation: last, warning: 1.0, critical: 2.0, window: 1s, consecutive_violations: 2}}\nnotifications:\n  channels: [{{type: file, path: {}}}]\n  alert_cooldown: 1h\n",
+            file.display()
+        );
+        let rules = parse_alerts("rules.yaml", &yaml).unwrap().config;
+        let transport = InprocTransport::new();
+        let mut probe = transport
+            .create_node(&NodeOptions::new("probe", "/"))
+            .unwrap();
+        let metrics =
+            Publisher::<MetricArray>::new(probe.as_mut(), "/vla_perf/metrics", Qos::reliable(10))
+                .unwrap();
+        let mut alerts = Subscription::<Typed<Alert>>::typed(
+            probe.as_mut(),
+            "/vla_perf/alerts",
+            Qos::reliable(100),
+        )
+        .unwrap();
+        let mut settings = Settings::new(dir.path().join("history.jsonl"));
+        settings.evaluation_period = Duration::from_millis(20);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let node = tokio::spawn(run(rules, settings, Arc::new(transport), 0, async move {
+            let _ = stopped.await;
+        }));
+        let mut states = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        for wanted in [Alert::STATE_FIRING, Alert::STATE_RESOLVED] {
+            let value = if wanted == Alert::STATE_FIRING {
+                2.5
+            } else {
+                0.5
+            };
+            loop {
+                metrics.publish(&latency(value)).unwrap();
+                match tokio::time::timeout_at(
+                    deadline.min(tokio::time::Instant::now() + Duration::from_millis(30)),
+                    alerts.recv(),
+                )
+                .await
+                {
+                    Ok(Some(a)) => {
+                        states.push(a.message.state);
+                        if a.message.state == wanted {
+                            assert_eq!(a.message.rule, "slow");
+                            assert_eq!(a.message.robot_id, "r1");
+                            assert_eq!(a.message.metric, "response_time");
+                            assert_eq!(a.message.severity, Alert::SEVERITY_CRITICAL);
+                            break;
+                        }
+                    }
+                    Ok(None) => panic!("alerts closed"),
+                    Err(_) => assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "no {wanted} in time: {states:?}"
+                    ),
+                }
+            }
+        }
+        assert_eq!(
+            states,
+            vec![
+                Alert::STATE_PENDING,
+                Alert::STATE_FIRING,
+                Alert::STATE_RESOLVED
+            ]
+        );
+        stop.send(()).unwrap();
+        node.await.unwrap().unwrap();
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let statuses: Vec<&str> = lines
+            .iter()
+            .map(|l| l["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, ["firing", "resolved"]);
+        let (records, skipped) = history::read(&dir.path().join("history.jsonl")).unwrap();
+        assert_eq!(skipped, 0);
+        let delivered = records
+            .iter()
+            .filter(|r| matches!(r, history::Record::Delivered { .. }))
+            .count();
+        assert_eq!(delivered, 2, "both notifications recorded as delivered");
+    }
+}
