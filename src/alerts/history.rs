@@ -54,13 +54,20 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum Record {
-    /// A state change.
+    /// A state change, with the notification it caused (if any) in the same line, so a
+    /// kill can never keep one and lose the other.
     Transition {
         /// Sequence number, unique in the file.
         seq: u64,
         /// The change.
         #[serde(flatten)]
         transition: Transition,
+        /// The notification the change caused, before any delivery.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notification: Option<Notification>,
+        /// Channel ids that must receive the notification.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        channels: Vec<String>,
     },
     /// A notification decided, before any delivery.
     Notification {
@@ -179,11 +186,22 @@ impl History {
         self.next_seq
     }
 
-    /// Appends a transition; returns once it is on disk.
-    pub fn transition(&mut self, transition: &Transition) -> Result<()> {
+    /// Appends a transition and the notification it caused, if any, for `channels`;
+    /// returns once it is on disk.
+    pub fn transition(
+        &mut self,
+        transition: &Transition,
+        notification: Option<&Notification>,
+        channels: &[String],
+    ) -> Result<()> {
         self.append(Record::Transition {
             seq: self.next_seq,
             transition: transition.clone(),
+            channels: match notification {
+                Some(_) => channels.to_vec(),
+                None => Vec::new(),
+            },
+            notification: notification.cloned(),
         })
     }
 
@@ -261,13 +279,29 @@ pub fn read(path: &Path) -> std::io::Result<(Vec<Record>, u64)> {
     Ok((records, skipped))
 }
 
+type Pending = BTreeMap<String, (Notification, BTreeSet<String>)>;
+
+/// Notes a notification that `channels` still have to deliver, in first-seen order.
+fn remember(
+    pending: &mut Pending,
+    order: &mut Vec<String>,
+    notification: Notification,
+    channels: Vec<String>,
+) {
+    let id = notification.id.clone();
+    if !pending.contains_key(&id) {
+        order.push(id.clone());
+    }
+    pending.insert(id, (notification, channels.into_iter().collect()));
+}
+
 /// Replays the file; returns what it found and the largest sequence number.
 fn replay(file: &mut File, path: &Path) -> std::io::Result<(Restored, u64)> {
     file.seek(SeekFrom::Start(0))?;
     let mut restored = Restored::default();
     let mut max_seq = 0;
     let mut machines: BTreeMap<String, (AlertKey, AlertMachine)> = BTreeMap::new();
-    let mut pending: BTreeMap<String, (Notification, BTreeSet<String>)> = BTreeMap::new();
+    let mut pending: Pending = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for (number, line) in BufReader::new(&mut *file).split(b'\n').enumerate() {
         let line = line?;
@@ -290,11 +324,19 @@ fn replay(file: &mut File, path: &Path) -> std::io::Result<(Restored, u64)> {
         restored.records += 1;
         max_seq = max_seq.max(record.seq());
         match record {
-            Record::Transition { transition, .. } => {
+            Record::Transition {
+                transition,
+                notification,
+                channels,
+                ..
+            } => {
                 machines.insert(
                     transition.key.alert_id.clone(),
                     (transition.key, transition.machine),
                 );
+                if let Some(notification) = notification {
+                    remember(&mut pending, &mut order, notification, channels);
+                }
             }
             Record::Notification {
                 channels,
@@ -307,11 +349,7 @@ fn replay(file: &mut File, path: &Path) -> std::io::Result<(Restored, u64)> {
                     labels: notification.labels.clone(),
                 };
                 machines.insert(key.alert_id.clone(), (key, notification.machine));
-                let id = notification.id.clone();
-                if !pending.contains_key(&id) {
-                    order.push(id.clone());
-                }
-                pending.insert(id, (notification, channels.into_iter().collect()));
+                remember(&mut pending, &mut order, notification, channels);
             }
             Record::Delivered {
                 notification_id,
@@ -400,30 +438,32 @@ mod tests {
         {
             let (mut h, restored) = History::open(&path).unwrap();
             assert_eq!(restored.records, 0);
-            h.transition(&Transition {
-                key: key(),
-                at: Duration::from_secs(10),
-                from: State::Pending,
-                to: State::Firing,
-                severity: Some(Severity::Warning),
-                value: Some(91.0),
-                metric: "cpu_usage".into(),
-                warning: 80.0,
-                critical: 95.0,
-                message: "cpu high".into(),
-                machine: firing(),
-            })
+            h.transition(
+                &Transition {
+                    key: key(),
+                    at: Duration::from_secs(10),
+                    from: State::Pending,
+                    to: State::Firing,
+                    severity: Some(Severity::Warning),
+                    value: Some(91.0),
+                    metric: "cpu_usage".into(),
+                    warning: 80.0,
+                    critical: 95.0,
+                    message: "cpu high".into(),
+                    machine: firing(),
+                },
+                Some(&notification()),
+                &["console".into(), "file:/x".into()],
+            )
             .unwrap();
-            h.notification(&notification(), &["console".into(), "file:/x".into()])
-                .unwrap();
             h.outcome("a1-10", "console", 1, None).unwrap();
         }
         let (h, restored) = History::open(&path).unwrap();
-        assert_eq!(restored.records, 3);
+        assert_eq!(restored.records, 2);
         assert_eq!(restored.active, vec![(key(), firing())]);
         assert_eq!(restored.undelivered.len(), 1);
         assert_eq!(restored.undelivered[0].1, vec!["file:/x".to_owned()]);
-        assert_eq!(h.next_seq(), 4);
+        assert_eq!(h.next_seq(), 3);
     }
 
     #[test]
@@ -460,19 +500,23 @@ mod tests {
         let path = dir.path().join("history.jsonl");
         {
             let (mut h, _) = History::open(&path).unwrap();
-            h.transition(&Transition {
-                key: key(),
-                at: Duration::from_secs(20),
-                from: State::Firing,
-                to: State::Resolved,
-                severity: Some(Severity::Warning),
-                value: Some(1.0),
-                metric: "cpu_usage".into(),
-                warning: 80.0,
-                critical: 95.0,
-                message: "cpu ok".into(),
-                machine: AlertMachine::default(),
-            })
+            h.transition(
+                &Transition {
+                    key: key(),
+                    at: Duration::from_secs(20),
+                    from: State::Firing,
+                    to: State::Resolved,
+                    severity: Some(Severity::Warning),
+                    value: Some(1.0),
+                    metric: "cpu_usage".into(),
+                    warning: 80.0,
+                    critical: 95.0,
+                    message: "cpu ok".into(),
+                    machine: AlertMachine::default(),
+                },
+                None,
+                &[],
+            )
             .unwrap();
         }
         let (_, restored) = History::open(&path).unwrap();

@@ -249,8 +249,14 @@ impl Output {
         channel_ids: &[String],
         evaluation: Evaluation,
     ) -> usize {
+        let mut queued = 0;
         for transition in &evaluation.transitions {
-            if let Err(e) = history.transition(transition) {
+            // The notification a change causes shares its record: both or neither survive.
+            let caused = evaluation
+                .notifications
+                .iter()
+                .find(|n| n.alert_id == transition.key.alert_id && n.at == transition.at);
+            if let Err(e) = history.transition(transition, caused, channel_ids) {
                 self.history_error(&e);
             }
             tracing::info!(
@@ -263,22 +269,42 @@ impl Output {
             if let Err(e) = self.alert_pub.publish(&alert_message(transition)) {
                 tracing::warn!("publishing alert: {e}");
             }
+            if let Some(notification) = caused {
+                queued += self.dispatch(history, dispatcher, channel_ids, notification);
+            }
         }
-        let mut queued = 0;
         for notification in &evaluation.notifications {
+            let caused_by_change = evaluation
+                .transitions
+                .iter()
+                .any(|t| t.key.alert_id == notification.alert_id && t.at == notification.at);
+            if caused_by_change {
+                continue;
+            }
             if let Err(e) = history.notification(notification, channel_ids) {
                 self.history_error(&e);
             }
-            let dropped = dispatcher.send(notification, None);
-            queued += channel_ids.len() - dropped.len();
-            for channel in dropped {
-                let error = Some("queue full; dropped".to_owned());
-                if let Err(e) = history.outcome(&notification.id, &channel, 0, error) {
-                    self.history_error(&e);
-                }
-            }
+            queued += self.dispatch(history, dispatcher, channel_ids, notification);
         }
         queued
+    }
+
+    /// Queues a recorded notification on every channel; returns how many took it.
+    fn dispatch(
+        &mut self,
+        history: &mut History,
+        dispatcher: &Dispatcher,
+        channel_ids: &[String],
+        notification: &crate::core::alert::Notification,
+    ) -> usize {
+        let dropped = dispatcher.send(notification, None);
+        for channel in &dropped {
+            let error = Some("queue full; dropped".to_owned());
+            if let Err(e) = history.outcome(&notification.id, channel, 0, error) {
+                self.history_error(&e);
+            }
+        }
+        channel_ids.len() - dropped.len()
     }
 
     fn record_outcome(&mut self, history: &mut History, outcome: &notify::Outcome) {
