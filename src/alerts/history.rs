@@ -2,10 +2,12 @@
 //! the node's state.
 //!
 //! Records, one per line:
-//! - `transition`: a state change of an alert, with the machine after it;
-//! - `notification`: a notification decided, with the channels it must reach, written
-//!   *before* it is handed to any channel;
+//! - `transition`: a state change of an alert, with the machine after it and, in the same
+//!   line, the notification the change caused and the channels it must reach;
+//! - `notification`: a notification without a state change (a repeat);
 //! - `delivered` / `gave_up`: one channel's outcome for one notification.
+//!
+//! Notifications are written *before* they are handed to any channel.
 //!
 //! Restoring replays the file: each alert resumes from its last machine, and every
 //! notification without a `delivered` (or `gave_up`) record for a channel is handed to

@@ -191,6 +191,20 @@ impl AlertMachine {
 
     /// Advances the machine to `now` given the status of the rule's value at `now`.
     pub fn step(&mut self, policy: &Policy, now: Duration, status: Status) -> Step {
+        self.step_observed(policy, now, now, status)
+    }
+
+    /// Like [`step`](Self::step), where the value comes from an observation made at
+    /// `observed_at` (not after `now`): a violation's pending time counts from the
+    /// observation, not from the evaluation that noticed it.
+    pub fn step_observed(
+        &mut self,
+        policy: &Policy,
+        now: Duration,
+        observed_at: Duration,
+        status: Status,
+    ) -> Step {
+        let observed_at = observed_at.min(now);
         let observed = Severity::of(status);
         self.consecutive = match observed {
             Some(_) => self.consecutive.saturating_add(1),
@@ -201,10 +215,10 @@ impl AlertMachine {
             (Phase::Inactive, None) => Step::default(),
             (Phase::Inactive, Some(severity)) => {
                 self.phase = Phase::Pending {
-                    since: now,
+                    since: observed_at,
                     severity,
                 };
-                let step = self.fire_if_due(policy, now, severity, now);
+                let step = self.fire_if_due(policy, now, severity, observed_at);
                 if step.change.is_some() {
                     // Straight to firing: report one change from inactive.
                     return Step {
@@ -446,6 +460,25 @@ mod tests {
         let steps = run(&policy(0, 1, 0, 10), &statuses);
         let times: Vec<u64> = steps.iter().map(|(t, _)| *t).collect();
         assert_eq!(times, vec![0, 10, 20]);
+    }
+
+    #[test]
+    fn pending_time_counts_from_the_violating_observation_not_the_evaluation() {
+        let p = policy(1, 1, 0, 100);
+        let mut m = AlertMachine::default();
+        let ms = Duration::from_millis;
+        // Observed at 1.05 s, noticed by the evaluation at 1.1 s.
+        m.step_observed(&p, ms(1100), ms(1050), W);
+        assert_eq!(m.step_observed(&p, ms(2000), ms(1950), W).notify, None);
+        assert_eq!(
+            m.step_observed(&p, ms(2100), ms(2050), W).notify,
+            Some(NotifyKind::Firing),
+            "1.05 s after the first violating observation"
+        );
+        // An observation stamped in the future counts from the evaluation.
+        let mut m = AlertMachine::default();
+        m.step_observed(&p, ms(100), ms(900), W);
+        assert_eq!(m.active_since(), Some(ms(100)));
     }
 
     #[test]

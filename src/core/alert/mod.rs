@@ -215,17 +215,24 @@ impl Engine {
                 continue;
             }
             matched += 1;
-            let series = state
-                .series
-                .entry(observation.tags.clone())
-                .or_insert_with(|| Series {
-                    key: alert_key(rule, &observation.tags),
-                    tags: observation.tags.clone(),
-                    window: SeriesWindow::new(rule.window),
-                    machine: AlertMachine::default(),
-                    last_seen: observation.at,
-                    value: None,
-                });
+            // Look up before inserting: cloning the tags for every observation would cost
+            // more than evaluating it.
+            if !state.series.contains_key(&observation.tags) {
+                state.series.insert(
+                    observation.tags.clone(),
+                    Series {
+                        key: alert_key(rule, &observation.tags),
+                        tags: observation.tags.clone(),
+                        window: SeriesWindow::new(rule.window),
+                        machine: AlertMachine::default(),
+                        last_seen: observation.at,
+                        value: None,
+                    },
+                );
+            }
+            let Some(series) = state.series.get_mut(&observation.tags) else {
+                continue;
+            };
             match series.window.push(observation.at, observation.stats) {
                 Ok(()) => series.last_seen = series.last_seen.max(observation.at),
                 Err(_) => self.rejected += 1,
@@ -282,7 +289,10 @@ impl Engine {
                     None => continue,
                 };
                 let before = series.machine;
-                let step = series.machine.step(&state.policy, now, status);
+                let observed_at = series.window.newest().unwrap_or(now);
+                let step = series
+                    .machine
+                    .step_observed(&state.policy, now, observed_at, status);
                 if let Some(change) = step.change {
                     out.transitions.push(Transition {
                         key: series.key.clone(),

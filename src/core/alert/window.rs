@@ -166,14 +166,16 @@ pub fn aggregate<'a>(
     }
 }
 
-/// The nearest-rank quantile `q` of `values` (sorted in place); `None` when empty.
+/// The nearest-rank quantile `q` of `values` (reordered in place); `None` when empty.
 fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
-    values.sort_by(f64::total_cmp);
     let rank = (q * values.len() as f64).ceil() as usize;
-    values.get(rank.clamp(1, values.len()) - 1).copied()
+    let index = rank.clamp(1, values.len()) - 1;
+    // Selection, not a full sort: linear time for the one rank needed.
+    let (_, value, _) = values.select_nth_unstable_by(index, f64::total_cmp);
+    Some(*value)
 }
 
 #[cfg(test)]
