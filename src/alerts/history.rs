@@ -66,7 +66,7 @@ pub enum Record {
         transition: Transition,
         /// The notification the change caused, before any delivery.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        notification: Option<Notification>,
+        notification: Option<Box<Notification>>,
         /// Channel ids that must receive the notification.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         channels: Vec<String>,
@@ -78,7 +78,7 @@ pub enum Record {
         /// Channel ids that must receive it.
         channels: Vec<String>,
         /// The notification.
-        notification: Notification,
+        notification: Box<Notification>,
     },
     /// A channel delivered a notification.
     Delivered {
@@ -203,7 +203,7 @@ impl History {
                 Some(_) => channels.to_vec(),
                 None => Vec::new(),
             },
-            notification: notification.cloned(),
+            notification: notification.map(|n| Box::new(n.clone())),
         })
     }
 
@@ -212,7 +212,7 @@ impl History {
         self.append(Record::Notification {
             seq: self.next_seq,
             channels: channels.to_vec(),
-            notification: notification.clone(),
+            notification: Box::new(notification.clone()),
         })
     }
 
@@ -337,7 +337,7 @@ fn replay(file: &mut File, path: &Path) -> std::io::Result<(Restored, u64)> {
                     (transition.key, transition.machine),
                 );
                 if let Some(notification) = notification {
-                    remember(&mut pending, &mut order, notification, channels);
+                    remember(&mut pending, &mut order, *notification, channels);
                 }
             }
             Record::Notification {
@@ -351,7 +351,7 @@ fn replay(file: &mut File, path: &Path) -> std::io::Result<(Restored, u64)> {
                     labels: notification.labels.clone(),
                 };
                 machines.insert(key.alert_id.clone(), (key, notification.machine));
-                remember(&mut pending, &mut order, notification, channels);
+                remember(&mut pending, &mut order, *notification, channels);
             }
             Record::Delivered {
                 notification_id,
