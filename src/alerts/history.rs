@@ -125,6 +125,9 @@ pub struct Restored {
     pub active: Vec<(AlertKey, AlertMachine)>,
     /// Notifications some channel has not finished with: (notification, channel ids).
     pub undelivered: Vec<(Notification, Vec<String>)>,
+    /// The last notification of every alert still firing (channels that keep state, like
+    /// Alertmanager's re-posting, resume from it).
+    pub firing: Vec<Notification>,
     /// Records read.
     pub records: u64,
     /// Lines skipped as unreadable (a torn last line after a kill is one).
@@ -287,9 +290,11 @@ type Pending = BTreeMap<String, (Notification, BTreeSet<String>)>;
 fn remember(
     pending: &mut Pending,
     order: &mut Vec<String>,
+    last: &mut BTreeMap<String, Notification>,
     notification: Notification,
     channels: Vec<String>,
 ) {
+    last.insert(notification.alert_id.clone(), notification.clone());
     let id = notification.id.clone();
     if !pending.contains_key(&id) {
         order.push(id.clone());
@@ -305,6 +310,7 @@ fn replay(file: &mut File, path: &Path) -> std::io::Result<(Restored, u64)> {
     let mut machines: BTreeMap<String, (AlertKey, AlertMachine)> = BTreeMap::new();
     let mut pending: Pending = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
+    let mut last_notification: BTreeMap<String, Notification> = BTreeMap::new();
     for (number, line) in BufReader::new(&mut *file).split(b'\n').enumerate() {
         let line = line?;
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -337,7 +343,13 @@ fn replay(file: &mut File, path: &Path) -> std::io::Result<(Restored, u64)> {
                     (transition.key, transition.machine),
                 );
                 if let Some(notification) = notification {
-                    remember(&mut pending, &mut order, *notification, channels);
+                    remember(
+                        &mut pending,
+                        &mut order,
+                        &mut last_notification,
+                        *notification,
+                        channels,
+                    );
                 }
             }
             Record::Notification {
@@ -351,7 +363,13 @@ fn replay(file: &mut File, path: &Path) -> std::io::Result<(Restored, u64)> {
                     labels: notification.labels.clone(),
                 };
                 machines.insert(key.alert_id.clone(), (key, notification.machine));
-                remember(&mut pending, &mut order, *notification, channels);
+                remember(
+                    &mut pending,
+                    &mut order,
+                    &mut last_notification,
+                    *notification,
+                    channels,
+                );
             }
             Record::Delivered {
                 notification_id,
@@ -372,6 +390,12 @@ fn replay(file: &mut File, path: &Path) -> std::io::Result<(Restored, u64)> {
     restored.active = machines
         .into_values()
         .filter(|(_, m)| m.state() != State::Inactive)
+        .collect();
+    restored.firing = restored
+        .active
+        .iter()
+        .filter(|(_, m)| m.state() == State::Firing)
+        .filter_map(|(key, _)| last_notification.remove(&key.alert_id))
         .collect();
     for id in order {
         if let Some((notification, channels)) = pending.remove(&id) {
@@ -465,6 +489,7 @@ mod tests {
         assert_eq!(restored.active, vec![(key(), firing())]);
         assert_eq!(restored.undelivered.len(), 1);
         assert_eq!(restored.undelivered[0].1, vec!["file:/x".to_owned()]);
+        assert_eq!(restored.firing, vec![notification()]);
         assert_eq!(h.next_seq(), 3);
     }
 

@@ -130,6 +130,9 @@ pub async fn run(
     let (outcome_tx, mut outcomes) = mpsc::unbounded_channel();
     let dispatcher = Dispatcher::start(notifiers, settings.retry, outcome_tx, wall_clock);
     let channel_ids = dispatcher.channel_ids();
+    for notification in &restored.firing {
+        dispatcher.resume(notification);
+    }
     let mut outstanding: usize = 0;
     for (notification, channels) in &restored.undelivered {
         let channels: Vec<String> = channels

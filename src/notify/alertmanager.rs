@@ -96,6 +96,13 @@ impl Notifier for AlertmanagerNotifier {
         ))
     }
 
+    fn resume(&self, n: &Notification) {
+        // Re-posted at the next heartbeat, before its last `endsAt` lease runs out.
+        if let Ok(mut active) = self.active.lock() {
+            active.insert(n.alert_id.clone(), n.clone());
+        }
+    }
+
     fn heartbeat(&self) -> Option<BoxFuture<'_, Result<()>>> {
         let now = wall_clock();
         let alerts: Vec<Value> = self

@@ -64,6 +64,8 @@ pub trait Notifier: Send + Sync {
     fn holds(&self, _notification_id: &str) -> bool {
         false
     }
+    /// Takes note of an alert that was firing before a restart (nothing is sent).
+    fn resume(&self, _notification: &Notification) {}
     /// Periodic upkeep (Alertmanager re-posts active alerts before they time out).
     fn heartbeat(&self) -> Option<BoxFuture<'_, Result<()>>> {
         None
@@ -377,6 +379,13 @@ impl Dispatcher {
             }
         }
         dropped
+    }
+
+    /// Tells every channel about an alert that was firing before a restart.
+    pub fn resume(&self, notification: &Notification) {
+        for lane in &self.lanes {
+            lane.notifier.resume(notification);
+        }
     }
 
     /// Counters of every channel.
