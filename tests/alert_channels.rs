@@ -269,6 +269,41 @@ fn aiosmtpd_receives_the_firing_and_the_resolved_mail() {
 }
 
 #[test]
+fn starttls_to_a_server_without_it_is_retried_given_up_and_recorded() {
+    require_python_module("aiosmtpd");
+    let port = free_port();
+    let smtp = Peer::start("smtp_sink.py", &["--port", &port.to_string()]);
+    assert_eq!(smtp.next("ready line")["ready"], port);
+    let mut node = Node::start(&format!(
+        "{{type: email, recipients: [ops@example.com], smtp_server: '127.0.0.1:{port}', tls: starttls}}"
+    ));
+    node.drive(2.5, Alert::STATE_FIRING);
+    // Five attempts with 0.2 s doubling backoff: about 3 s until the channel gives up.
+    let deadline = Instant::now() + LIMIT;
+    let gave_up = loop {
+        let (records, _) = history::read(&node.history).expect("history");
+        let found = records.into_iter().find_map(|r| match r {
+            Record::GaveUp {
+                attempts, error, ..
+            } => Some((attempts, error)),
+            _ => None,
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "the email channel never gave up");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(gave_up.0, 5, "every attempt made: {gave_up:?}");
+    assert!(gave_up.1.contains("SMTP"), "{gave_up:?}");
+    assert!(
+        smtp.lines.try_recv().is_err(),
+        "no mail may go out in the clear when STARTTLS is required"
+    );
+    node.stop();
+}
+
+#[test]
 fn the_webhook_gets_the_json_again_after_answering_500() {
     let hook = Peer::start("webhook_receiver.py", &["--fail-first", "1"]);
     let port = hook.next("ready line")["ready"].as_u64().expect("port");
