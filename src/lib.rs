@@ -5,6 +5,7 @@
 //! - [`config`]: typed YAML configuration with validation that names file, line and field.
 //! - adapters and nodes (ROS 2 transport, samplers, notifiers) build on these two.
 
+pub mod alerts;
 pub mod analyze;
 pub mod bag;
 pub mod collector;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod core;
 pub mod msg;
 pub mod node_main;
+pub mod notify;
 pub mod prometheus;
 pub mod report;
 pub mod resources;

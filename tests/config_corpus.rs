@@ -213,6 +213,12 @@ const EXPECTED: &[Expected] = &[
         "unknown variant `slack`",
     ),
     bad(
+        "bad_smtp_tls_mode.yaml",
+        8,
+        Some("notifications.channels[0].tls"),
+        "unknown variant `ssl`, expected one of `none`, `starttls`, `tls`",
+    ),
+    bad(
         "bad_webhook_url.yaml",
         6,
         Some("notifications.channels[0].url"),

@@ -229,6 +229,11 @@ pub enum Channel {
         /// Sender address.
         #[serde(default = "default_sender")]
         from: String,
+        /// Transport security: `none` (plain, the default for a local relay), `starttls`
+        /// or `tls` (implicit TLS, usually port 465). Credentials come only from the
+        /// environment (`VLA_PERF_SMTP_USERNAME`, `VLA_PERF_SMTP_PASSWORD`).
+        #[serde(default)]
+        tls: SmtpTls,
     },
     /// POST the alert as JSON.
     Webhook {
@@ -240,6 +245,30 @@ pub enum Channel {
         /// Alertmanager base URL, e.g. `http://localhost:9093`.
         url: String,
     },
+}
+
+/// How the email channel secures its SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain SMTP (a relay on localhost).
+    #[default]
+    None,
+    /// Upgrade with STARTTLS; fails if the server does not offer it.
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+}
+
+impl SmtpTls {
+    /// The snake_case name used in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpTls::None => "none",
+            SmtpTls::Starttls => "starttls",
+            SmtpTls::Tls => "tls",
+        }
+    }
 }
 
 fn default_smtp_server() -> String {
@@ -270,9 +299,11 @@ impl Channel {
                 recipients,
                 smtp_server,
                 from,
+                tls,
             } => format!(
-                "email to {} via {smtp_server} from {from}",
-                recipients.join(", ")
+                "email to {} via {smtp_server} (tls: {}) from {from}",
+                recipients.join(", "),
+                tls.as_str()
             ),
             Channel::Webhook { url } => format!("webhook {url}"),
             Channel::Alertmanager { url } => format!("alertmanager {url}"),
@@ -585,6 +616,7 @@ fn validate_channel(check: &mut Checker, at: &FieldPath, channel: &Channel) {
             recipients,
             smtp_server,
             from,
+            ..
         } => {
             if recipients.is_empty() {
                 check.error(

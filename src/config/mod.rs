@@ -19,7 +19,9 @@ mod yaml;
 
 use std::path::Path;
 
-pub use alerts::{Aggregation, AlertRule, AlertRules, Channel, Notifications, KNOWN_METRICS};
+pub use alerts::{
+    Aggregation, AlertRule, AlertRules, Channel, Notifications, SmtpTls, KNOWN_METRICS,
+};
 pub use collector::{
     AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, ResourcesConfig,
     SloConfig, StageConfig, WatchedTopic,

@@ -5,6 +5,7 @@
 //! a recording's receive time). Durations between two timestamps are computed with
 //! `checked_sub`, so time that runs backwards is detected rather than wrapped.
 
+pub mod alert;
 pub mod extract;
 pub mod ingest;
 pub mod kpi;

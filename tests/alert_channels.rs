@@ -1,0 +1,510 @@
+//! The alert node's notification channels against servers nobody here wrote, each started
+//! by the test on 127.0.0.1: `aiosmtpd` receives the email, Python's `http.server` the
+//! webhook (answering 500 once, so the retry is exercised), and Debian's
+//! `prometheus-alertmanager` the alert, which its own API must list and then resolve.
+//!
+//! The node runs in-process on the in-process transport: these tests are about delivery,
+//! not DDS (tests/alert_node.rs covers DDS and the binary).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vla_perf::alerts::history::{self, Record};
+use vla_perf::alerts::Settings;
+use vla_perf::config::parse_alerts;
+use vla_perf::msg::diagnostic_msgs::KeyValue;
+use vla_perf::msg::{Alert, MetricArray, MetricSummary};
+use vla_perf::notify::RetryPolicy;
+use vla_perf::transport::inproc::InprocTransport;
+use vla_perf::transport::{NodeOptions, Publisher, Qos, Subscription, Transport, Typed};
+
+const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A Python peer printing JSON lines; stdin is held open and closing it ends the peer.
+struct Peer {
+    child: Child,
+    _stdin: ChildStdin,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Peer {
+    fn start(script: &str, args: &[&str]) -> Self {
+        let mut child = Command::new("python3")
+            .arg(repo().join("tests/peers").join(script))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3; run bash .ci/setup");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value = serde_json::from_str(&line).expect("peer prints JSON lines");
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            _stdin: stdin,
+            lines,
+        }
+    }
+
+    fn next(&self, what: &str) -> Value {
+        self.lines
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|_| panic!("peer gave no {what} within {LIMIT:?}"))
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn require_python_module(module: &str) {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "python3 cannot import {module}; run `bash .ci/setup`");
+}
+
+/// The alert node, in-process, with one rule on end-to-end latency of robot r1.
+struct Node {
+    runtime: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<vla_perf::alerts::node::Result<()>>>,
+    metrics: Publisher<MetricArray>,
+    alerts: Subscription<Typed<Alert>>,
+    history: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(channel: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let yaml = format!(
+            "rules:\n  - name: e2e_slow\n    metric: end_to_end_latency\n    aggregation: last\n    \
+             warning: 1.0\n    critical: 2.0\n    window: 1s\n    labels: {{team: vla}}\n    \
+             message: \"end-to-end latency {{value}} s on {{robot_id}} ({{severity}})\"\n\
+             notifications:\n  channels:\n    - {channel}\n  alert_cooldown: 1h\n"
+        );
+        let rules = parse_alerts("rules.yaml", &yaml)
+            .expect("valid rules")
+            .config;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        // The in-process bus spawns its forwarding tasks on the current runtime.
+        let _entered = runtime.enter();
+        let transport = InprocTransport::new();
+        let mut probe = transport
+            .create_node(&NodeOptions::new("probe", "/"))
+            .expect("node");
+        let metrics = Publisher::new(probe.as_mut(), "/vla_perf/metrics", Qos::reliable(10))
+            .expect("publisher");
+        let alerts = Subscription::typed(probe.as_mut(), "/vla_perf/alerts", Qos::reliable(100))
+            .expect("subscription");
+        let history = dir.path().join("history.jsonl");
+        let mut settings = Settings::new(history.clone());
+        settings.evaluation_period = Duration::from_millis(50);
+        settings.retry = RetryPolicy {
+            attempts: 5,
+            first_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(2),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = runtime.spawn(vla_perf::alerts::run(
+            rules,
+            settings,
+            Arc::new(transport),
+            0,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            runtime,
+            stop: Some(stop),
+            task: Some(task),
+            metrics,
+            alerts,
+            history,
+            _dir: dir,
+        }
+    }
+
+    /// Publishes `latency` every 50 ms until the node publishes an alert in `state`;
+    /// returns it and when the first sample was published.
+    fn drive(&mut self, latency: f64, state: u8) -> (Alert, Instant) {
+        let started = Instant::now();
+        let deadline = started + LIMIT;
+        loop {
+            assert!(Instant::now() < deadline, "no alert in state {state}");
+            self.metrics.publish(&batch(latency)).expect("publish");
+            let alerts = &mut self.alerts;
+            let got = self.runtime.block_on(async {
+                tokio::time::timeout(Duration::from_millis(50), alerts.recv()).await
+            });
+            if let Ok(Some(alert)) = got {
+                if alert.message.state == state {
+                    return (alert.message, started);
+                }
+            }
+        }
+    }
+
+    fn stop(mut self) -> Vec<Record> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            self.runtime
+                .block_on(task)
+                .expect("node task")
+                .expect("node ran");
+        }
+        let (records, skipped) = history::read(&self.history).expect("history");
+        assert_eq!(skipped, 0);
+        records
+    }
+}
+
+/// What the collector publishes: end-to-end latency over its 10 s window.
+fn batch(latency: f64) -> MetricArray {
+    MetricArray {
+        robot_id: "r1".into(),
+        metrics: vec![MetricSummary {
+            name: "end_to_end_latency".into(),
+            unit: "s".into(),
+            window: 10.0,
+            count: 4,
+            mean: latency,
+            stddev: 0.0,
+            min: latency,
+            max: latency,
+            p50: latency,
+            p90: latency,
+            p95: latency,
+            p99: latency,
+            p999: latency,
+            tags: Vec::<KeyValue>::new(),
+        }],
+        ..MetricArray::default()
+    }
+}
+
+#[test]
+fn aiosmtpd_receives_the_firing_and_the_resolved_mail() {
+    require_python_module("aiosmtpd");
+    let port = free_port();
+    let smtp = Peer::start("smtp_sink.py", &["--port", &port.to_string()]);
+    assert_eq!(smtp.next("ready line")["ready"], port);
+    let mut node = Node::start(&format!(
+        "{{type: email, recipients: [ops@example.com, lead@example.com], smtp_server: '127.0.0.1:{port}', from: vla@example.com}}"
+    ));
+    let (firing, started) = node.drive(2.5, Alert::STATE_FIRING);
+    let mail = smtp.next("firing mail");
+    println!(
+        "email: first violating sample -> mail received: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(mail["from"], "vla@example.com");
+    assert_eq!(
+        mail["to"],
+        serde_json::json!(["ops@example.com", "lead@example.com"])
+    );
+    assert_eq!(
+        mail["subject"],
+        "[vla_perf] FIRING critical: e2e_slow on r1"
+    );
+    let body = mail["body"].as_str().expect("body");
+    assert!(
+        body.contains("end-to-end latency 2.5000 s on r1 (critical)"),
+        "{body}"
+    );
+    assert!(body.contains("critical threshold: 2"), "{body}");
+    assert!(
+        body.contains(&format!("alert id: {}", firing.alert_id)),
+        "{body}"
+    );
+    assert!(body.contains("team=vla"), "{body}");
+    node.drive(0.2, Alert::STATE_RESOLVED);
+    let mail = smtp.next("resolved mail");
+    assert_eq!(mail["subject"], "[vla_perf] RESOLVED: e2e_slow on r1");
+    assert!(mail["body"].as_str().unwrap_or("").contains("resolved: "));
+    let records = node.stop();
+    let delivered = records
+        .iter()
+        .filter(|r| matches!(r, Record::Delivered { channel, .. } if channel.starts_with("email:")))
+        .count();
+    assert_eq!(delivered, 2);
+}
+
+#[test]
+fn starttls_to_a_server_without_it_is_retried_given_up_and_recorded() {
+    require_python_module("aiosmtpd");
+    let port = free_port();
+    let smtp = Peer::start("smtp_sink.py", &["--port", &port.to_string()]);
+    assert_eq!(smtp.next("ready line")["ready"], port);
+    let mut node = Node::start(&format!(
+        "{{type: email, recipients: [ops@example.com], smtp_server: '127.0.0.1:{port}', tls: starttls}}"
+    ));
+    node.drive(2.5, Alert::STATE_FIRING);
+    // Five attempts with 0.2 s doubling backoff: about 3 s until the channel gives up.
+    let deadline = Instant::now() + LIMIT;
+    let gave_up = loop {
+        let (records, _) = history::read(&node.history).expect("history");
+        let found = records.into_iter().find_map(|r| match r {
+            Record::GaveUp {
+                attempts, error, ..
+            } => Some((attempts, error)),
+            _ => None,
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "the email channel never gave up");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(gave_up.0, 5, "every attempt made: {gave_up:?}");
+    assert!(gave_up.1.contains("SMTP"), "{gave_up:?}");
+    assert!(
+        smtp.lines.try_recv().is_err(),
+        "no mail may go out in the clear when STARTTLS is required"
+    );
+    node.stop();
+}
+
+#[test]
+fn the_webhook_gets_the_json_again_after_answering_500() {
+    let hook = Peer::start("webhook_receiver.py", &["--fail-first", "1"]);
+    let port = hook.next("ready line")["ready"].as_u64().expect("port");
+    let mut node = Node::start(&format!(
+        "{{type: webhook, url: 'http://127.0.0.1:{port}/hooks/vla'}}"
+    ));
+    let (firing, started) = node.drive(1.5, Alert::STATE_FIRING);
+    let first = hook.next("first POST");
+    let second = hook.next("retried POST");
+    println!(
+        "webhook: first violating sample -> delivered after one 500 and a retry: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (first["status"].as_u64(), second["status"].as_u64()),
+        (Some(500), Some(200))
+    );
+    assert_eq!(
+        first["body"], second["body"],
+        "the retry sends the same notification"
+    );
+    let body = &second["body"];
+    assert_eq!(second["path"], "/hooks/vla");
+    assert_eq!(body["rule"], "e2e_slow");
+    assert_eq!(body["status"], "firing");
+    assert_eq!(body["severity"], "warning");
+    assert_eq!(body["alert_id"], firing.alert_id.as_str());
+    assert_eq!(body["labels"]["team"], "vla");
+    assert_eq!(body["labels"]["robot_id"], "r1");
+    assert_eq!(body["value"], 1.5);
+    node.drive(3.0, Alert::STATE_FIRING);
+    let escalated = hook.next("escalation");
+    assert_eq!(escalated["body"]["kind"], "escalated");
+    assert_eq!(escalated["body"]["previous_severity"], "warning");
+    node.drive(0.1, Alert::STATE_RESOLVED);
+    let resolved = hook.next("resolution");
+    assert_eq!(resolved["body"]["status"], "resolved");
+    assert!(resolved["body"]["ends_at"].is_string());
+    let records = node.stop();
+    let attempts: Vec<u32> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Delivered { attempts, .. } => Some(*attempts),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, vec![2, 1, 1], "the first delivery took one retry");
+}
+
+/// An Alertmanager process with a null receiver, killed when dropped.
+struct Alertmanager {
+    child: Child,
+    log: PathBuf,
+    url: String,
+}
+
+impl Alertmanager {
+    fn start(dir: &Path) -> Self {
+        assert!(
+            Path::new(ALERTMANAGER).exists(),
+            "{ALERTMANAGER} not found: run bash .ci/setup"
+        );
+        let config = dir.join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            "route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n",
+        )
+        .expect("config");
+        let port = free_port();
+        let log = dir.join("alertmanager.log");
+        let mut file = std::fs::File::create(&log).expect("log");
+        let _ = writeln!(file, "alertmanager on 127.0.0.1:{port}");
+        let child = Command::new(ALERTMANAGER)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("start alertmanager");
+        Self {
+            child,
+            log,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into()
+    }
+
+    fn wait_ready(&mut self) {
+        let agent = Self::agent();
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                panic!("alertmanager exited with {status}:\n{log}");
+            }
+            let ready = agent
+                .get(format!("{}/-/ready", self.url))
+                .call()
+                .is_ok_and(|r| r.status() == 200);
+            if ready {
+                return;
+            }
+            assert!(Instant::now() < deadline, "alertmanager not ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Alerts named `alertname` as the v2 API lists them.
+    fn alerts(&self, alertname: &str) -> Vec<Value> {
+        let response = Self::agent()
+            .get(format!("{}/api/v2/alerts", self.url))
+            .query("filter", format!("alertname=\"{alertname}\""))
+            .call();
+        match response {
+            Ok(mut r) if r.status() == 200 => {
+                r.body_mut().read_json::<Vec<Value>>().expect("alert list")
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Polls until `check` accepts the alert list; returns it.
+    fn wait_for(
+        &self,
+        alertname: &str,
+        what: &str,
+        check: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let alerts = self.alerts(alertname);
+            if check(&alerts) {
+                return alerts;
+            }
+            assert!(Instant::now() < deadline, "{what}; last list: {alerts:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn alertmanager_lists_the_alert_with_its_labels_then_resolves_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut am = Alertmanager::start(dir.path());
+    am.wait_ready();
+    let mut node = Node::start(&format!("{{type: alertmanager, url: '{}'}}", am.url));
+    let (firing, started) = node.drive(1.5, Alert::STATE_FIRING);
+    let active = am.wait_for("e2e_slow", "the firing alert is listed", |alerts| {
+        alerts.iter().any(|a| a["status"]["state"] == "active")
+    });
+    println!(
+        "alertmanager: first violating sample -> alert active in its API: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(active.len(), 1, "{active:?}");
+    let alert = &active[0];
+    assert_eq!(alert["labels"]["alertname"], "e2e_slow");
+    assert_eq!(alert["labels"]["severity"], "warning");
+    assert_eq!(alert["labels"]["team"], "vla");
+    assert_eq!(alert["labels"]["robot_id"], "r1");
+    assert_eq!(alert["annotations"]["alert_id"], firing.alert_id.as_str());
+    assert_eq!(alert["generatorURL"], "vla-perf://r1/alerts/e2e_slow");
+
+    // Escalation: the warning alert ends, the critical one is the only active one.
+    node.drive(2.5, Alert::STATE_FIRING);
+    am.wait_for("e2e_slow", "only the critical alert is active", |alerts| {
+        let active: Vec<&Value> = alerts
+            .iter()
+            .filter(|a| a["status"]["state"] == "active")
+            .collect();
+        active.len() == 1 && active[0]["labels"]["severity"] == "critical"
+    });
+
+    node.drive(0.2, Alert::STATE_RESOLVED);
+    // A resolved alert (endsAt in the past) is no longer active; Alertmanager drops it from
+    // its list or shows it with an endsAt no later than now.
+    let after = am.wait_for("e2e_slow", "the alert resolves", |alerts| {
+        alerts.iter().all(|a| a["status"]["state"] != "active")
+    });
+    for a in &after {
+        let ends = a["endsAt"].as_str().unwrap_or("");
+        let ends = humantime::parse_rfc3339_weak(ends).expect("endsAt");
+        assert!(ends <= std::time::SystemTime::now(), "{a}");
+    }
+    node.stop();
+}
