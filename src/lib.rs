@@ -12,4 +12,5 @@ pub mod msg;
 pub mod node_main;
 pub mod prometheus;
 pub mod resources;
+pub mod sim;
 pub mod transport;
