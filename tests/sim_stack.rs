@@ -430,10 +430,40 @@ fn the_collector_measures_every_simulated_command_with_the_outcomes_and_latencie
             .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
             .map(|(w, e)| (w.clone(), *e))
             .expect("drift");
-        println!("produced vs drawn latency: worst {:.3} ms ({late_what})", late * 1e3);
-        assert!(drift.iter().all(|(_, e)| *e > -0.001), "a stage published before its drawn latency");
-        assert!(late < 0.030, "a stage published {:.1} ms after its drawn latency: {late_what}", late * 1e3);
+        let mut lateness: Vec<f64> = drift.iter().map(|(_, e)| *e).collect();
+        lateness.sort_by(f64::total_cmp);
+        let median = lateness[lateness.len() / 2];
+        println!(
+            "produced vs drawn latency: median {:.3} ms, worst {:.3} ms ({late_what})",
+            median * 1e3,
+            late * 1e3
+        );
+        // Never early; late only by the scheduler (generous: the machine is shared).
+        assert!(lateness[0] > -0.001, "a stage published before its drawn latency: {drift:?}");
+        assert!(median < 0.005, "stages publish {:.1} ms after their drawn latency (median)", median * 1e3);
+        assert!(late < 0.100, "a stage published {:.1} ms late: {late_what}", late * 1e3);
     });
+}
+
+/// JSON equality, floats to 1e-12 relative: the peer prints the shortest repr of each
+/// double, which serde_json's default parser may read back one unit in the last place off.
+fn json_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1.0),
+            _ => x == y,
+        },
+        (J::Array(x), J::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_close(x, y))
+        }
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_close(v, w)))
+        }
+        _ => a == b,
+    }
 }
 
 #[test]
@@ -514,10 +544,10 @@ fn the_cyclone_peer_decodes_the_simulated_vision_detections_as_our_mirror_does()
                 ) == (stamp.0.clone(), stamp.1.clone())
             })
             .unwrap_or_else(|| panic!("the Rust subscriber never saw the array stamped {stamp:?}"));
-        assert_eq!(
-            &common::peer_json(mine),
-            theirs,
-            "Cyclone and our mirror decode alike"
+        let ours = common::peer_json(mine);
+        assert!(
+            json_close(&ours, theirs),
+            "Cyclone and our mirror decode alike:\n ours   {ours}\n theirs {theirs}"
         );
         let classes: Vec<&str> = mine
             .detections

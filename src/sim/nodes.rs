@@ -464,13 +464,26 @@ fn executor(
         Publisher::<GoalStatusArray>::new(node.as_mut(), ACTION_STATUS_TOPIC, Qos::latched())?;
     let cfg = config.executor.clone();
     let seed = config.seed;
+    // Production times of the latest detections, kept current by a task of their own so
+    // that none is missed (or queued stale) while a goal executes.
+    let (recent_tx, recent) = tokio::sync::watch::channel(VecDeque::<Duration>::new());
+    tasks.spawn(async move {
+        while let Some(d) = detections.recv().await {
+            recent_tx.send_modify(|recent| {
+                recent.push_back(produced(&d));
+                while recent.len() > RECENT_DETECTIONS {
+                    recent.pop_front();
+                }
+            });
+        }
+    });
     tasks.spawn(async move {
         let _node = node;
+        let mut recent = recent;
         let mut goals = Goals {
             list: VecDeque::new(),
             capacity: cfg.status_history,
         };
-        let mut recent: VecDeque<Duration> = VecDeque::new();
         while let Some(r) = plans.recv().await {
             let plan_at = produced(&r);
             let plan: Plan = match serde_json::from_str(&r.message.data) {
@@ -484,20 +497,19 @@ fn executor(
                 continue;
             }
             // Ground the plan on the first detections produced after it.
-            while let Some(d) = detections.try_recv() {
-                recent.push_back(produced(&d));
-            }
             let deadline = tokio::time::Instant::now() + cfg.grounding_timeout;
             let grounded_at = loop {
-                while recent.len() > RECENT_DETECTIONS {
-                    recent.pop_front();
+                let found = recent
+                    .borrow_and_update()
+                    .iter()
+                    .find(|t| **t > plan_at)
+                    .copied();
+                if found.is_some() {
+                    break found;
                 }
-                if let Some(t) = recent.iter().find(|t| **t > plan_at) {
-                    break Some(*t);
-                }
-                match tokio::time::timeout_at(deadline, detections.recv()).await {
-                    Ok(Some(d)) => recent.push_back(produced(&d)),
-                    Ok(None) | Err(_) => break None,
+                match tokio::time::timeout_at(deadline, recent.changed()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) | Err(_) => break None,
                 }
             };
             if grounded_at.is_none() {
