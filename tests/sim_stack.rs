@@ -563,3 +563,79 @@ fn the_cyclone_peer_decodes_the_simulated_vision_detections_as_our_mirror_does()
         );
     }
 }
+
+#[test]
+fn the_sim_stack_binary_takes_its_config_from_ros_args_says_simulated_and_stops_on_sigint() {
+    if !isolated(
+        "the_sim_stack_binary_takes_its_config_from_ros_args_says_simulated_and_stops_on_sigint",
+        LOOPBACK_MULTICAST,
+    ) {
+        return;
+    }
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("sim.yaml");
+    std::fs::write(
+        &config,
+        "sim_stack:\n  camera: {width: 64, height: 48, rate_hz: 5}\n",
+    )
+    .expect("write config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sim_stack"))
+        .args(["--degrade", "--ros-args", "-p"])
+        .arg(format!("config:={}", config.display()))
+        .env("ROS_DOMAIN_ID", "73")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sim_stack binary");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let seen: Vec<String> = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .take_while(|l| !l.contains("SIMULATED VLA stack running"))
+        .collect();
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("SIMULATED") && l.contains("DEGRADED")),
+        "start-up lines: {seen:?}"
+    );
+    let pid = child.id().to_string();
+    let signalled = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(signalled.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit within 10 s of SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status after SIGINT: {status}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("SIMULATED VLA stack stopped")),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn a_bad_sim_config_stops_the_binary_with_the_file_and_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("bad_sim.yaml");
+    std::fs::write(&config, "sim_stack:\n  executor: {lost_rate: 2}\n").expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sim_stack"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("sim_stack binary");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad_sim.yaml") && stderr.contains("executor.lost_rate"),
+        "{stderr}"
+    );
+}

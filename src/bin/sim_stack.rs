@@ -31,7 +31,14 @@ struct Args {
 }
 
 fn transport() -> Arc<dyn Transport> {
-    Arc::new(vla_perf::transport::ros2_client::Ros2ClientTransport)
+    #[cfg(feature = "r2r")]
+    {
+        Arc::new(vla_perf::transport::r2r::R2rTransport)
+    }
+    #[cfg(not(feature = "r2r"))]
+    {
+        Arc::new(vla_perf::transport::ros2_client::Ros2ClientTransport)
+    }
 }
 
 #[tokio::main]

@@ -146,9 +146,8 @@ pub fn detect(
     // Accumulate area and bounds per root.
     let mut blobs: std::collections::BTreeMap<u32, (Colour, u64, u32, u32, u32, u32)> =
         std::collections::BTreeMap::new();
-    for i in 0..runs.len() {
+    for (i, &(y, s, e, c)) in runs.iter().enumerate() {
         let root = find(&mut parent, i as u32);
-        let (y, s, e, c) = runs[i];
         let entry = blobs
             .entry(root)
             .or_insert((c, 0, u32::MAX, u32::MAX, 0, 0));
