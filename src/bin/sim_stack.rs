@@ -43,7 +43,15 @@ fn transport() -> Arc<dyn Transport> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    node_main::init_logging();
+    // Like node_main::init_logging, but RustDDS's own info lines (discovery chatter of five
+    // participants, thousands of lines a second at start-up) are left out unless asked for.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rustdds=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     // Installed before start-up so an early signal is not lost to the default action.
     let shutdown = node_main::shutdown_signal();
     let args = Args::parse();
