@@ -31,9 +31,10 @@
 //!   more (lost rate; a FIFO-correlating collector times that command out, and pairs the
 //!   next goals correctly only when commands are driven one at a time).
 //!
-//! Every random draw is seeded from `seed`, the node and the command (its utterance text,
-//! its command id), so a command's fate does not depend on what else the stack saw; the
-//! same untagged utterance said twice is garbled the same way. What the stack did
+//! Every random draw is seeded from `seed`, the node and the command (its command id; for
+//! the ASR the utterance text, plus its header stamp when it has no tag), so a command's
+//! fate does not depend on what else the stack saw, and a tagged command's is the same in
+//! every run. What the stack did
 //! (drawn latencies, transcripts, outcomes) is reported as [`SimEvent`]s to whoever asks
 //! ([`run_stack_with_events`]), which is the ground truth of tests and benchmarks.
 

@@ -129,7 +129,13 @@ fn asr(
                     continue;
                 }
             };
-            let mut rng = rng_for(seed, "sim_asr", &reference);
+            // A tagged utterance is keyed by its text alone (reproducible across runs); an
+            // untagged one also by its stamp, so repeating a command does not repeat its draws.
+            let key = match speech::split_tag(&reference).0 {
+                Some(_) => reference.clone(),
+                None => format!("{reference}@{}", utterance_stamp.as_nanos()),
+            };
+            let mut rng = rng_for(seed, "sim_asr", &key);
             let drawn = cfg.latency.sample(&mut rng);
             let (transcript, edits, confidence) = if reference == UNINTELLIGIBLE {
                 (reference.clone(), 0, 0.1)
