@@ -195,9 +195,21 @@ struct Driver {
     events: mpsc::UnboundedReceiver<SimEvent>,
     truth: HashMap<String, Truth>,
     received: HashMap<String, CommandLatency>,
+    /// Pixel work of every frame the vision node reported.
+    processing: Vec<Duration>,
 }
 
 impl Driver {
+    /// Files every event reported so far.
+    fn drain(&mut self) {
+        while let Ok(e) = self.events.try_recv() {
+            match e {
+                SimEvent::Detected { processing, .. } => self.processing.push(processing),
+                other => file(&mut self.truth, other),
+            }
+        }
+    }
+
     fn say(&self, text: &str) {
         let header = Header {
             stamp: Time::from_duration(wall_clock()),
@@ -212,9 +224,7 @@ impl Driver {
     async fn wait_for(&mut self, id: &str, limit: Duration) -> Option<CommandLatency> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            while let Ok(e) = self.events.try_recv() {
-                file(&mut self.truth, e);
-            }
+            self.drain();
             if let Some(m) = self.received.get(id) {
                 return Some(m.clone());
             }
@@ -290,6 +300,7 @@ fn the_collector_measures_every_simulated_command_with_the_outcomes_and_latencie
             events,
             truth: HashMap::new(),
             received: HashMap::new(),
+            processing: Vec::new(),
         };
 
         // Discovery: warm-up commands until one passes voice, transcript and plan; then
@@ -336,9 +347,7 @@ fn the_collector_measures_every_simulated_command_with_the_outcomes_and_latencie
             // The stack's report of the command's end arrives with or after the collector's.
             let end = Instant::now() + Duration::from_secs(5);
             while Instant::now() < end {
-                while let Ok(e) = d.events.try_recv() {
-                    file(&mut d.truth, e);
-                }
+                d.drain();
                 let t = d.truth.get(id);
                 let rejected = t.and_then(|t| t.planned.as_ref()).is_some_and(
                     |p| matches!(p, SimEvent::Planned { plan, .. } if plan.status == PlanStatus::Rejected),
@@ -349,15 +358,7 @@ fn the_collector_measures_every_simulated_command_with_the_outcomes_and_latencie
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        let detected: Vec<Duration> = std::iter::from_fn(|| d.events.try_recv().ok())
-            .filter_map(|e| match e {
-                SimEvent::Detected { processing, .. } => Some(processing),
-                other => {
-                    file(&mut d.truth, other);
-                    None
-                }
-            })
-            .collect();
+        d.drain();
         let _ = stop_sim.send(());
         let _ = stop_collector.send(());
         let sim_result = tokio::time::timeout(Duration::from_secs(10), stack)
@@ -370,11 +371,13 @@ fn the_collector_measures_every_simulated_command_with_the_outcomes_and_latencie
             .expect("the collector stops within 10 s")
             .expect("collector task");
         assert!(collector_result.is_ok(), "collector: {collector_result:?}");
-        let mut processing = detected.clone();
+        let mut processing = d.processing.clone();
         processing.sort();
         println!(
-            "sim_vision: {} frames reported in the last stretch, median {:?} of pixel work (debug build)",
+            "sim_vision: {} frames of {}x{}, median {:?} of pixel work each (debug build)",
             processing.len(),
+            sim_config().camera.width,
+            sim_config().camera.height,
             processing.get(processing.len() / 2)
         );
 
