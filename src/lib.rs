@@ -17,4 +17,5 @@ pub mod notify;
 pub mod prometheus;
 pub mod report;
 pub mod resources;
+pub mod sim;
 pub mod transport;

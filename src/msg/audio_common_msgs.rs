@@ -8,6 +8,7 @@
 use serde::Deserialize;
 
 use super::cdr;
+use super::ros_message;
 use super::std_msgs::Header;
 
 /// `audio_common_msgs/msg/AudioData`.
@@ -55,6 +56,65 @@ pub fn decode_chunk(msg_type: &str, data: &[u8]) -> cdr::Result<AudioChunk> {
             header: None,
             bytes: u64::from(u.len),
         })
+    }
+}
+
+// The ROS 2 `audio_common` of mgonzs13 (whose `AudioStamped` the default collector pipeline
+// listens to on `/audio/utterance`) reuses the name `AudioData` for a struct of typed sample
+// arrays, unlike the `uint8[] data` chunk above; the mirrors below are of that package.
+
+ros_message! {
+    /// Samples of one chunk in the array that matches `AudioInfo::format`
+    /// (mgonzs13 `audio_common_msgs/msg/AudioData`).
+    pub struct AudioData = "audio_common_msgs/msg/AudioData";
+    fields {
+        /// `paFloat32` samples.
+        float32_data: Vec<f32> as "float32[]",
+        /// `paInt32` samples.
+        int32_data: Vec<i32> as "int32[]",
+        /// `paInt16` samples.
+        int16_data: Vec<i16> as "int16[]",
+        /// `paInt8` samples.
+        int8_data: Vec<i8> as "int8[]",
+        /// `paUInt8` samples.
+        uint8_data: Vec<u8> as "uint8[]",
+    }
+}
+
+ros_message! {
+    /// How the samples are laid out: PortAudio sample format, channels, rate, frames.
+    pub struct AudioInfo = "audio_common_msgs/msg/AudioInfo";
+    fields {
+        /// PortAudio sample format (`paInt16` = 8, `paUInt8` = 32, ...).
+        format: i8 as "int8",
+        /// Interleaved channels.
+        channels: i32 as "int32",
+        /// Frames per second.
+        rate: i32 as "int32",
+        /// Frames per chunk.
+        chunk: i32 as "int32",
+    }
+}
+
+ros_message! {
+    /// Samples and their layout.
+    pub struct Audio = "audio_common_msgs/msg/Audio";
+    fields {
+        /// The samples.
+        audio_data: AudioData as "AudioData",
+        /// Their layout.
+        info: AudioInfo as "AudioInfo",
+    }
+}
+
+ros_message! {
+    /// A stamped chunk of audio (an utterance, on `/audio/utterance`).
+    pub struct AudioStamped = "audio_common_msgs/msg/AudioStamped";
+    fields {
+        /// Capture time and microphone frame.
+        header: Header as "std_msgs/Header",
+        /// The audio.
+        audio: Audio as "Audio",
     }
 }
 

@@ -49,7 +49,12 @@ def main():
     own = {}
     for path in sorted(MSG_DIR.glob("*.msg")):
         own.update(get_types_from_msg(path.read_text(), f"vla_perf/msg/{path.stem}"))
-    store.register(own)
+    # Types the Humble typestore lacks (vision_msgs, audio_common) come from our texts.
+    extra = {}
+    for name, text in registry.texts.items():
+        if name not in store.types:
+            extra.update(get_types_from_msg(text, name))
+    store.register({**own, **extra})
     failures = 0
     for name in sorted(registry.texts):
         for label, template in (("default", {}), ("rich", rich_template(registry, name))):

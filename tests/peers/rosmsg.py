@@ -50,6 +50,30 @@ EMBEDDED = {
     "sensor_msgs/msg/Image": (
         "std_msgs/Header header\nuint32 height\nuint32 width\nstring encoding\n"
         "uint8 is_bigendian\nuint32 step\nuint8[] data"),
+    # vision_msgs 4.x (Humble and later) detections, with the geometry_msgs they use.
+    "geometry_msgs/msg/Point": "float64 x\nfloat64 y\nfloat64 z",
+    "geometry_msgs/msg/Quaternion": "float64 x 0\nfloat64 y 0\nfloat64 z 0\nfloat64 w 1",
+    "geometry_msgs/msg/Pose": "Point position\nQuaternion orientation",
+    "geometry_msgs/msg/PoseWithCovariance": "Pose pose\nfloat64[36] covariance",
+    "vision_msgs/msg/Point2D": "float64 x\nfloat64 y",
+    "vision_msgs/msg/Pose2D": "vision_msgs/Point2D position\nfloat64 theta",
+    "vision_msgs/msg/BoundingBox2D": "vision_msgs/Pose2D center\nfloat64 size_x\nfloat64 size_y",
+    "vision_msgs/msg/ObjectHypothesis": "string class_id\nfloat64 score",
+    "vision_msgs/msg/ObjectHypothesisWithPose": (
+        "ObjectHypothesis hypothesis\ngeometry_msgs/PoseWithCovariance pose"),
+    "vision_msgs/msg/Detection2D": (
+        "std_msgs/Header header\nObjectHypothesisWithPose[] results\nBoundingBox2D bbox\n"
+        "string id"),
+    "vision_msgs/msg/Detection2DArray": "std_msgs/Header header\nDetection2D[] detections",
+    # The ROS 2 audio_common of mgonzs13 (AudioStamped on /audio/utterance). Its AudioData
+    # (typed sample arrays) clashes by name with the `uint8[] data` AudioData above, so it
+    # is registered here under a name of our own: nested struct names are not on the wire.
+    "audio_common_msgs/msg/AudioSampleArrays": (
+        "float32[] float32_data\nint32[] int32_data\nint16[] int16_data\nint8[] int8_data\n"
+        "uint8[] uint8_data"),
+    "audio_common_msgs/msg/AudioInfo": "int8 format\nint32 channels\nint32 rate\nint32 chunk",
+    "audio_common_msgs/msg/Audio": "AudioSampleArrays audio_data\nAudioInfo info",
+    "audio_common_msgs/msg/AudioStamped": "std_msgs/Header header\nAudio audio",
 }
 
 # rosidl maps byte -> octet and char -> uint8; both are one unsigned byte on the wire.

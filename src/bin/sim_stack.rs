@@ -1,0 +1,81 @@
+//! The SIMULATED VLA stack: `sim_stack [--config FILE] [--degrade]` or
+//! `sim_stack --ros-args -p config:=FILE`. A demo and test target, not a robot: ASR,
+//! planner, camera, vision and executor nodes on the topics of the collector's default
+//! pipeline. Stops on SIGINT or SIGTERM.
+//!
+//! Domain and discovery range follow `ROS_DOMAIN_ID` and `ROS_AUTOMATIC_DISCOVERY_RANGE`
+//! (localhost unless told otherwise).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use vla_perf::node_main;
+use vla_perf::sim::SimConfig;
+use vla_perf::transport::{NodeOptions, Transport};
+
+/// Plays a SIMULATED Vision-Language-Action stack over ROS 2 topics.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Configuration (YAML, `sim_stack:` root); defaults built in when absent.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Degrade on purpose: slow planner, heavy vision (the `degrade:` knobs).
+    #[arg(long)]
+    degrade: bool,
+    /// Arguments after `--ros-args` (passed by `ros2 run` / `ros2 launch`).
+    #[arg(long = "ros-args", num_args = 0.., allow_hyphen_values = true)]
+    ros_args: Vec<String>,
+}
+
+fn transport() -> Arc<dyn Transport> {
+    #[cfg(feature = "r2r")]
+    {
+        Arc::new(vla_perf::transport::r2r::R2rTransport)
+    }
+    #[cfg(not(feature = "r2r"))]
+    {
+        Arc::new(vla_perf::transport::ros2_client::Ros2ClientTransport)
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // Like node_main::init_logging, but RustDDS's own info lines (discovery chatter of five
+    // participants, thousands of lines a second at start-up) are left out unless asked for.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rustdds=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // Installed before start-up so an early signal is not lost to the default action.
+    let shutdown = node_main::shutdown_signal();
+    let args = Args::parse();
+    let params = node_main::ros_parameters(&args.ros_args)?;
+    let config_path = args
+        .config
+        .clone()
+        .or(params.get("config").map(PathBuf::from));
+    let mut config = match &config_path {
+        Some(path) => {
+            SimConfig::load(path).with_context(|| format!("loading {}", path.display()))?
+        }
+        None => SimConfig::default(),
+    };
+    config.degrade.enabled |= args.degrade;
+    let domain = NodeOptions::from_env("sim_stack", "/")?.domain_id;
+    tracing::info!(
+        "SIMULATED VLA stack starting (demo/test target, not a robot){}",
+        if config.degrade.enabled {
+            ", DEGRADED on purpose"
+        } else {
+            ""
+        }
+    );
+    vla_perf::sim::run_stack(config, transport(), domain, shutdown).await?;
+    Ok(())
+}
