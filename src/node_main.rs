@@ -42,14 +42,29 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
     }
 }
 
-/// Log lines on stderr, filtered by `RUST_LOG` (default `info`).
-pub fn init_logging() {
+/// Log lines on stderr, filtered by `RUST_LOG`, else `default_filter` (e.g. `info`).
+pub fn init_logging(default_filter: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// The ROS 2 backend the binaries were built with: r2r (rcl) when its feature is on, else
+/// the pure-Rust ros2-client.
+#[cfg(any(feature = "ros2-client", feature = "r2r"))]
+pub fn transport() -> std::sync::Arc<dyn crate::transport::Transport> {
+    #[cfg(feature = "r2r")]
+    {
+        std::sync::Arc::new(crate::transport::r2r::R2rTransport)
+    }
+    #[cfg(all(feature = "ros2-client", not(feature = "r2r")))]
+    {
+        std::sync::Arc::new(crate::transport::ros2_client::Ros2ClientTransport)
+    }
 }
 
 /// A malformed `--ros-args` list.

@@ -110,7 +110,7 @@ pub async fn run(
         restored.undelivered.len()
     );
     for rule in &rules.rules {
-        if !intake::PRODUCED.contains(&rule.metric.as_str()) {
+        if !intake::produced(&rule.metric) {
             tracing::warn!(
                 "rule `{}`: the collector does not publish metric `{}`; it fires only if \
                  another node publishes it in a MetricArray on {}/metrics",

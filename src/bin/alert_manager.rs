@@ -5,13 +5,13 @@
 //! come from `VLA_PERF_SMTP_USERNAME` / `VLA_PERF_SMTP_PASSWORD`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use vla_perf::alerts::Settings;
-use vla_perf::transport::{NodeOptions, Transport};
+use vla_perf::node_main;
+use vla_perf::transport::NodeOptions;
 
 /// Evaluates alert rules over the collector's metrics and sends notifications.
 #[derive(Parser)]
@@ -40,28 +40,11 @@ struct Args {
     ros_args: Vec<String>,
 }
 
-fn transport() -> Arc<dyn Transport> {
-    #[cfg(feature = "r2r")]
-    {
-        Arc::new(vla_perf::transport::r2r::R2rTransport)
-    }
-    #[cfg(all(feature = "ros2-client", not(feature = "r2r")))]
-    {
-        Arc::new(vla_perf::transport::ros2_client::Ros2ClientTransport)
-    }
-    #[cfg(not(any(feature = "ros2-client", feature = "r2r")))]
-    {
-        compile_error!("the alert node needs a ROS 2 backend: feature ros2-client or r2r")
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    node_main::init_logging("info");
+    // Installed before start-up so an early signal is not lost to the default action.
+    let shutdown = node_main::shutdown_signal();
     let args = Args::parse();
     // Warnings (unknown metric names, with file and line) are logged by the loader.
     let rules = vla_perf::config::load_alerts(&args.config)
@@ -79,24 +62,6 @@ async fn main() -> anyhow::Result<()> {
     );
     settings.namespace = args.namespace;
     settings.evaluation_period = args.evaluation_period;
-    let shutdown = async {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(e) => {
-                    tracing::warn!("cannot listen for SIGTERM: {e}");
-                    std::future::pending::<()>().await;
-                }
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate => {}
-        }
-        tracing::info!("shutting down");
-    };
-    vla_perf::alerts::run(rules, settings, transport(), domain, shutdown).await?;
+    vla_perf::alerts::run(rules, settings, node_main::transport(), domain, shutdown).await?;
     Ok(())
 }

@@ -5,12 +5,11 @@
 //! (localhost unless told otherwise).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
 use vla_perf::node_main;
-use vla_perf::transport::{NodeOptions, Transport};
+use vla_perf::transport::NodeOptions;
 
 /// Measures a VLA stack's command latency per stage and publishes it as ROS 2 topics.
 #[derive(Parser)]
@@ -24,24 +23,9 @@ struct Args {
     ros_args: Vec<String>,
 }
 
-fn transport() -> Arc<dyn Transport> {
-    #[cfg(feature = "r2r")]
-    {
-        Arc::new(vla_perf::transport::r2r::R2rTransport)
-    }
-    #[cfg(all(feature = "ros2-client", not(feature = "r2r")))]
-    {
-        Arc::new(vla_perf::transport::ros2_client::Ros2ClientTransport)
-    }
-    #[cfg(not(any(feature = "ros2-client", feature = "r2r")))]
-    {
-        compile_error!("the collector needs a ROS 2 backend: feature ros2-client or r2r")
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    node_main::init_logging();
+    node_main::init_logging("info");
     let args = Args::parse();
     let params = node_main::ros_parameters(&args.ros_args)?;
     // `--config` wins over `--ros-args -p config:=FILE` (what a launch file passes).
@@ -55,6 +39,12 @@ async fn main() -> anyhow::Result<()> {
         None => vla_perf::config::CollectorConfig::default(),
     };
     let domain = NodeOptions::from_env("vla_perf_collector", "/")?.domain_id;
-    vla_perf::collector::run(config, transport(), domain, node_main::shutdown_signal()).await?;
+    vla_perf::collector::run(
+        config,
+        node_main::transport(),
+        domain,
+        node_main::shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }

@@ -7,13 +7,12 @@
 //! (localhost unless told otherwise).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
 use vla_perf::node_main;
 use vla_perf::sim::SimConfig;
-use vla_perf::transport::{NodeOptions, Transport};
+use vla_perf::transport::NodeOptions;
 
 /// Plays a SIMULATED Vision-Language-Action stack over ROS 2 topics.
 #[derive(Parser)]
@@ -30,28 +29,11 @@ struct Args {
     ros_args: Vec<String>,
 }
 
-fn transport() -> Arc<dyn Transport> {
-    #[cfg(feature = "r2r")]
-    {
-        Arc::new(vla_perf::transport::r2r::R2rTransport)
-    }
-    #[cfg(not(feature = "r2r"))]
-    {
-        Arc::new(vla_perf::transport::ros2_client::Ros2ClientTransport)
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Like node_main::init_logging, but RustDDS's own info lines (discovery chatter of five
     // participants, thousands of lines a second at start-up) are left out unless asked for.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rustdds=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    node_main::init_logging("info,rustdds=warn");
     // Installed before start-up so an early signal is not lost to the default action.
     let shutdown = node_main::shutdown_signal();
     let args = Args::parse();
@@ -76,6 +58,6 @@ async fn main() -> anyhow::Result<()> {
             ""
         }
     );
-    vla_perf::sim::run_stack(config, transport(), domain, shutdown).await?;
+    vla_perf::sim::run_stack(config, node_main::transport(), domain, shutdown).await?;
     Ok(())
 }
