@@ -8,6 +8,8 @@
 //! warning; a recorded type unlike the configured one must be skipped and counted.
 //! `tests/peers/bag_reader.py` reads the MCAP the analysis writes back with `rosbags`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,47 +30,15 @@ const START_NS: u64 = 1_700_000_000_000_000_000;
 const CAMERA_HZ: f64 = 10.0;
 const TOLERANCE: f64 = 1e-3;
 
-const CONFIG: &str = r#"
-collector:
-  robot_id: bag_test
+const SETTINGS: &str = r#"  robot_id: bag_test
   command_timeout: 4s
   significant_digits: 5
   publish_period: 1s
   windows: [10s]
   slo: {threshold: 3s, target: 0.9}
   prometheus: {enabled: false}
-  stages:
-    - name: voice
-      topic: /vla/voice
-      msg_type: std_msgs/msg/String
-      correlation: {mode: fifo}
-    - name: transcript
-      topic: /vla/transcript
-      msg_type: std_msgs/msg/String
-      correlation: {mode: fifo}
-      json: {confidence: confidence}
-    - name: plan
-      topic: /vla/plan
-      msg_type: std_msgs/msg/String
-      correlation: {mode: id, field: command_id}
-      json: {id: command_id, status: status}
-      failure: {field: status, values: [rejected]}
-    - name: vision
-      topic: /vla/detections
-      msg_type: sensor_msgs/msg/Image
-      correlation: {mode: fifo}
-    - name: action_start
-      topic: /vla/execute/_action/status
-      msg_type: action_msgs/msg/GoalStatusArray
-      correlation: {mode: fifo}
-      accept: {field: status, values: [2]}
-    - name: action_done
-      topic: /vla/execute/_action/status
-      msg_type: action_msgs/msg/GoalStatusArray
-      correlation: {mode: fifo}
-      accept: {field: status, values: [4, 5, 6]}
-      failure: {field: status, values: [5, 6]}
-  topics:
+"#;
+const TOPICS: &str = r#"  topics:
     - topic: /camera/image_raw
       msg_type: sensor_msgs/msg/Image
       expected_rate_hz: 10
@@ -246,7 +216,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 fn load_config(dir: &Path) -> (CollectorConfig, PathBuf) {
     let path = dir.join("collector.yaml");
-    std::fs::write(&path, CONFIG).unwrap();
+    std::fs::write(&path, common::stack_peer_config(SETTINGS, TOPICS)).unwrap();
     (config::load_collector(&path).unwrap(), path)
 }
 

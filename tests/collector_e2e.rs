@@ -43,45 +43,12 @@ const COMMAND_TIMEOUT: f64 = 3.0;
 const TOLERANCE: f64 = 0.001;
 
 /// The collector config matching stack_peer.py's topics.
-const CONFIG: &str = r#"
-collector:
-  robot_id: e2e_robot
+const SETTINGS: &str = r#"  robot_id: e2e_robot
   namespace: /vla_perf
   command_timeout: 3s
   publish_period: 500ms
   resources: {period: 1s, processes: [], gpu: false}
   prometheus: {enabled: false}
-  stages:
-    - name: voice
-      topic: /vla/voice
-      msg_type: std_msgs/msg/String
-      correlation: {mode: fifo}
-    - name: transcript
-      topic: /vla/transcript
-      msg_type: std_msgs/msg/String
-      correlation: {mode: fifo}
-      json: {confidence: confidence}
-    - name: plan
-      topic: /vla/plan
-      msg_type: std_msgs/msg/String
-      correlation: {mode: id, field: command_id}
-      json: {id: command_id, status: status}
-      failure: {field: status, values: [rejected]}
-    - name: vision
-      topic: /vla/detections
-      msg_type: sensor_msgs/msg/Image
-      correlation: {mode: fifo}
-    - name: action_start
-      topic: /vla/execute/_action/status
-      msg_type: action_msgs/msg/GoalStatusArray
-      correlation: {mode: fifo}
-      accept: {field: status, values: [2]}
-    - name: action_done
-      topic: /vla/execute/_action/status
-      msg_type: action_msgs/msg/GoalStatusArray
-      correlation: {mode: fifo}
-      accept: {field: status, values: [4, 5, 6]}
-      failure: {field: status, values: [5, 6]}
 "#;
 
 /// One scripted command: what the stack does with it and how long each stage takes.
@@ -261,7 +228,7 @@ fn collector_reports_every_command_of_a_cyclone_stack_with_true_stage_latencies(
     std::fs::write(&plan_path, plan.to_string()).expect("write plan");
     let config_path = dir.path().join("collector.yaml");
     std::fs::File::create(&config_path)
-        .and_then(|mut f| f.write_all(CONFIG.as_bytes()))
+        .and_then(|mut f| f.write_all(common::stack_peer_config(SETTINGS, "").as_bytes()))
         .expect("write config");
     let config = vla_perf::config::load_collector(&config_path).expect("the test config is valid");
 

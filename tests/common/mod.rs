@@ -188,3 +188,44 @@ pub fn peer_json<T: serde::Serialize>(message: &T) -> serde_json::Value {
     }
     convert(serde_value::to_value(message).expect("message converts"))
 }
+
+/// The `stages:` block of a collector config (indented for `collector:`) matching the
+/// topics of `tests/peers/stack_peer.py` and `tests/peers/bag_writer.py`.
+pub const STACK_PEER_STAGES: &str = r#"  stages:
+    - name: voice
+      topic: /vla/voice
+      msg_type: std_msgs/msg/String
+      correlation: {mode: fifo}
+    - name: transcript
+      topic: /vla/transcript
+      msg_type: std_msgs/msg/String
+      correlation: {mode: fifo}
+      json: {confidence: confidence}
+    - name: plan
+      topic: /vla/plan
+      msg_type: std_msgs/msg/String
+      correlation: {mode: id, field: command_id}
+      json: {id: command_id, status: status}
+      failure: {field: status, values: [rejected]}
+    - name: vision
+      topic: /vla/detections
+      msg_type: sensor_msgs/msg/Image
+      correlation: {mode: fifo}
+    - name: action_start
+      topic: /vla/execute/_action/status
+      msg_type: action_msgs/msg/GoalStatusArray
+      correlation: {mode: fifo}
+      accept: {field: status, values: [2]}
+    - name: action_done
+      topic: /vla/execute/_action/status
+      msg_type: action_msgs/msg/GoalStatusArray
+      correlation: {mode: fifo}
+      accept: {field: status, values: [4, 5, 6]}
+      failure: {field: status, values: [5, 6]}
+"#;
+
+/// A collector config for the stack peers: `settings` (lines indented for `collector:`),
+/// the stages, then `rest` (more such lines, e.g. `topics:`).
+pub fn stack_peer_config(settings: &str, rest: &str) -> String {
+    format!("collector:\n{settings}{STACK_PEER_STAGES}{rest}")
+}
