@@ -8,6 +8,9 @@ use vla_perf::config;
 
 #[path = "vla-perf/analyze.rs"]
 mod analyze;
+#[cfg(feature = "ros2-client")]
+#[path = "vla-perf/demo.rs"]
+mod demo;
 
 /// Performance monitoring for Vision-Language-Action ROS 2 robot stacks.
 #[derive(Debug, Parser)]
@@ -35,6 +38,10 @@ enum Command {
     /// Writes report.json, report.md and SVG plots into --out; optionally a CSV of every
     /// command and an MCAP file of the computed vla_perf messages.
     Analyze(analyze::Args),
+    /// Run the suite on the built-in SIMULATED VLA stack over localhost-only DDS: the
+    /// simulated stack, the collector and the alert node, with a driver speaking commands.
+    #[cfg(feature = "ros2-client")]
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +49,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { files } => check_config(&files),
         Command::Analyze(args) => analyze::main(&args),
+        #[cfg(feature = "ros2-client")]
+        Command::Demo(args) => demo::main(&args),
     }
 }
 

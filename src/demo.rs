@@ -1,0 +1,213 @@
+//! `vla-perf demo`: the suite on the built-in SIMULATED stack, over localhost-only DDS.
+//!
+//! Starts the simulated VLA stack, the collector (default config: it matches the stack),
+//! the alert node (`config/alerts.yaml` rules unless told otherwise) and a driver that
+//! speaks one command every `command_period`; prints each measured command and alert as a
+//! log line, then a summary. Every node is its own DDS participant bound to 127.0.0.1.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::alerts::Settings;
+use crate::config::{AlertRules, CollectorConfig};
+use crate::msg::builtin_interfaces::Time;
+use crate::msg::std_msgs::Header;
+use crate::msg::{Alert, CommandLatency};
+use crate::sim::{speech, SimConfig};
+use crate::transport::{wall_clock, NodeOptions, Publisher, Qos, Subscription, Transport, Typed};
+
+/// What can stop the demo.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A node failed to start or stopped with an error.
+    #[error("{node}: {message}")]
+    Node {
+        /// Which node.
+        node: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Result alias of this module.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// How the demo runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// How long commands are spoken.
+    pub duration: Duration,
+    /// One command this often.
+    pub command_period: Duration,
+    /// DDS domain of every node.
+    pub domain: u16,
+    /// Make the simulated stack slow (planner) and heavy (vision) so alerts fire.
+    pub degrade: bool,
+    /// Alert rules.
+    pub alerts: AlertRules,
+    /// Where the alert history goes.
+    pub state_dir: PathBuf,
+}
+
+/// What the demo measured.
+#[derive(Debug, Default, Clone)]
+pub struct DemoSummary {
+    /// Commands spoken.
+    pub spoken: usize,
+    /// Every CommandLatency the collector published.
+    pub commands: Vec<CommandLatency>,
+    /// Every Alert state change the alert node published.
+    pub alerts: Vec<Alert>,
+}
+
+const COMMANDS: &[&str] = &[
+    "pick up the red cup",
+    "go to the kitchen",
+    "open the drawer",
+    "place the blue box on the table",
+    "look at the green ball",
+    "close the door",
+];
+
+fn node_error(node: &'static str) -> impl Fn(String) -> Error {
+    move |message| Error::Node { node, message }
+}
+
+/// Runs the demo on `transport` and returns what was measured.
+pub async fn run(options: DemoOptions, transport: Arc<dyn Transport>) -> Result<DemoSummary> {
+    let domain = options.domain;
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let stopped = |tx: &tokio::sync::broadcast::Sender<()>| {
+        let mut rx = tx.subscribe();
+        async move {
+            let _ = rx.recv().await;
+        }
+    };
+    let mut sim_config = SimConfig::default();
+    sim_config.degrade.enabled = options.degrade;
+    let sim = tokio::spawn(crate::sim::run_stack(
+        sim_config,
+        transport.clone(),
+        domain,
+        stopped(&stop_tx),
+    ));
+    let mut collector_config = CollectorConfig {
+        robot_id: "demo_robot".into(),
+        command_timeout: Duration::from_secs(10),
+        ..CollectorConfig::default()
+    };
+    collector_config.prometheus.listen = ([127, 0, 0, 1], 0).into();
+    let collector = tokio::spawn(crate::collector::run(
+        collector_config,
+        transport.clone(),
+        domain,
+        stopped(&stop_tx),
+    ));
+    let settings = Settings::new(options.state_dir.join("alert_history.jsonl"));
+    let alerts = tokio::spawn(crate::alerts::run(
+        options.alerts.clone(),
+        settings,
+        transport.clone(),
+        domain,
+        stopped(&stop_tx),
+    ));
+
+    let mut driver = transport
+        .create_node(&NodeOptions::new("vla_perf_demo_driver", "/").with_domain(domain))
+        .map_err(|e| node_error("driver")(e.to_string()))?;
+    let speak = Publisher::new(driver.as_mut(), "/audio/utterance", Qos::reliable(10))
+        .map_err(|e| node_error("driver")(e.to_string()))?;
+    let summary = Arc::new(Mutex::new(DemoSummary::default()));
+    let mut latencies = Subscription::<Typed<CommandLatency>>::typed(
+        driver.as_mut(),
+        "/vla_perf/command_latency",
+        Qos::reliable(100),
+    )
+    .map_err(|e| node_error("driver")(e.to_string()))?;
+    let mut alert_sub = Subscription::<Typed<Alert>>::typed(
+        driver.as_mut(),
+        "/vla_perf/alerts",
+        Qos::reliable(100),
+    )
+    .map_err(|e| node_error("driver")(e.to_string()))?;
+    let log = summary.clone();
+    let listener = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                m = latencies.recv() => {
+                    let Some(m) = m else { break };
+                    let c = m.message;
+                    let stages: Vec<String> = c
+                        .stages
+                        .iter()
+                        .filter(|s| s.latency.is_finite())
+                        .map(|s| format!("{} {:.0} ms", s.stage, s.latency * 1e3))
+                        .collect();
+                    tracing::info!(
+                        "command {}: outcome {} end to end {:.2} s [{}]",
+                        c.command_id,
+                        outcome_name(c.outcome),
+                        c.end_to_end,
+                        stages.join(", ")
+                    );
+                    log.lock().unwrap_or_else(|p| p.into_inner()).commands.push(c);
+                }
+                a = alert_sub.recv() => {
+                    let Some(a) = a else { break };
+                    let a = a.message;
+                    tracing::warn!("alert {} ({}): state {} severity {}: {}", a.rule, a.metric, a.state, a.severity, a.message);
+                    log.lock().unwrap_or_else(|p| p.into_inner()).alerts.push(a);
+                }
+            }
+        }
+    });
+
+    // Discovery between the participants takes a moment; commands spoken before the
+    // stack's ASR matched the driver would be lost, so start after a short settle.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut tick = tokio::time::interval(options.command_period);
+    let started = tokio::time::Instant::now();
+    let mut spoken = 0usize;
+    while started.elapsed() < options.duration {
+        tick.tick().await;
+        let text = format!("[c{spoken}] {}", COMMANDS[spoken % COMMANDS.len()]);
+        let header = Header {
+            stamp: Time::from(wall_clock()),
+            frame_id: "demo_microphone".into(),
+        };
+        if let Err(e) = speak.publish(&speech::utterance(&text, header)) {
+            tracing::warn!("speaking {text:?}: {e}");
+        }
+        spoken += 1;
+    }
+    // Let the last commands finish (or time out) before stopping.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let _ = stop_tx.send(());
+    sim.await
+        .map_err(|e| node_error("sim_stack")(e.to_string()))?
+        .map_err(|e| node_error("sim_stack")(e.to_string()))?;
+    collector
+        .await
+        .map_err(|e| node_error("collector")(e.to_string()))?
+        .map_err(|e| node_error("collector")(e.to_string()))?;
+    alerts
+        .await
+        .map_err(|e| node_error("alert_manager")(e.to_string()))?
+        .map_err(|e| node_error("alert_manager")(e.to_string()))?;
+    listener.abort();
+    let mut summary = summary.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    summary.spoken = spoken;
+    Ok(summary)
+}
+
+/// The name of a CommandLatency outcome.
+pub fn outcome_name(outcome: u8) -> &'static str {
+    match outcome {
+        CommandLatency::OUTCOME_SUCCEEDED => "succeeded",
+        CommandLatency::OUTCOME_FAILED => "failed",
+        CommandLatency::OUTCOME_TIMED_OUT => "timed_out",
+        CommandLatency::OUTCOME_ABANDONED => "abandoned",
+        _ => "unknown",
+    }
+}
