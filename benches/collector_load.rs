@@ -25,6 +25,7 @@ use serde::Serialize;
 use vla_perf::msg::action_msgs::{GoalInfo, GoalStatus, GoalStatusArray};
 use vla_perf::msg::builtin_interfaces::Time;
 use vla_perf::msg::cdr::to_cdr;
+use vla_perf::msg::sensor_msgs::Image;
 use vla_perf::msg::std_msgs::{Header, String as RosString};
 use vla_perf::msg::unique_identifier_msgs::UUID;
 use vla_perf::msg::{CommandLatency, MetricArray};
@@ -49,18 +50,6 @@ const RATE_GAP: Duration = Duration::from_millis(5);
 // ---------------------------------------------------------------------------------------
 // Messages without a Rust mirror in vla_perf: header-first structs, enough for the
 // collector, which decodes only the header of these types.
-
-/// `sensor_msgs/msg/Image`.
-#[derive(Serialize)]
-struct Image {
-    header: Header,
-    height: u32,
-    width: u32,
-    encoding: String,
-    is_bigendian: u8,
-    step: u32,
-    data: Vec<u8>,
-}
 
 /// An `audio_common_msgs/msg/AudioStamped`-like utterance: header and a little audio.
 #[derive(Serialize)]

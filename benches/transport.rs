@@ -20,8 +20,8 @@ use ros2_client::qos::WhenFull;
 use ros2_client::{
     Context, MessageTypeName, Name, NodeName, NodeOptions as RosNodeOptions, QosProfile,
 };
-use serde::{Deserialize, Serialize};
 use vla_perf::msg::cdr::{decode_header, from_cdr, to_cdr};
+use vla_perf::msg::sensor_msgs::Image;
 use vla_perf::msg::std_msgs::{Header, String as RosString};
 use vla_perf::transport::ros2_client::Ros2ClientTransport;
 use vla_perf::transport::{NodeOptions, Qos, Subscription, Transport, Typed};
@@ -177,18 +177,6 @@ async fn bare(domain: u16) -> Measured {
         received,
         per_second: received as f64 / span.max(1e-9),
     }
-}
-
-/// `sensor_msgs/msg/Image`, only for this benchmark.
-#[derive(Serialize, Deserialize)]
-struct Image {
-    header: Header,
-    height: u32,
-    width: u32,
-    encoding: String,
-    is_bigendian: u8,
-    step: u32,
-    data: Vec<u8>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
