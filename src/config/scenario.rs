@@ -10,14 +10,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::duration::{self, format_duration};
 use super::yaml::{Checker, FieldPath};
 use crate::core::timeline::Outcome;
 
 /// A benchmark suite: one part of the stack measured on its own, or all of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Suite {
     /// Speech to text: latency and word error rate.

@@ -6,6 +6,7 @@
 //! `checked_sub`, so time that runs backwards is detected rather than wrapped.
 
 pub mod alert;
+pub mod bench;
 pub mod extract;
 pub mod ingest;
 pub mod kpi;
