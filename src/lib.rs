@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod analyze;
 pub mod bag;
+pub mod bench;
 pub mod collector;
 pub mod config;
 pub mod core;

@@ -874,7 +874,7 @@ fn is_field_path(text: &str) -> bool {
 }
 
 /// A ROS 2 topic name, absolute or relative (`/asr/transcript`, `~/status`).
-fn is_topic(text: &str) -> bool {
+pub(crate) fn is_topic(text: &str) -> bool {
     let body = text
         .strip_prefix("~/")
         .or_else(|| text.strip_prefix('/'))

@@ -151,6 +151,148 @@ pub struct PassThresholds {
     pub min_understanding_rate: Option<f64>,
 }
 
+/// The stack's topics as the benchmark drives and reads them. Every default is the
+/// collector's default pipeline, which the SIMULATED stack (`sim_stack`) speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StackTopics {
+    /// Where commands are spoken: `audio_common_msgs/msg/AudioStamped`.
+    pub voice: TopicRef,
+    /// The ASR's output (`std_msgs/msg/String`), and the planning suite's input.
+    pub transcript: TranscriptTopic,
+    /// The planner's output (`std_msgs/msg/String`, JSON), and the action suite's input.
+    pub plan: PlanTopic,
+    /// Where the perception suite publishes its images (`sensor_msgs/msg/Image`).
+    pub image: TopicRef,
+    /// The detector's output (`vision_msgs/msg/Detection2DArray`, header copied from the
+    /// image).
+    pub detections: TopicRef,
+    /// The executor's action status (`action_msgs/msg/GoalStatusArray`).
+    pub action_status: TopicRef,
+    /// Prefix each command's text with a `[bN] ` tag that a stack passing it through (the
+    /// SIMULATED one does) echoes as the plan's id, so outputs match commands exactly;
+    /// without it (real stacks) outputs pair with commands in order.
+    pub command_tags: bool,
+}
+
+/// A topic name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicRef {
+    /// Topic name.
+    pub topic: String,
+}
+
+impl TopicRef {
+    fn new(topic: &str) -> Self {
+        Self {
+            topic: topic.into(),
+        }
+    }
+}
+
+/// The transcript topic and how its text is found.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TranscriptTopic {
+    /// Topic name.
+    pub topic: String,
+    /// Key of the text in a JSON payload; `null`: the payload is the text.
+    pub text_field: Option<String>,
+}
+
+/// The plan topic and how a plan's JSON is read.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanTopic {
+    /// Topic name.
+    pub topic: String,
+    /// Dotted path of the command id (matched against command tags).
+    pub id_field: Option<String>,
+    /// Dotted path of the status.
+    pub status_field: Option<String>,
+    /// Status values that mean the planner refused the command.
+    pub failure_values: Vec<String>,
+    /// Dotted path of the list of steps.
+    pub steps_field: String,
+    /// Key of a step's action type.
+    pub action_field: String,
+}
+
+impl Default for StackTopics {
+    fn default() -> Self {
+        Self {
+            voice: TopicRef::new("/audio/utterance"),
+            transcript: TranscriptTopic::default(),
+            plan: PlanTopic::default(),
+            image: TopicRef::new("/camera/image_raw"),
+            detections: TopicRef::new("/vision/detections"),
+            action_status: TopicRef::new("/execute_plan/_action/status"),
+            command_tags: true,
+        }
+    }
+}
+
+impl Default for TranscriptTopic {
+    fn default() -> Self {
+        Self {
+            topic: "/asr/transcript".into(),
+            text_field: Some("text".into()),
+        }
+    }
+}
+
+impl Default for PlanTopic {
+    fn default() -> Self {
+        Self {
+            topic: "/planner/plan".into(),
+            id_field: Some("command_id".into()),
+            status_field: Some("status".into()),
+            failure_values: vec!["rejected".into(), "failed".into()],
+            steps_field: "steps".into(),
+            action_field: "action".into(),
+        }
+    }
+}
+
+impl StackTopics {
+    fn validate(&self, at: &FieldPath, check: &mut Checker) {
+        if let Some(key) = &self.transcript.text_field {
+            if let Err(e) = crate::core::extract::JsonPath::parse(key) {
+                check.error(at.key("transcript").key("text_field"), key, e.to_string());
+            }
+        }
+        for (name, topic) in [
+            ("voice", &self.voice.topic),
+            ("transcript", &self.transcript.topic),
+            ("plan", &self.plan.topic),
+            ("image", &self.image.topic),
+            ("detections", &self.detections.topic),
+            ("action_status", &self.action_status.topic),
+        ] {
+            if !super::collector::is_topic(topic) {
+                check.error(
+                    at.key(name).key("topic"),
+                    topic,
+                    "not a ROS topic name such as /asr/transcript",
+                );
+            }
+        }
+        for (name, value) in [
+            ("steps_field", Some(&self.plan.steps_field)),
+            ("action_field", Some(&self.plan.action_field)),
+            ("id_field", self.plan.id_field.as_ref()),
+            ("status_field", self.plan.status_field.as_ref()),
+        ] {
+            if let Some(value) = value {
+                if let Err(e) = crate::core::extract::JsonPath::parse(value) {
+                    check.error(at.key("plan").key(name), value, e.to_string());
+                }
+            }
+        }
+    }
+}
+
 /// A validated benchmark scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -168,6 +310,8 @@ pub struct Scenario {
     pub load: LoadSettings,
     /// What counts as a pass.
     pub thresholds: PassThresholds,
+    /// The stack's topics.
+    pub stack: StackTopics,
 }
 
 /// The scenario file: the `scenario:` root.
@@ -191,6 +335,8 @@ struct ScenarioSpec {
     load: LoadSpec,
     #[serde(default)]
     thresholds: PassThresholds,
+    #[serde(default)]
+    stack: StackTopics,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -327,6 +473,7 @@ impl ScenarioFile {
         }
         let load = spec.load.build(&at.key("load"), spec.commands.len(), check);
         spec.thresholds.validate(&at.key("thresholds"), check);
+        spec.stack.validate(&at.key("stack"), check);
         Scenario {
             name: spec.name,
             description: spec.description,
@@ -335,6 +482,7 @@ impl ScenarioFile {
             image_sets: spec.image_sets,
             load,
             thresholds: spec.thresholds,
+            stack: spec.stack,
         }
     }
 }

@@ -9,6 +9,7 @@ pub struct Step {
     /// `pick`, `place`, `navigate`, `open`, `close` or `look`.
     pub action: String,
     /// What the action applies to (`red cup`, `kitchen`); may be empty.
+    #[serde(default)]
     pub object: String,
 }
 

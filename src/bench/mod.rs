@@ -1,0 +1,489 @@
+//! The benchmark node: drives a live stack from a scenario, records what came back, and
+//! scores it (`core::bench`) into reports under a results directory.
+//!
+//! A run: load and check the scenario's files (before anything is sent), open one DDS
+//! participant, wait for the stack to be quiet, then run each suite at the scenario's
+//! load. Suites run in a fixed order (visual perception, action execution, end to end,
+//! cognitive planning, voice processing) whatever order the scenario lists them in: the
+//! suites that start work the benchmark does not wait for (a transcript the planner then
+//! plans, a plan the executor then executes) come last, so their leftovers cannot land in
+//! another suite's figures. Every finished command or image is appended to
+//! `commands.jsonl` and flushed to disk as it finishes, so a killed run loses nothing it
+//! measured.
+
+pub mod assets;
+pub mod driver;
+pub mod track;
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::config::scenario::{LoadMode, Scenario, StopCondition, Suite};
+use crate::core::bench::{GpuRecord, ProcessRecord, RunMeta, RunRecord, SuiteRecord};
+use crate::core::timeline::Outcome;
+use crate::resources::{GpuStatus, ResourceOptions, ResourceSampler};
+use crate::transport::{wall_clock, NodeOptions, Transport};
+
+/// What can stop a benchmark run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A scenario file is missing or does not match.
+    #[error("{0}")]
+    Asset(#[from] assets::AssetError),
+    /// The results directory could not be written.
+    #[error("{}: {message}", path.display())]
+    Results {
+        /// The file or directory.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// The middleware failed.
+    #[error("ROS 2 transport: {0}")]
+    Transport(String),
+}
+
+/// Result alias of this module.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Suites in the order they run.
+pub const SUITE_ORDER: [Suite; 5] = [
+    Suite::VisualPerception,
+    Suite::ActionExecution,
+    Suite::EndToEnd,
+    Suite::CognitivePlanning,
+    Suite::VoiceProcessing,
+];
+
+/// How a run is made.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The scenario file (its folder is where its relative paths start).
+    pub scenario_path: PathBuf,
+    /// The scenario, validated.
+    pub scenario: Scenario,
+    /// Runs are written to `<results_dir>/<run id>/`.
+    pub results_dir: PathBuf,
+    /// DDS domain.
+    pub domain: u16,
+    /// Node name of the benchmark's participant.
+    pub node_name: String,
+    /// Processes of the stack to sample (names as in the collector's `resources`).
+    pub processes: Vec<String>,
+    /// Read GPUs through NVML.
+    pub gpu: bool,
+    /// Show a progress bar (a terminal); otherwise log lines.
+    pub progress_bar: bool,
+}
+
+/// Per-suite counters of the run in progress, shown as a bar or log lines.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    sent: AtomicU64,
+    finished: AtomicU64,
+    late: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Progress {
+    fn new(show_bar: bool) -> Self {
+        let bar = show_bar.then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>20} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        Self {
+            bar,
+            sent: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            late: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    fn start(&self, suite: Suite, planned: Option<u64>) {
+        for c in [&self.sent, &self.finished, &self.late, &self.failed] {
+            c.store(0, Ordering::Relaxed);
+        }
+        match &self.bar {
+            Some(bar) => {
+                bar.reset();
+                bar.set_prefix(suite.as_str());
+                bar.set_length(planned.unwrap_or(0));
+                bar.set_message("");
+            }
+            None => tracing::info!("benchmark: suite {} started", suite.as_str()),
+        }
+    }
+
+    /// One item was sent.
+    pub fn sent(&self, _suite: Suite, _step: usize) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One item finished with `outcome`.
+    pub fn finished(&self, suite: Suite, outcome: Outcome) {
+        let n = self.finished.fetch_add(1, Ordering::Relaxed) + 1;
+        match outcome {
+            Outcome::TimedOut | Outcome::Abandoned => {
+                self.late.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Failed => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Succeeded => {}
+        }
+        let (late, failed) = (
+            self.late.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        );
+        match &self.bar {
+            Some(bar) => {
+                if bar.length().unwrap_or(0) < n {
+                    bar.set_length(n);
+                }
+                bar.set_position(n);
+                bar.set_message(format!("{failed} failed, {late} timed out"));
+            }
+            None if n % 10 == 0 => tracing::info!(
+                "benchmark: {}: {n} finished ({failed} failed, {late} timed out)",
+                suite.as_str()
+            ),
+            None => {}
+        }
+    }
+
+    fn done(&self, suite: Suite) {
+        let n = self.finished.load(Ordering::Relaxed);
+        let late = self.late.load(Ordering::Relaxed);
+        let failed = self.failed.load(Ordering::Relaxed);
+        match &self.bar {
+            Some(bar) => bar.finish_with_message(format!("{failed} failed, {late} timed out")),
+            None => tracing::info!(
+                "benchmark: suite {} done: {n} finished, {failed} failed, {late} timed out",
+                suite.as_str()
+            ),
+        }
+    }
+}
+
+/// Hex SHA-256 of a file's bytes (empty when unreadable).
+pub fn file_sha256(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|bytes| {
+            Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn load_text(scenario: &Scenario) -> String {
+    match scenario.load.mode {
+        LoadMode::Sequential => "sequential".into(),
+        LoadMode::FixedRate { rate_hz } => format!("fixed_rate {rate_hz} Hz"),
+        LoadMode::Concurrent { concurrency } => format!("concurrent {concurrency}"),
+        LoadMode::PeakSearch {
+            start_hz,
+            step_hz,
+            max_hz,
+        } => format!("peak_search {start_hz}..{max_hz} Hz step {step_hz}"),
+    }
+}
+
+/// A run id: the scenario name and the UTC start time, safe as a directory name.
+fn run_id(scenario: &str, start: std::time::SystemTime) -> String {
+    let time = humantime::format_rfc3339_millis(start)
+        .to_string()
+        .replace([':', '.'], "");
+    let name: String = scenario
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    format!("{name}-{time}")
+}
+
+/// Appends one JSON line per finished item, flushed to disk at once.
+struct Journal {
+    path: PathBuf,
+    file: File,
+    error: Option<String>,
+}
+
+impl Journal {
+    fn create(path: PathBuf) -> Result<Self> {
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::Results {
+                path: path.clone(),
+                message: format!("cannot create: {e}"),
+            })?;
+        Ok(Self {
+            path,
+            file,
+            error: None,
+        })
+    }
+
+    fn append(&mut self, suite: &str, item: &serde_json::Value) {
+        let line = serde_json::json!({"suite": suite, "item": item}).to_string();
+        let written = writeln!(self.file, "{line}").and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            if self.error.is_none() {
+                tracing::error!("benchmark: {}: {e}", self.path.display());
+            }
+            self.error = Some(e.to_string());
+        }
+    }
+}
+
+/// Samples the stack's processes on a thread of its own until dropped.
+struct Sampling {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<(Vec<ProcessRecord>, Vec<GpuRecord>, Option<String>)>>,
+}
+
+impl Sampling {
+    fn start(processes: Vec<String>, gpu: bool) -> Self {
+        let (stop, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("bench-resources".into())
+            .spawn(move || sample_until(&rx, processes, gpu))
+            .ok();
+        Self {
+            stop: Some(stop),
+            thread,
+        }
+    }
+
+    fn finish(mut self) -> (Vec<ProcessRecord>, Vec<GpuRecord>, Option<String>) {
+        self.stop.take();
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+fn sample_until(
+    stop: &std::sync::mpsc::Receiver<()>,
+    processes: Vec<String>,
+    gpu: bool,
+) -> (Vec<ProcessRecord>, Vec<GpuRecord>, Option<String>) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut records: Vec<ProcessRecord> = processes
+        .iter()
+        .map(|name| ProcessRecord {
+            name: name.clone(),
+            cores,
+            ..ProcessRecord::default()
+        })
+        .collect();
+    let mut gpus: Vec<GpuRecord> = Vec::new();
+    let mut unavailable = None;
+    let mut sampler = match ResourceSampler::new(ResourceOptions { processes, gpu }) {
+        Ok(s) => s,
+        Err(e) => return (records, gpus, Some(e.to_string())),
+    };
+    let epoch = std::time::Instant::now();
+    let mut first = true;
+    loop {
+        let sample = sampler.sample(epoch.elapsed());
+        // The first sample has no CPU interval behind it.
+        if !first {
+            for record in &mut records {
+                let of: Vec<_> = sample
+                    .processes
+                    .iter()
+                    .filter(|p| p.name == record.name)
+                    .collect();
+                if !of.is_empty() {
+                    record.cpu_percent.push(of.iter().map(|p| p.cpu_percent).sum());
+                    record.rss_bytes.push(of.iter().map(|p| p.rss_bytes).sum());
+                }
+            }
+        }
+        first = false;
+        match &sample.gpu {
+            GpuStatus::Available(list) => {
+                for g in list {
+                    let name = format!("{}: {}", g.index, g.name);
+                    let i = match gpus.iter().position(|r| r.name == name) {
+                        Some(i) => i,
+                        None => {
+                            gpus.push(GpuRecord {
+                                name,
+                                ..GpuRecord::default()
+                            });
+                            gpus.len() - 1
+                        }
+                    };
+                    let r = &mut gpus[i];
+                    if let Some(u) = g.utilization_percent {
+                        r.utilization_percent.push(u);
+                    }
+                    if let Some(m) = g.memory_used_bytes {
+                        r.memory_used_bytes.push(m);
+                    }
+                    r.memory_total_bytes = g.memory_total_bytes.unwrap_or(r.memory_total_bytes);
+                }
+            }
+            GpuStatus::Unavailable(reason) => unavailable = Some(reason.clone()),
+        }
+        match stop.recv_timeout(Duration::from_secs(1)) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            _ => break,
+        }
+    }
+    (records, gpus, unavailable)
+}
+
+/// A run in progress: where it writes, and what it has recorded.
+pub struct RunOutput {
+    /// `<results_dir>/<run id>`.
+    pub dir: PathBuf,
+    /// What was observed.
+    pub record: RunRecord,
+}
+
+/// Runs the scenario against the live stack once and returns what it observed.
+/// `verdict(suite, step)` decides after each peak-search step whether to go on.
+pub async fn record_run(
+    options: &Options,
+    transport: Arc<dyn Transport>,
+    stop: watch::Receiver<bool>,
+    verdict: &dyn Fn(&SuiteRecord, usize) -> bool,
+) -> Result<RunOutput> {
+    let scenario = &options.scenario;
+    let base = options
+        .scenario_path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    // Every file is checked before anything is sent.
+    let assets = assets::load(
+        scenario,
+        &base,
+        scenario.suites.contains(&Suite::VisualPerception),
+    )?;
+    let start_time = std::time::SystemTime::now();
+    let id = run_id(&scenario.name, start_time);
+    let dir = options.results_dir.join(&id);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Results {
+        path: dir.clone(),
+        message: format!("cannot create the results directory: {e}"),
+    })?;
+    let mut journal = Journal::create(dir.join("commands.jsonl"))?;
+    let mut node = transport
+        .create_node(&NodeOptions::new(&options.node_name, "/").with_domain(options.domain))
+        .map_err(|e| Error::Transport(e.to_string()))?;
+    let epoch = wall_clock();
+    let mut wiring = driver::Wiring::new(node.as_mut(), &scenario.stack, epoch)?;
+    let progress = Progress::new(options.progress_bar);
+    let sampling = Sampling::start(options.processes.clone(), options.gpu);
+    let timeout = scenario.load.timeout.as_secs_f64();
+    let mut stop_settle = stop.clone();
+    // Discovery, and whatever the stack was still doing.
+    wiring.settle(timeout, &mut stop_settle).await;
+    let mut suites = Vec::new();
+    let mut next_tag = 0u64;
+    for suite in SUITE_ORDER {
+        if !scenario.suites.contains(&suite) || *stop.borrow() {
+            continue;
+        }
+        let planned = match scenario.load.stop {
+            StopCondition::Count(n) if !matches!(scenario.load.mode, LoadMode::PeakSearch { .. }) => {
+                Some(u64::from(n))
+            }
+            _ => None,
+        };
+        progress.start(suite, planned);
+        let mut append = |suite: &str, item: &serde_json::Value| journal.append(suite, item);
+        let mut run = driver::SuiteRun {
+            scenario,
+            assets: &assets,
+            timeout,
+            journal: &mut append,
+            progress: &progress,
+            stop: stop.clone(),
+            next_tag: &mut next_tag,
+        };
+        let record = driver::run_suite(&mut wiring, suite, &mut run, verdict).await?;
+        progress.done(suite);
+        suites.push(record);
+        let mut stop_settle = stop.clone();
+        wiring.settle(timeout, &mut stop_settle).await;
+    }
+    let (processes, gpus, gpu_unavailable) = sampling.finish();
+    if let Some(e) = journal.error {
+        return Err(Error::Results {
+            path: journal.path,
+            message: format!("could not record every result: {e}"),
+        });
+    }
+    drop(node);
+    let record = RunRecord {
+        run_id: id,
+        meta: RunMeta {
+            host: sysinfo::System::host_name().unwrap_or_default(),
+            tool: format!("vla_perf {}", env!("CARGO_PKG_VERSION")),
+            platform: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            scenario: scenario.name.clone(),
+            scenario_path: options.scenario_path.display().to_string(),
+            scenario_sha256: file_sha256(&options.scenario_path),
+            config_path: format!("{} (stack section)", options.scenario_path.display()),
+            config_sha256: file_sha256(&options.scenario_path),
+            started_unix: epoch.as_secs_f64(),
+            ended_unix: wall_clock().as_secs_f64(),
+            load: load_text(scenario),
+            timeout,
+        },
+        suites,
+        processes,
+        gpus,
+        gpu_unavailable,
+    };
+    Ok(RunOutput { dir, record })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_name_the_scenario_and_the_utc_start() {
+        let t = std::time::UNIX_EPOCH + Duration::from_millis(86_400_000 + 3_723_456);
+        assert_eq!(run_id("basic run/2", t), "basic_run_2-1970-01-02T010203456Z");
+    }
+
+    #[test]
+    fn the_journal_appends_one_json_line_per_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("commands.jsonl");
+        let mut j = Journal::create(path.clone()).unwrap();
+        j.append("end_to_end", &serde_json::json!({"command": 0}));
+        j.append("end_to_end", &serde_json::json!({"command": 1}));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> =
+            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["item"]["command"], 1);
+        assert!(j.error.is_none());
+    }
+}
