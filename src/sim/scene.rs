@@ -184,6 +184,59 @@ pub fn render(width: u32, height: u32, t: f64) -> Frame {
     }
 }
 
+/// Categories of a SIMULATED image set: the four objects every scene holds, by COCO id.
+pub fn categories() -> Vec<(u64, String)> {
+    (0..4)
+        .map(|i| {
+            let (colour, shape, ..) = layout(i, 4, 4, 0.0);
+            (i as u64 + 1, class_id(colour, shape))
+        })
+        .collect()
+}
+
+/// A SIMULATED image set for the benchmark's visual perception suite: `count` scenes of
+/// `width` x `height` at times 0, 3.7 s, 7.4 s ... as frames, and their COCO annotation
+/// file (the exact boxes of the painted pixels). Write the frames as PNG `frame_NNN.png`.
+pub fn image_set(count: usize, width: u32, height: u32) -> (Vec<(String, Frame)>, serde_json::Value) {
+    let categories = categories();
+    let mut frames = Vec::with_capacity(count);
+    let mut images = Vec::new();
+    let mut annotations = Vec::new();
+    for n in 0..count {
+        let frame = render(width, height, 3.7 * n as f64);
+        let name = format!("frame_{n:03}.png");
+        images.push(serde_json::json!({
+            "id": n + 1, "file_name": name, "width": width, "height": height,
+        }));
+        for o in &frame.objects {
+            let class = class_id(o.colour, o.shape);
+            let category = categories
+                .iter()
+                .find(|(_, c)| *c == class)
+                .map_or(0, |(id, _)| *id);
+            let b = o.bbox;
+            annotations.push(serde_json::json!({
+                "id": annotations.len() + 1,
+                "image_id": n + 1,
+                "category_id": category,
+                "bbox": [b.x, b.y, b.width, b.height],
+                "area": u64::from(b.width) * u64::from(b.height),
+                "iscrowd": 0,
+            }));
+        }
+        frames.push((name, frame));
+    }
+    let coco = serde_json::json!({
+        "info": {"description": "SIMULATED scenes of vla_perf's sim_camera (src/sim/scene.rs)"},
+        "images": images,
+        "annotations": annotations,
+        "categories": categories.iter().map(|(id, name)| serde_json::json!({
+            "id": id, "name": name, "supercategory": "shape",
+        })).collect::<Vec<_>>(),
+    });
+    (frames, coco)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
