@@ -19,14 +19,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::sim_truth::{expected, fast_stack, file, produced, Truth};
 use common::{isolated, LOOPBACK_MULTICAST};
 use tokio::sync::mpsc;
 use vla_perf::config::CollectorConfig;
+use vla_perf::core::timeline::Outcome;
 use vla_perf::msg::builtin_interfaces::Time;
 use vla_perf::msg::std_msgs::Header;
 use vla_perf::msg::{audio_common_msgs::AudioStamped, CommandLatency, MetricArray};
-use vla_perf::sim::config::{Latency, WerNoise};
-use vla_perf::sim::{self, GoalOutcome, PlanStatus, SimConfig, SimEvent};
+use vla_perf::sim::{self, PlanStatus, SimEvent};
 use vla_perf::transport::ros2_client::Ros2ClientTransport;
 use vla_perf::transport::{
     wall_clock, NodeOptions, Publisher, Qos, Subscription, Transport, Typed,
@@ -46,147 +47,11 @@ const SENTENCES: &[&str] = &[
     "grab the blue block then put it in the bin",
 ];
 
-fn ms(v: u64) -> Duration {
-    Duration::from_millis(v)
-}
-
-/// Fast stages, every outcome likely within a dozen commands.
-fn sim_config() -> SimConfig {
-    let mut c = SimConfig {
-        seed: 11,
-        ..SimConfig::default()
-    };
-    c.asr.latency = Latency::normal(ms(120), ms(30));
-    c.asr.wer = WerNoise::default();
-    c.planner.latency = Latency::normal(ms(150), ms(40));
-    c.planner.reject_rate = 0.2;
-    // Small frames: the debug build's pixel work stays well within a frame period.
-    c.camera.width = 160;
-    c.camera.height = 120;
-    c.camera.rate_hz = 20.0;
-    c.executor.dispatch = Latency::normal(ms(40), ms(8));
-    c.executor.execution = Latency::normal(ms(250), ms(50));
-    c.executor.failure_rate = 0.2;
-    c.executor.lost_rate = 0.1;
-    c
-}
-
 fn collector_config() -> CollectorConfig {
     let mut c = CollectorConfig::default();
     c.prometheus.enabled = false;
     c.resources.gpu = false;
     c
-}
-
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
-}
-
-/// Everything the stack reported about one command.
-#[derive(Debug, Default)]
-struct Truth {
-    transcribed: Option<SimEvent>,
-    planned: Option<SimEvent>,
-    executing: Option<SimEvent>,
-    finished: Option<SimEvent>,
-}
-
-fn tag_of(text: &str) -> Option<String> {
-    sim::speech::split_tag(text).0.map(str::to_owned)
-}
-
-/// Files one event under its command.
-fn file(truth: &mut HashMap<String, Truth>, event: SimEvent) {
-    let (id, slot) = match &event {
-        SimEvent::Transcribed { reference, .. } => (tag_of(reference), 0),
-        SimEvent::Planned { plan, .. } => (Some(plan.command_id.clone()), 1),
-        SimEvent::Executing { command_id, .. } => (Some(command_id.clone()), 2),
-        SimEvent::Finished { command_id, .. } => (Some(command_id.clone()), 3),
-        SimEvent::Detected { .. } => (None, 4),
-    };
-    let Some(id) = id else { return };
-    let t = truth.entry(id).or_default();
-    let slot = match slot {
-        0 => &mut t.transcribed,
-        1 => &mut t.planned,
-        2 => &mut t.executing,
-        _ => &mut t.finished,
-    };
-    *slot = Some(event);
-}
-
-/// The outcome and failed stage the collector must report, from the stack's choices.
-fn expected(t: &Truth) -> (u8, &'static str) {
-    match (&t.planned, &t.finished) {
-        (Some(SimEvent::Planned { plan, .. }), _) if plan.status == PlanStatus::Rejected => {
-            (CommandLatency::OUTCOME_FAILED, "plan")
-        }
-        (_, Some(SimEvent::Finished { outcome, .. })) => match outcome {
-            GoalOutcome::Succeeded => (CommandLatency::OUTCOME_SUCCEEDED, ""),
-            GoalOutcome::Aborted => (CommandLatency::OUTCOME_FAILED, "action_done"),
-            GoalOutcome::Lost => (CommandLatency::OUTCOME_TIMED_OUT, ""),
-        },
-        other => panic!("no ground truth for the outcome: {other:?}"),
-    }
-}
-
-/// (stage, latency the stack produced, latency it drew) for every stage it produced.
-fn produced(t: &Truth) -> Vec<(&'static str, f64, Option<f64>)> {
-    let mut out = Vec::new();
-    if let Some(SimEvent::Transcribed {
-        drawn,
-        input_at,
-        output_at,
-        ..
-    }) = &t.transcribed
-    {
-        out.push((
-            "transcript",
-            secs(*output_at - *input_at),
-            Some(secs(*drawn)),
-        ));
-    }
-    if let Some(SimEvent::Planned {
-        drawn,
-        input_at,
-        output_at,
-        ..
-    }) = &t.planned
-    {
-        out.push(("plan", secs(*output_at - *input_at), Some(secs(*drawn))));
-    }
-    if let Some(SimEvent::Executing {
-        plan_at,
-        grounded_at: Some(grounded),
-        drawn,
-        output_at,
-        ..
-    }) = &t.executing
-    {
-        out.push(("vision", secs(*grounded - *plan_at), None));
-        out.push((
-            "action_start",
-            secs(*output_at - *grounded),
-            Some(secs(*drawn)),
-        ));
-    }
-    if let Some(SimEvent::Finished {
-        outcome,
-        drawn,
-        input_at,
-        output_at,
-        ..
-    }) = &t.finished
-    {
-        if *outcome != GoalOutcome::Lost {
-            out.push((
-                "action_done",
-                secs(*output_at - *input_at),
-                Some(secs(*drawn)),
-            ));
-        }
-    }
-    out
 }
 
 struct Driver {
@@ -278,7 +143,7 @@ fn the_collector_measures_every_simulated_command_with_the_outcomes_and_latencie
         let (stop_sim, sim_stopped) = tokio::sync::oneshot::channel::<()>();
         let (stop_collector, collector_stopped) = tokio::sync::oneshot::channel::<()>();
         let stack = tokio::spawn(sim::run_stack_with_events(
-            sim_config(),
+            fast_stack(),
             transport.clone(),
             DOMAIN,
             async move {
@@ -376,8 +241,8 @@ fn the_collector_measures_every_simulated_command_with_the_outcomes_and_latencie
         println!(
             "sim_vision: {} frames of {}x{}, median {:?} of pixel work each (debug build)",
             processing.len(),
-            sim_config().camera.width,
-            sim_config().camera.height,
+            fast_stack().camera.width,
+            fast_stack().camera.height,
             processing.get(processing.len() / 2)
         );
 
@@ -388,6 +253,11 @@ fn the_collector_measures_every_simulated_command_with_the_outcomes_and_latencie
             let m = &d.received[id];
             let t = d.truth.get(id).unwrap_or_else(|| panic!("no ground truth for {id}"));
             let (outcome, failed_stage) = expected(t);
+            let outcome = match outcome {
+                Outcome::Succeeded => CommandLatency::OUTCOME_SUCCEEDED,
+                Outcome::Failed => CommandLatency::OUTCOME_FAILED,
+                _ => CommandLatency::OUTCOME_TIMED_OUT,
+            };
             assert_eq!(
                 (m.outcome, m.failed_stage.as_str()),
                 (outcome, failed_stage),
@@ -422,7 +292,7 @@ fn the_collector_measures_every_simulated_command_with_the_outcomes_and_latencie
             assert!(
                 outcomes.contains_key(kind),
                 "seed {} realises no {kind} command; pick a seed that covers every outcome: {outcomes:?}",
-                sim_config().seed
+                fast_stack().seed
             );
         }
         assert!(errors.len() >= 30, "{} latencies compared", errors.len());
@@ -515,7 +385,7 @@ fn the_cyclone_peer_decodes_the_simulated_vision_detections_as_our_mirror_does()
                 Qos::reliable(10),
             )
             .expect("subscription");
-        let mut config = sim_config();
+        let mut config = fast_stack();
         config.camera.rate_hz = 5.0;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let stack = tokio::spawn(sim::run_stack(config, transport, DOMAIN, async move {

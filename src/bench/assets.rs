@@ -193,26 +193,46 @@ fn load_set(name: &str, directory: &Path, annotations: &Path, field: &str) -> Re
         field: json_path,
         message,
     };
-    let file = File::open(annotations)
-        .map_err(|e| missing(annotations, &format!("{field}.annotations"), "COCO file", &e))?;
-    let coco: CocoFile = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_reader(
-        BufReader::new(file),
-    ))
-    .map_err(|e| at(e.path().to_string(), format!("not a COCO annotation file: {}", e.inner())))?;
+    let file = File::open(annotations).map_err(|e| {
+        missing(
+            annotations,
+            &format!("{field}.annotations"),
+            "COCO file",
+            &e,
+        )
+    })?;
+    let coco: CocoFile = serde_path_to_error::deserialize(
+        &mut serde_json::Deserializer::from_reader(BufReader::new(file)),
+    )
+    .map_err(|e| {
+        at(
+            e.path().to_string(),
+            format!("not a COCO annotation file: {}", e.inner()),
+        )
+    })?;
     if coco.images.is_empty() {
         return Err(at("images".into(), "no images listed".into()));
     }
     let mut categories = BTreeMap::new();
     for (i, c) in coco.categories.iter().enumerate() {
         if categories.insert(c.id, c.name.clone()).is_some() {
-            return Err(at(format!("categories[{i}].id"), format!("id {} listed twice", c.id)));
+            return Err(at(
+                format!("categories[{i}].id"),
+                format!("id {} listed twice", c.id),
+            ));
         }
     }
     let mut sizes = BTreeMap::new();
     let mut files = BTreeSet::new();
     for (i, image) in coco.images.iter().enumerate() {
-        if sizes.insert(image.id, (image.width, image.height)).is_some() {
-            return Err(at(format!("images[{i}].id"), format!("id {} listed twice", image.id)));
+        if sizes
+            .insert(image.id, (image.width, image.height))
+            .is_some()
+        {
+            return Err(at(
+                format!("images[{i}].id"),
+                format!("id {} listed twice", image.id),
+            ));
         }
         if !files.insert(image.file_name.as_str()) {
             return Err(at(
@@ -226,7 +246,10 @@ fn load_set(name: &str, directory: &Path, annotations: &Path, field: &str) -> Re
         if !inside {
             return Err(at(
                 format!("images[{i}].file_name"),
-                format!("{} is not a file inside the image directory", image.file_name),
+                format!(
+                    "{} is not a file inside the image directory",
+                    image.file_name
+                ),
             ));
         }
     }
@@ -256,7 +279,10 @@ fn load_set(name: &str, directory: &Path, annotations: &Path, field: &str) -> Re
         if !fits {
             return Err(at(
                 format!("annotations[{i}].bbox"),
-                format!("{:?} does not lie inside its {width}x{height} image", a.bbox),
+                format!(
+                    "{:?} does not lie inside its {width}x{height} image",
+                    a.bbox
+                ),
             ));
         }
         objects.push(TruthObject {
@@ -327,7 +353,9 @@ pub fn load_png(path: &Path, id: u64, field: &str) -> Result<LoadedImage> {
         png::ColorType::Rgb => ("rgb8", buf),
         png::ColorType::Rgba => (
             "rgb8",
-            buf.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
+            buf.chunks_exact(4)
+                .flat_map(|p| [p[0], p[1], p[2]])
+                .collect(),
         ),
         png::ColorType::Grayscale => ("mono8", buf),
         png::ColorType::GrayscaleAlpha => ("mono8", buf.chunks_exact(2).map(|p| p[0]).collect()),
@@ -425,7 +453,10 @@ mod tests {
         let mut json = good();
         json["images"][0]["width"] = 5.into();
         let e = load_set("s", dir.path(), &coco(dir.path(), &json), "f").unwrap_err();
-        assert!(e.message.contains("is 4x3 but the annotations say 5x3"), "{e}");
+        assert!(
+            e.message.contains("is 4x3 but the annotations say 5x3"),
+            "{e}"
+        );
         let mut json = good();
         json["images"][0]["file_name"] = "../a.png".into();
         let e = load_set("s", dir.path(), &coco(dir.path(), &json), "f").unwrap_err();
@@ -433,7 +464,10 @@ mod tests {
         let mut json = good();
         json["images"][0]["file_name"] = "b.png".into();
         let e = load_set("s", dir.path(), &coco(dir.path(), &json), "f").unwrap_err();
-        assert!(e.path.ends_with("b.png") && e.message.contains("cannot open"), "{e}");
+        assert!(
+            e.path.ends_with("b.png") && e.message.contains("cannot open"),
+            "{e}"
+        );
         std::fs::write(dir.path().join("instances.json"), "{\"images\": 3}").unwrap();
         let e = load_set("s", dir.path(), &dir.path().join("instances.json"), "f").unwrap_err();
         assert_eq!(e.field, "images");

@@ -70,7 +70,7 @@ impl Wiring {
             transcript_pub: Publisher::new(node, &topics.transcript.topic, Qos::reliable(10))
                 .map_err(t)?,
             plan_pub: Publisher::new(node, &topics.plan.topic, Qos::reliable(10)).map_err(t)?,
-            image_pub: Publisher::new(node, &topics.image.topic, Qos::reliable(5)).map_err(t)?,
+            image_pub: Publisher::new(node, &topics.image.topic, Qos::sensor_data()).map_err(t)?,
             transcripts: Subscription::typed(node, &topics.transcript.topic, Qos::reliable(100))
                 .map_err(t)?,
             plans: Subscription::typed(node, &topics.plan.topic, Qos::reliable(100)).map_err(t)?,
@@ -169,6 +169,63 @@ impl Wiring {
                 _ = stop.changed() => return,
             }
         }
+    }
+
+    /// Sends the first command (tagged `w1`, `w2` ...) until its transcript comes back, and
+    /// one image until its detections do: proof that discovery is done both ways before
+    /// anything is measured. Returns whether the stack answered within `max` seconds.
+    pub async fn warm_up(
+        &mut self,
+        text: &str,
+        clip: Option<&Clip>,
+        image: Option<&LoadedImage>,
+        max: f64,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<bool> {
+        let start = self.now();
+        let mut heard = false;
+        let mut seen = image.is_none();
+        let mut attempt = 0u32;
+        while !(heard && seen) {
+            if self.now() - start >= max || *stop.borrow() {
+                return Ok(false);
+            }
+            attempt += 1;
+            if !heard {
+                let spoken = if self.topics.command_tags && clip.is_none() {
+                    format!("[w{attempt}] {text}")
+                } else {
+                    text.to_owned()
+                };
+                self.speak(&spoken, clip)?;
+            }
+            let mut stamp = None;
+            if let (false, Some(image)) = (seen, image) {
+                stamp = Some(self.show(image)?.0);
+            }
+            let until = self.now() + 2.0;
+            while !(heard && seen) && self.now() < until {
+                let wait = Duration::from_secs_f64((until - self.now()).max(0.0));
+                tokio::select! {
+                    out = self.next_output() => match out {
+                        None => return Err(Error::Transport("the middleware shut down".into())),
+                        Some(Output::Transcript(..)) => heard = true,
+                        Some(Output::Detections(_, m)) => {
+                            let ns = m.header.stamp.to_duration()
+                                .and_then(|d| u64::try_from(d.as_nanos()).ok());
+                            if m.header.frame_id == IMAGE_FRAME && ns.is_some() && ns == stamp {
+                                seen = true;
+                            }
+                        }
+                        Some(Output::Status(_, goals)) => self.remember_goals(&goals),
+                        Some(Output::Plan(..)) => {}
+                    },
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => return Ok(false),
+                }
+            }
+        }
+        Ok(true)
     }
 
     fn speak(&mut self, text: &str, clip: Option<&Clip>) -> Result<f64> {
@@ -555,7 +612,12 @@ async fn drive_commands(
     Ok(())
 }
 
-fn finish_command(run: &mut SuiteRun<'_>, suite: Suite, record: &mut SuiteRecord, c: CommandRecord) {
+fn finish_command(
+    run: &mut SuiteRun<'_>,
+    suite: Suite,
+    record: &mut SuiteRecord,
+    c: CommandRecord,
+) {
     run.progress.finished(suite, c.outcome);
     (run.journal)(
         suite.as_str(),
@@ -699,7 +761,10 @@ mod tests {
         assert_eq!(id.as_deref(), Some("b3"));
         assert_eq!(plan.actions, vec!["pick", "place"]);
         assert!(!plan.rejected);
-        let (id, plan) = read_plan(&topics, r#"{"command_id": 4, "status": "rejected", "steps": []}"#);
+        let (id, plan) = read_plan(
+            &topics,
+            r#"{"command_id": 4, "status": "rejected", "steps": []}"#,
+        );
         assert_eq!(id.as_deref(), Some("4"));
         assert!(plan.rejected);
         let (id, plan) = read_plan(&topics, "not json");
@@ -709,10 +774,16 @@ mod tests {
     #[test]
     fn transcripts_are_read_from_the_configured_key_or_whole() {
         let mut topics = StackTopics::default();
-        assert_eq!(transcript_text(&topics, r#"{"text": "go home"}"#), "go home");
+        assert_eq!(
+            transcript_text(&topics, r#"{"text": "go home"}"#),
+            "go home"
+        );
         assert_eq!(transcript_text(&topics, "go home"), "go home");
         topics.transcript.text_field = None;
-        assert_eq!(transcript_text(&topics, r#"{"text": "x"}"#), r#"{"text": "x"}"#);
+        assert_eq!(
+            transcript_text(&topics, r#"{"text": "x"}"#),
+            r#"{"text": "x"}"#
+        );
     }
 
     #[test]

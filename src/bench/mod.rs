@@ -213,7 +213,13 @@ fn run_id(scenario: &str, start: std::time::SystemTime) -> String {
         .replace([':', '.'], "");
     let name: String = scenario
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{name}-{time}")
 }
@@ -315,7 +321,9 @@ fn sample_until(
                     .filter(|p| p.name == record.name)
                     .collect();
                 if !of.is_empty() {
-                    record.cpu_percent.push(of.iter().map(|p| p.cpu_percent).sum());
+                    record
+                        .cpu_percent
+                        .push(of.iter().map(|p| p.cpu_percent).sum());
                     record.rss_bytes.push(of.iter().map(|p| p.rss_bytes).sum());
                 }
             }
@@ -399,7 +407,27 @@ pub async fn record_run(
     let sampling = Sampling::start(options.processes.clone(), options.gpu);
     let timeout = scenario.load.timeout.as_secs_f64();
     let mut stop_settle = stop.clone();
-    // Discovery, and whatever the stack was still doing.
+    // Discovery both ways, then whatever the stack was still doing.
+    let first_image = assets
+        .image_sets
+        .iter()
+        .flat_map(|s| s.images.first())
+        .next();
+    let answered = wiring
+        .warm_up(
+            &scenario.commands[0].text,
+            assets.clips.first().and_then(Option::as_ref),
+            first_image,
+            timeout,
+            &mut stop_settle,
+        )
+        .await?;
+    if !answered {
+        tracing::warn!(
+            "benchmark: the stack did not answer a warm-up command within {timeout} s; \
+             measuring anyway (unanswered commands time out)"
+        );
+    }
     wiring.settle(timeout, &mut stop_settle).await;
     let mut suites = Vec::new();
     let mut next_tag = 0u64;
@@ -408,7 +436,9 @@ pub async fn record_run(
             continue;
         }
         let planned = match scenario.load.stop {
-            StopCondition::Count(n) if !matches!(scenario.load.mode, LoadMode::PeakSearch { .. }) => {
+            StopCondition::Count(n)
+                if !matches!(scenario.load.mode, LoadMode::PeakSearch { .. }) =>
+            {
                 Some(u64::from(n))
             }
             _ => None,
@@ -469,7 +499,10 @@ mod tests {
     #[test]
     fn run_ids_name_the_scenario_and_the_utc_start() {
         let t = std::time::UNIX_EPOCH + Duration::from_millis(86_400_000 + 3_723_456);
-        assert_eq!(run_id("basic run/2", t), "basic_run_2-1970-01-02T010203456Z");
+        assert_eq!(
+            run_id("basic run/2", t),
+            "basic_run_2-1970-01-02T010203456Z"
+        );
     }
 
     #[test]
@@ -480,8 +513,10 @@ mod tests {
         j.append("end_to_end", &serde_json::json!({"command": 0}));
         j.append("end_to_end", &serde_json::json!({"command": 1}));
         let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<serde_json::Value> =
-            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1]["item"]["command"], 1);
         assert!(j.error.is_none());

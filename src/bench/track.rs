@@ -71,10 +71,7 @@ mod status {
 }
 
 fn terminal(code: i8) -> bool {
-    matches!(
-        code,
-        status::SUCCEEDED | status::CANCELED | status::ABORTED
-    )
+    matches!(code, status::SUCCEEDED | status::CANCELED | status::ABORTED)
 }
 
 struct Open {
@@ -90,8 +87,14 @@ pub struct Tracker {
     open: Vec<Open>,
     finished: Vec<CommandRecord>,
     goals: HashMap<[u8; 16], i8>,
+    /// Production times of the latest detections: a plan delivered after detections that
+    /// were produced after it still finds them.
+    detections: std::collections::VecDeque<f64>,
     unmatched: u64,
 }
+
+/// Detection times remembered for plans that arrive late.
+const RECENT_DETECTIONS: usize = 64;
 
 impl Tracker {
     /// A tracker of `suite`'s stages; a command still open `timeout` seconds after its
@@ -103,6 +106,7 @@ impl Tracker {
             open: Vec::new(),
             finished: Vec::new(),
             goals: HashMap::new(),
+            detections: std::collections::VecDeque::new(),
             unmatched: 0,
         }
     }
@@ -129,10 +133,11 @@ impl Tracker {
         sent: f64,
     ) {
         self.open.push(Open {
-            tag,
+            tag: tag.clone(),
             record: CommandRecord {
                 command,
                 step,
+                tag,
                 intended,
                 sent,
                 reached: vec![None; self.stages.len()],
@@ -205,22 +210,44 @@ impl Tracker {
                     self.open[i].record.reached[stage] = Some(at);
                     self.finish(i, Outcome::Failed, Some(Stage::Plan));
                 } else {
+                    let before = self.open.len();
                     self.reached(i, stage, at);
+                    // Detections produced after the plan but delivered before it.
+                    let vision = self.index(Stage::Vision);
+                    let later = self
+                        .detections
+                        .iter()
+                        .copied()
+                        .filter(|t| *t > at)
+                        .reduce(f64::min);
+                    if let (Some(vision), Some(t), true) =
+                        (vision, later, self.open.len() == before)
+                    {
+                        self.reached(i, vision, t);
+                    }
                 }
             }
             None => self.unmatched += 1,
         }
     }
 
-    /// Detections arrived: the vision stage of every command whose plan is in.
+    /// Detections produced at `at` arrived: the vision stage of every command whose plan
+    /// was produced before them.
     pub fn detections(&mut self, at: f64) {
         let (Some(stage), Some(plan)) = (self.index(Stage::Vision), self.index(Stage::Plan)) else {
             return;
         };
+        self.detections.push_back(at);
+        if self.detections.len() > RECENT_DETECTIONS {
+            self.detections.pop_front();
+        }
         let mut i = 0;
         while i < self.open.len() {
             let r = &self.open[i].record;
-            if r.reached[plan].is_some() && r.reached[stage].is_none() {
+            let after_plan = r.reached[plan].is_some_and(|p| p < at);
+            // An earlier detection (delivered late) still wins.
+            let earlier = r.reached[stage].is_none_or(|v| at < v);
+            if after_plan && earlier {
                 let before = self.open.len();
                 self.reached(i, stage, at);
                 if self.open.len() < before {
@@ -446,6 +473,21 @@ mod tests {
     }
 
     #[test]
+    fn detections_delivered_before_the_plan_but_produced_after_it_count_for_it() {
+        let mut t = Tracker::new(Suite::EndToEnd, 30.0);
+        t.sent(0, 0, None, 0.0, 0.0);
+        t.transcript(0.3, "go home");
+        t.detections(0.95); // produced before the plan
+        t.detections(1.02); // produced after it, delivered before it
+        t.plan(1.0, None, plan(&["navigate"]));
+        t.detections(1.05);
+        t.detections(1.01); // delivered late, produced earlier still
+        t.goal_status(1.2, &[(goal(1), 2)]);
+        t.goal_status(2.0, &[(goal(1), 4)]);
+        assert_eq!(t.take_finished()[0].reached[2], Some(1.01));
+    }
+
+    #[test]
     fn tags_match_out_of_order_outputs_and_untagged_ones_pair_in_order() {
         let mut t = Tracker::new(Suite::CognitivePlanning, 30.0);
         t.sent(0, 0, Some("b1".into()), 0.0, 0.0);
@@ -462,12 +504,17 @@ mod tests {
             },
         );
         let done = t.take_finished();
-        let by_command: Vec<(usize, Outcome)> = done.iter().map(|r| (r.command, r.outcome)).collect();
+        let by_command: Vec<(usize, Outcome)> =
+            done.iter().map(|r| (r.command, r.outcome)).collect();
         // b2 by tag; the untagged plan pairs with the oldest (b1); "zz" matches no tag, so
         // it pairs with the oldest left (command 2) and fails it at the plan stage.
         assert_eq!(
             by_command,
-            vec![(1, Outcome::Succeeded), (0, Outcome::Succeeded), (2, Outcome::Failed)]
+            vec![
+                (1, Outcome::Succeeded),
+                (0, Outcome::Succeeded),
+                (2, Outcome::Failed)
+            ]
         );
         assert_eq!(done[2].failed_at.as_deref(), Some("plan"));
     }

@@ -197,7 +197,11 @@ pub fn categories() -> Vec<(u64, String)> {
 /// A SIMULATED image set for the benchmark's visual perception suite: `count` scenes of
 /// `width` x `height` at times 0, 3.7 s, 7.4 s ... as frames, and their COCO annotation
 /// file (the exact boxes of the painted pixels). Write the frames as PNG `frame_NNN.png`.
-pub fn image_set(count: usize, width: u32, height: u32) -> (Vec<(String, Frame)>, serde_json::Value) {
+pub fn image_set(
+    count: usize,
+    width: u32,
+    height: u32,
+) -> (Vec<(String, Frame)>, serde_json::Value) {
     let categories = categories();
     let mut frames = Vec::with_capacity(count);
     let mut images = Vec::new();

@@ -87,6 +87,9 @@ pub struct CommandRecord {
     pub command: usize,
     /// Peak search step it belongs to (index into [`SuiteRecord::steps`]); 0 otherwise.
     pub step: usize,
+    /// The `[tag] ` it was sent with (matched against the stack's ids), if any.
+    #[serde(default)]
+    pub tag: Option<String>,
     /// When the load generator meant to send it (open loop: the schedule), seconds since
     /// the run's start. Latency measured from here is corrected for coordinated omission.
     pub intended: f64,

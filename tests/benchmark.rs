@@ -1,0 +1,342 @@
+//! The benchmark node against the SIMULATED stack over ROS 2 (ros2-client/RustDDS): what it
+//! records and scores must be what the stack did, as the stack itself reports it
+//! (`run_stack_with_events`: drawn latencies, transcripts, plans, goal outcomes).
+//!
+//! Times: the benchmark takes an output's DDS source timestamp, the stack reports the
+//! time just before its publish call, so the two agree to the cost of a publish; 5 ms is
+//! far above that and far below every simulated stage delay.
+//!
+//! Each test runs in a private network namespace on its own domain (`common::isolated`).
+
+#![cfg(feature = "ros2-client")]
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::sim_truth::{expected, fast_stack, file, reached, Truth};
+use common::{isolated, LOOPBACK_MULTICAST};
+use tokio::sync::{mpsc, watch};
+use vla_perf::bench::{self, Options};
+use vla_perf::config::scenario::Suite;
+use vla_perf::core::bench::{RunRecord, SuiteRecord};
+use vla_perf::core::timeline::Outcome;
+use vla_perf::sim::{self, SimConfig, SimEvent};
+use vla_perf::transport::ros2_client::Ros2ClientTransport;
+use vla_perf::transport::Transport;
+
+const TOLERANCE: f64 = 0.005;
+
+/// A SIMULATED image set of small frames in `dir`: a debug build of RustDDS reassembles
+/// the shipped 640x480 frames too slowly to keep up on a loaded machine.
+fn small_image_set(dir: &Path) -> PathBuf {
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let (frames, coco) = sim::scene::image_set(8, 160, 120);
+    for (name, frame) in &frames {
+        bench::assets::write_png(&images.join(name), frame.width, frame.height, &frame.rgb)
+            .unwrap();
+    }
+    std::fs::write(images.join("instances.json"), coco.to_string()).unwrap();
+    images
+}
+
+/// A scenario over the shipped commands' style, fast timeouts, images in `images`.
+fn scenario_text(load: &str, suites: &str, images: &Path) -> String {
+    format!(
+        r#"scenario:
+  name: bench_test
+  suites: {suites}
+  commands:
+    - text: pick up the red cup
+      expected_plan: [pick]
+    - text: go to the kitchen
+      expected_plan: [navigate]
+    - text: go to the table and place the blue box
+      expected_plan: [navigate, place]
+    - text: open the drawer
+      expected_plan: [open]
+    - text: sing me a song
+      expected_plan: []
+      expected_outcome: failed
+    - text: close the door
+      expected_plan: [close]
+  image_sets:
+    - name: sim_shapes
+      directory: {dir}
+      annotations: {dir}/instances.json
+  load:
+{load}
+  thresholds:
+    max_p95_latency: {{plan: 400ms, end_to_end: 3s}}
+    min_success_rate: 0.5
+"#,
+        dir = images.display(),
+    )
+}
+
+fn write_scenario(dir: &Path, text: &str) -> (PathBuf, vla_perf::config::scenario::Scenario) {
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, text).unwrap();
+    let scenario = vla_perf::config::load_scenario(&path).unwrap();
+    (path, scenario)
+}
+
+struct Run {
+    record: RunRecord,
+    dir: PathBuf,
+    truth: HashMap<String, Truth>,
+    /// Header stamps of every image the vision node processed.
+    detected: Vec<Duration>,
+}
+
+/// Runs the stack with `config` and the benchmark with `scenario` on `domain`.
+fn run(domain: u16, config: SimConfig, scenario_yaml: &str, results: &Path) -> Run {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let transport: Arc<dyn Transport> = Arc::new(Ros2ClientTransport);
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (stop_sim, sim_stopped) = tokio::sync::oneshot::channel::<()>();
+        let stack = tokio::spawn(sim::run_stack_with_events(
+            config,
+            transport.clone(),
+            domain,
+            async move {
+                let _ = sim_stopped.await;
+            },
+            Some(events_tx),
+        ));
+        let (path, scenario) = write_scenario(results, scenario_yaml);
+        let options = Options {
+            scenario_path: path,
+            scenario,
+            results_dir: results.join("results"),
+            domain,
+            node_name: "bench_test".into(),
+            processes: vec![],
+            gpu: false,
+            progress_bar: false,
+        };
+        let (_stop_tx, stop) = watch::channel(false);
+        let output = bench::record_run(&options, transport.clone(), stop, &|_, _| true)
+            .await
+            .expect("benchmark run");
+        let _ = stop_sim.send(());
+        stack.await.expect("stack task").expect("stack");
+        let mut truth = HashMap::new();
+        let mut detected = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            match e {
+                SimEvent::Detected { image_stamp, .. } => detected.push(image_stamp),
+                other => file(&mut truth, other),
+            }
+        }
+        Run {
+            record: output.record,
+            dir: output.dir,
+            truth,
+            detected,
+        }
+    })
+}
+
+fn suite(record: &RunRecord, suite: Suite) -> &SuiteRecord {
+    record
+        .suites
+        .iter()
+        .find(|s| s.suite == suite)
+        .unwrap_or_else(|| panic!("no {suite:?} in the record"))
+}
+
+fn secs(t: Duration, record: &RunRecord) -> f64 {
+    t.as_secs_f64() - record.meta.started_unix
+}
+
+#[test]
+fn every_recorded_figure_is_what_the_simulated_stack_did() {
+    if !isolated(
+        "every_recorded_figure_is_what_the_simulated_stack_did",
+        LOOPBACK_MULTICAST,
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = scenario_text(
+        "    mode: sequential\n    timeout: 3s",
+        "[voice_processing, cognitive_planning, visual_perception, action_execution, end_to_end]",
+        &small_image_set(tmp.path()),
+    );
+    let Run {
+        record,
+        dir,
+        truth,
+        detected,
+    } = run(81, fast_stack(), &yaml, tmp.path());
+
+    // The run order is fixed, whatever the scenario lists.
+    let order: Vec<Suite> = record.suites.iter().map(|s| s.suite).collect();
+    assert_eq!(order, bench::SUITE_ORDER.to_vec());
+
+    let mut checked = 0;
+    let mut worst: f64 = 0.0;
+    for s in &record.suites {
+        if s.suite == Suite::VisualPerception {
+            continue;
+        }
+        assert_eq!(s.commands.len(), 6, "{:?}: one record per command", s.suite);
+        for c in &s.commands {
+            let tag = c.tag.as_deref().expect("tagged commands");
+            let t = truth
+                .get(tag)
+                .unwrap_or_else(|| panic!("{:?} {tag}: the stack saw nothing", s.suite));
+            // Which of the truth's five stages this suite observes.
+            let offset = match s.suite {
+                Suite::VoiceProcessing | Suite::EndToEnd => 0,
+                Suite::CognitivePlanning => 1,
+                Suite::ActionExecution => 3,
+                Suite::VisualPerception => unreachable!(),
+            };
+            let stack_times = reached(t);
+            for (i, at) in c.reached.iter().enumerate() {
+                let want = stack_times[offset + i].map(|d| secs(d, &record));
+                match (at, want) {
+                    (Some(at), Some(want)) => {
+                        worst = worst.max((at - want).abs());
+                        assert!(
+                            (at - want).abs() < TOLERANCE,
+                            "{:?} {tag} stage {}: benchmark {at:.4} stack {want:.4}",
+                            s.suite,
+                            s.stages[i]
+                        );
+                    }
+                    (None, None) => {}
+                    (got, want) => panic!(
+                        "{:?} {tag} stage {}: benchmark {got:?} stack {want:?}; {t:#?}",
+                        s.suite, s.stages[i]
+                    ),
+                }
+            }
+            // Outcomes: the stack's choice, cut to the stages the suite observes.
+            let (outcome, failed_at) = expected(t);
+            let want = match s.suite {
+                Suite::VoiceProcessing => (Outcome::Succeeded, ""),
+                Suite::CognitivePlanning if failed_at == "plan" => (Outcome::Failed, "plan"),
+                Suite::CognitivePlanning => (Outcome::Succeeded, ""),
+                _ => (outcome, failed_at),
+            };
+            assert_eq!(
+                (c.outcome, c.failed_at.as_deref().unwrap_or("")),
+                want,
+                "{:?} {tag}; {t:#?}",
+                s.suite
+            );
+            if let Some(SimEvent::Transcribed { transcript, .. }) = &t.transcribed {
+                if let Some(got) = &c.transcript {
+                    assert_eq!(
+                        Some(got.as_str()),
+                        sim::speech::split_tag(transcript).1.into()
+                    );
+                }
+            }
+            if let Some(SimEvent::Planned { plan, .. }) = &t.planned {
+                if let Some(got) = &c.plan {
+                    let want: Vec<&str> = plan.steps.iter().map(|s| s.action.as_str()).collect();
+                    assert_eq!(got.actions, want, "{tag}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 24);
+    println!(
+        "commands checked: {checked}; worst time error {:.2} ms",
+        worst * 1e3
+    );
+
+    let vision = suite(&record, Suite::VisualPerception);
+    assert_eq!(vision.images.len(), 8, "each image of the set once");
+    // Sensor-data QoS and a keep-newest detector may drop an image: then it is recorded
+    // unanswered. Every image the detector did process must have been answered.
+    for image in &vision.images {
+        let stamp = record.meta.started_unix + image.sent;
+        let processed = detected
+            .iter()
+            .any(|d| (d.as_secs_f64() - stamp).abs() < 1e-6);
+        assert_eq!(image.received.is_some(), processed, "{image:?}");
+    }
+    let answered = vision
+        .images
+        .iter()
+        .filter(|i| i.received.is_some())
+        .count();
+    assert!(answered >= 6, "only {answered} of 8 images answered");
+    let classes: Vec<&str> = vision.image_sets[0]
+        .categories
+        .iter()
+        .map(|(_, n)| n.as_str())
+        .collect();
+    for image in vision.images.iter().filter(|i| i.received.is_some()) {
+        assert_eq!(
+            image.detections.len(),
+            4,
+            "four objects per simulated scene"
+        );
+        assert!(image
+            .detections
+            .iter()
+            .all(|d| classes.contains(&d.class.as_str())));
+    }
+
+    // Every finished item was journaled as it finished.
+    let journal = std::fs::read_to_string(dir.join("commands.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), 4 * 6 + 8);
+}
+
+#[test]
+fn a_stack_that_drops_commands_is_scored_with_timeouts_not_hung_on() {
+    if !isolated(
+        "a_stack_that_drops_commands_is_scored_with_timeouts_not_hung_on",
+        LOOPBACK_MULTICAST,
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = fast_stack();
+    config.executor.lost_rate = 1.0;
+    config.executor.failure_rate = 0.0;
+    config.planner.reject_rate = 0.0;
+    let yaml = scenario_text(
+        "    mode: concurrent\n    concurrency: 2\n    timeout: 1500ms",
+        "[action_execution, end_to_end]",
+        &small_image_set(tmp.path()),
+    );
+    let Run { record, .. } = run(82, config, &yaml, tmp.path());
+    for s in &record.suites {
+        assert_eq!(s.commands.len(), 6);
+        for c in &s.commands {
+            let rejected = c.plan.as_ref().is_some_and(|p| p.rejected);
+            let want = if rejected {
+                Outcome::Failed
+            } else {
+                Outcome::TimedOut
+            };
+            assert_eq!(c.outcome, want, "{:?} {:?}", s.suite, c.tag);
+        }
+        // Lost goals still started: the start stage is reached, the end never.
+        let started = s
+            .commands
+            .iter()
+            .filter(|c| {
+                c.reached[s.stages.iter().position(|n| n == "action_start").unwrap()].is_some()
+            })
+            .count();
+        assert!(started >= 4, "{:?}: {started} goals started", s.suite);
+    }
+}
