@@ -268,3 +268,101 @@ pub fn compare(
         missing_suites,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::bench::record::RunRecord;
+    use crate::core::bench::score::{score, KpiFigure};
+    use crate::core::bench::testing::{cmd, scenario, suite};
+    use crate::core::timeline::Outcome::Succeeded;
+
+    /// Ten commands taking `latency` each, spaced a second apart.
+    fn run(id: &str, latency: f64) -> BenchReport {
+        let commands = (0..10)
+            .map(|i| cmd(0, i as f64, &[Some(i as f64 + latency)], Succeeded))
+            .collect();
+        let record = RunRecord {
+            run_id: id.into(),
+            suites: vec![suite(Suite::EndToEnd, &["plan"], 10.0, commands)],
+            ..RunRecord::default()
+        };
+        score(&record, &scenario(""))
+    }
+
+    fn set_kpi(r: &mut BenchReport, name: &str, value: Option<f64>) {
+        let k: &mut KpiFigure = r.suites[0]
+            .kpis
+            .iter_mut()
+            .find(|k| k.name == name)
+            .unwrap();
+        k.value = value;
+    }
+
+    #[test]
+    fn a_thirty_percent_slower_p95_is_a_regression() {
+        let c = compare(&run("a", 1.0), &run("b", 1.3), &NoiseThreshold::default());
+        let row = c.row(Suite::EndToEnd, "p95_end_to_end").unwrap();
+        assert_eq!(row.verdict, Verdict::Regressed);
+        assert!((row.change.unwrap() - 0.3).abs() < 2e-3);
+        assert!(c.regressed());
+        assert!(c.to_text().contains("regressed"));
+        assert!(c.to_markdown().contains("**regressed**"));
+    }
+
+    #[test]
+    fn a_one_percent_change_is_noise_and_faster_is_an_improvement() {
+        let c = compare(&run("a", 1.0), &run("b", 1.01), &NoiseThreshold::default());
+        assert_eq!(
+            c.row(Suite::EndToEnd, "p95_end_to_end").unwrap().verdict,
+            Verdict::Unchanged
+        );
+        assert!(!c.regressed());
+        assert!(c.to_text().ends_with("no regressions\n"));
+        let c = compare(&run("a", 1.0), &run("b", 0.5), &NoiseThreshold::default());
+        assert_eq!(
+            c.row(Suite::EndToEnd, "p95_plan").unwrap().verdict,
+            Verdict::Improved
+        );
+    }
+
+    #[test]
+    fn rates_change_by_absolute_amounts_and_a_lost_figure_regresses() {
+        let base = run("a", 1.0);
+        let mut cur = run("b", 1.0);
+        // 1.0 -> 0.97 is within 0.05 absolute though it is 3% relative.
+        set_kpi(&mut cur, "success_rate", Some(0.97));
+        let c = compare(&base, &cur, &NoiseThreshold::default());
+        let row = c.row(Suite::EndToEnd, "success_rate").unwrap();
+        assert!(row.absolute);
+        assert_eq!(row.verdict, Verdict::Unchanged);
+        set_kpi(&mut cur, "success_rate", Some(0.9));
+        let c = compare(&base, &cur, &NoiseThreshold::default());
+        assert_eq!(
+            c.row(Suite::EndToEnd, "success_rate").unwrap().verdict,
+            Verdict::Regressed
+        );
+        set_kpi(&mut cur, "success_rate", None);
+        let c = compare(&base, &cur, &NoiseThreshold::default());
+        assert_eq!(c.row(Suite::EndToEnd, "success_rate").unwrap().change, None);
+        assert!(c.regressed());
+    }
+
+    #[test]
+    fn p99_alone_does_not_gate_and_a_missing_suite_is_listed() {
+        let base = run("a", 1.0);
+        let mut cur = run("b", 1.0);
+        let s = cur.suites[0].latencies[0].summary.as_mut().unwrap();
+        s.p99 *= 2.0;
+        let c = compare(&base, &cur, &NoiseThreshold::default());
+        assert_eq!(
+            c.row(Suite::EndToEnd, "p99_plan").unwrap().verdict,
+            Verdict::Regressed
+        );
+        assert!(!c.regressed());
+        cur.suites.clear();
+        let c = compare(&base, &cur, &NoiseThreshold::default());
+        assert_eq!(c.missing_suites, vec![Suite::EndToEnd]);
+        assert!(c.rows.is_empty());
+    }
+}

@@ -227,3 +227,108 @@ impl GpuSummary {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::bench::score::score_suite;
+    use crate::core::bench::testing::{cmd, scenario, suite};
+    use crate::core::timeline::Outcome::Succeeded;
+    use proptest::prelude::*;
+
+    fn profiled(record: &SuiteRecord) -> Profile {
+        profile(&score_suite(record, &scenario("")), record)
+    }
+
+    #[test]
+    fn the_slowest_stage_dominates_and_shares_follow_its_quantiles() {
+        let commands = (0..10)
+            .map(|i| {
+                let t = i as f64 * 10.0;
+                cmd(
+                    0,
+                    t,
+                    &[Some(t + 0.1), Some(t + 2.1), Some(t + 2.3)],
+                    Succeeded,
+                )
+            })
+            .collect();
+        let record = suite(
+            Suite::EndToEnd,
+            &["transcript", "plan", "action_done"],
+            100.0,
+            commands,
+        );
+        let p = profiled(&record);
+        assert_eq!(p.dominant_p95.as_deref(), Some("plan"));
+        assert_eq!(p.dominant_p50.as_deref(), Some("plan"));
+        let plan = p.stage("plan").unwrap().share_p95.unwrap();
+        assert!((plan - 2.0 / 2.3).abs() < 1e-3, "{plan}");
+        // Spaced sends: nothing waits.
+        assert_eq!(p.stage("plan").unwrap().mean_wait, Some(0.0));
+    }
+
+    #[test]
+    fn commands_arriving_together_at_a_one_at_a_time_stage_queue() {
+        // All three sent at 0; the stage finishes them at 1, 2, 3: waits 0, 1, 2.
+        let commands = (1..=3)
+            .map(|k| cmd(0, 0.0, &[Some(k as f64)], Succeeded))
+            .collect();
+        let record = suite(Suite::EndToEnd, &["plan"], 3.0, commands);
+        let st = profiled(&record).stages.remove(0);
+        assert!((st.mean_wait.unwrap() - 1.0).abs() < 1e-12);
+        assert!((st.mean_processing.unwrap() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn process_and_gpu_summaries_take_means_and_peaks() {
+        let p = ProcessSummary::of(&ProcessRecord {
+            name: "asr".into(),
+            cpu_percent: vec![50.0, 100.0, f64::NAN],
+            rss_bytes: vec![10, 30, 20],
+            cores: 4,
+        });
+        assert_eq!(p.cpu_mean_percent, Some(75.0));
+        assert_eq!(p.cpu_max_percent, Some(100.0));
+        assert_eq!(p.rss_max_bytes, Some(30));
+        let g = GpuSummary::of(&GpuRecord {
+            name: "0: test".into(),
+            utilization_percent: vec![10.0, 30.0],
+            memory_used_bytes: vec![50, 95],
+            memory_total_bytes: 100,
+        });
+        assert_eq!(g.utilization_mean_percent, Some(20.0));
+        assert_eq!(g.memory_max_fraction, Some(0.95));
+        let empty = GpuSummary::of(&GpuRecord::default());
+        assert_eq!(
+            (empty.memory_max_fraction, empty.utilization_mean_percent),
+            (None, None)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn shares_sum_to_one_for_any_stage_latencies(
+            latencies in prop::collection::vec(prop::collection::vec(0.001f64..5.0, 3), 1..20)
+        ) {
+            let commands = latencies
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let t = i as f64 * 100.0;
+                    let (a, b) = (t + l[0], t + l[0] + l[1]);
+                    cmd(0, t, &[Some(a), Some(b), Some(b + l[2])], Succeeded)
+                })
+                .collect();
+            let record = suite(Suite::EndToEnd, &["a", "b", "c"], 2000.0, commands);
+            let p = profiled(&record);
+            for share in [|s: &StageProfile| s.share_p50, |s: &StageProfile| s.share_p95] {
+                let sum: f64 = p.stages.iter().filter_map(share).sum();
+                prop_assert!((sum - 1.0).abs() < 1e-9, "{sum}");
+            }
+            for s in &p.stages {
+                prop_assert!(s.mean_wait.unwrap() >= 0.0 && s.mean_processing.unwrap() >= 0.0);
+            }
+        }
+    }
+}

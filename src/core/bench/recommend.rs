@@ -316,3 +316,209 @@ fn suite_rules(r: &mut Rules, s: &SuiteReport, camera_rate_hz: Option<f64>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::bench::profile::{GpuSummary, ProcessSummary};
+    use crate::core::bench::record::RunRecord;
+    use crate::core::bench::score::{score, KpiFigure};
+    use crate::core::bench::testing::{cmd, scenario, suite};
+    use crate::core::timeline::Outcome::Succeeded;
+    use crate::core::trend::Direction;
+
+    /// A clean run: three stages, spaced sends, plan at 40% of the time.
+    fn base() -> BenchReport {
+        let commands = (0..10)
+            .map(|i| {
+                let t = i as f64 * 10.0;
+                cmd(
+                    0,
+                    t,
+                    &[Some(t + 0.3), Some(t + 0.7), Some(t + 1.0)],
+                    Succeeded,
+                )
+            })
+            .collect();
+        let record = RunRecord {
+            suites: vec![suite(
+                Suite::EndToEnd,
+                &["transcript", "plan", "action_done"],
+                100.0,
+                commands,
+            )],
+            ..RunRecord::default()
+        };
+        score(&record, &scenario(""))
+    }
+
+    fn fires(report: &BenchReport, rule: &str) -> bool {
+        recommend(report).iter().any(|r| r.rule == rule)
+    }
+
+    fn with_kpi(name: &str, value: f64, threshold: Option<f64>) -> BenchReport {
+        let mut r = base();
+        let direction = Some(Direction::LowerIsWorse);
+        let limit = threshold.map(|t| (crate::core::bench::Compare::AtLeast, t));
+        r.suites[0].kpis.retain(|k| k.name != name);
+        r.suites[0]
+            .kpis
+            .push(KpiFigure::new(name, "1", Some(value), direction, limit));
+        r
+    }
+
+    #[test]
+    fn a_clean_run_gets_no_recommendation() {
+        assert_eq!(recommend(&base()), Vec::new());
+    }
+
+    #[test]
+    fn planner_dominating_p95_fires_at_half_and_not_below() {
+        let mut r = base();
+        let p = r.profile.as_mut().unwrap();
+        assert_eq!(p.dominant_p95.as_deref(), Some("plan"));
+        assert!(!fires(&r, "planner_dominates_p95"), "40% is not dominating");
+        let p = r.profile.as_mut().unwrap();
+        p.stages[1].share_p95 = Some(0.6);
+        let recs = recommend(&r);
+        let rec = recs
+            .iter()
+            .find(|x| x.rule == "planner_dominates_p95")
+            .unwrap();
+        assert_eq!(rec.evidence.value, 0.6);
+        assert_eq!(rec.evidence.limit, Some(DOMINANT_SHARE));
+    }
+
+    #[test]
+    fn vision_below_the_camera_rate_fires_only_when_slower() {
+        let mut r = base();
+        r.suites[0].kpis.push(KpiFigure::new(
+            kpi::FRAMES_PER_SECOND,
+            "Hz",
+            Some(20.0),
+            None,
+            None,
+        ));
+        assert!(
+            !fires(&r, "vision_below_camera_rate"),
+            "no camera rate known"
+        );
+        r.camera_rate_hz = Some(30.0);
+        assert!(fires(&r, "vision_below_camera_rate"));
+        r.camera_rate_hz = Some(20.0);
+        assert!(!fires(&r, "vision_below_camera_rate"));
+    }
+
+    #[test]
+    fn gpu_memory_above_ninety_percent_fires() {
+        let mut r = base();
+        let gpu = |f: f64| GpuSummary {
+            name: "0: gpu".into(),
+            utilization_mean_percent: None,
+            utilization_max_percent: None,
+            memory_max_bytes: Some((f * 100.0) as u64),
+            memory_total_bytes: 100,
+            memory_max_fraction: Some(f),
+        };
+        r.gpus = vec![gpu(0.85)];
+        assert!(!fires(&r, "gpu_memory_high"));
+        r.gpus = vec![gpu(0.95)];
+        assert!(fires(&r, "gpu_memory_high"));
+    }
+
+    #[test]
+    fn a_process_saturating_a_core_fires() {
+        let mut r = base();
+        let process = |cpu: f64| ProcessSummary {
+            name: "planner".into(),
+            cpu_mean_percent: Some(cpu),
+            cpu_max_percent: Some(cpu),
+            rss_max_bytes: None,
+            cores: 8,
+            samples: 10,
+        };
+        r.processes = vec![process(80.0)];
+        assert!(!fires(&r, "cpu_core_saturated"));
+        r.processes = vec![process(97.0)];
+        assert!(fires(&r, "cpu_core_saturated"));
+    }
+
+    #[test]
+    fn wer_above_target_uses_the_threshold_or_the_default() {
+        let wer = |v: f64, t: Option<f64>| {
+            let mut r = base();
+            let limit = t.map(|t| (crate::core::bench::Compare::AtMost, t));
+            r.suites[0]
+                .kpis
+                .push(KpiFigure::new(kpi::WER, "1", Some(v), None, limit));
+            fires(&r, "wer_above_target")
+        };
+        assert!(wer(0.2, None), "above the default 0.15");
+        assert!(!wer(0.1, None));
+        assert!(!wer(0.2, Some(0.25)));
+        assert!(wer(0.3, Some(0.25)));
+    }
+
+    #[test]
+    fn success_and_understanding_below_target_fire() {
+        assert!(fires(
+            &with_kpi(kpi::SUCCESS_RATE, 0.8, Some(0.9)),
+            "success_below_target"
+        ));
+        assert!(!fires(
+            &with_kpi(kpi::SUCCESS_RATE, 0.95, Some(0.9)),
+            "success_below_target"
+        ));
+        assert!(fires(
+            &with_kpi(kpi::UNDERSTANDING_RATE, 0.5, None),
+            "understanding_below_target"
+        ));
+        assert!(!fires(
+            &with_kpi(kpi::UNDERSTANDING_RATE, 0.9, None),
+            "understanding_below_target"
+        ));
+        assert!(fires(
+            &with_kpi(kpi::MAP, 0.2, Some(0.3)),
+            "map_below_target"
+        ));
+        assert!(!fires(
+            &with_kpi(kpi::MAP, 0.4, Some(0.3)),
+            "map_below_target"
+        ));
+    }
+
+    #[test]
+    fn timeouts_and_queueing_and_failed_latency_thresholds_fire() {
+        let mut r = base();
+        r.suites[0].commands_timed_out = 1;
+        assert!(fires(&r, "timeouts_present"));
+        let mut r = base();
+        st_wait(&mut r, 0.6, 0.4);
+        assert!(fires(&r, "queueing_dominates"));
+        st_wait(&mut r, 0.4, 0.6);
+        assert!(!fires(&r, "queueing_dominates"));
+        let mut r = base();
+        r.suites[0].kpis.push(KpiFigure::new(
+            "p95_plan",
+            "s",
+            Some(2.0),
+            None,
+            Some((crate::core::bench::Compare::AtMost, 1.0)),
+        ));
+        let recs = recommend(&r);
+        assert_eq!(recs[0].rule, "latency_over_threshold", "critical first");
+    }
+
+    fn st_wait(r: &mut BenchReport, wait: f64, processing: f64) {
+        let st = &mut r.profile.as_mut().unwrap().stages[1];
+        st.mean_wait = Some(wait);
+        st.mean_processing = Some(processing);
+    }
+
+    #[test]
+    fn missing_gpu_metrics_are_said() {
+        let mut r = base();
+        r.gpu_unavailable = Some("NVML not found".into());
+        assert!(fires(&r, "gpu_metrics_unavailable"));
+    }
+}

@@ -313,3 +313,128 @@ pub fn degradations(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn point(i: usize, p95: f64) -> HistoryPoint {
+        HistoryPoint {
+            run_id: format!("run{i}"),
+            unix: 1e9 + i as f64 * 600.0,
+            passed: true,
+            figures: vec![
+                HistoryFigure {
+                    suite: Suite::EndToEnd,
+                    metric: "p95_end_to_end".into(),
+                    value: p95,
+                    worse: Direction::HigherIsWorse,
+                    absolute: false,
+                },
+                HistoryFigure {
+                    suite: Suite::EndToEnd,
+                    metric: "success_rate".into(),
+                    value: 0.95,
+                    worse: Direction::LowerIsWorse,
+                    absolute: true,
+                },
+            ],
+        }
+    }
+
+    /// Deterministic noise in [-1, 1].
+    fn noise(i: usize) -> f64 {
+        ((i * 7919 % 101) as f64 / 50.0) - 1.0
+    }
+
+    fn thresholds(p95: Option<f64>) -> PassThresholds {
+        let mut t = PassThresholds::default();
+        if let Some(p95) = p95 {
+            t.max_p95_latency
+                .insert("end_to_end".into(), Duration::from_secs_f64(p95));
+        }
+        t.min_success_rate = Some(0.9);
+        t
+    }
+
+    #[test]
+    fn a_steady_upward_drift_is_a_trend_degradation() {
+        let history: Vec<_> = (0..10).map(|i| point(i, 1.0 + 0.05 * i as f64)).collect();
+        let found = degradations(&history, &point(10, 1.5), &thresholds(None));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, DegradationKind::Trend);
+        assert_eq!(found[0].metric, "p95_end_to_end");
+        assert!(found[0].reason.contains("drifts"), "{}", found[0].reason);
+    }
+
+    #[test]
+    fn noise_around_a_level_is_not_a_degradation() {
+        let history: Vec<_> = (0..15).map(|i| point(i, 1.0 + 0.03 * noise(i))).collect();
+        for current in [0.97, 1.0, 1.03] {
+            let found = degradations(&history, &point(15, current), &thresholds(Some(2.0)));
+            assert!(found.is_empty(), "{current}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn a_jump_beyond_the_trend_is_flagged_before_any_threshold_breaks() {
+        let history: Vec<_> = (0..15).map(|i| point(i, 1.0 + 0.01 * noise(i))).collect();
+        let found = degradations(&history, &point(15, 1.3), &thresholds(Some(2.0)));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].reason.contains("beyond its trend"));
+        assert!(found[0].predicted.is_some_and(|p| (p - 1.0).abs() < 0.02));
+    }
+
+    #[test]
+    fn a_drift_heading_for_the_threshold_is_projected() {
+        let history: Vec<_> = (0..10).map(|i| point(i, 1.0 + 0.1 * i as f64)).collect();
+        let found = degradations(&history, &point(10, 2.0), &thresholds(Some(2.3)));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].reason.contains("heading for its threshold"));
+        assert_eq!(found[0].limit, Some(2.3));
+    }
+
+    #[test]
+    fn a_broken_threshold_is_reported_even_without_history() {
+        let found = degradations(&[], &point(0, 3.0), &thresholds(Some(2.0)));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, DegradationKind::Threshold);
+    }
+
+    #[test]
+    fn history_lines_round_trip_and_bad_lines_are_counted() {
+        let a = point(0, 1.0);
+        let text = format!(
+            "{}\nnot json\n\n{}\n",
+            a.to_json_line().unwrap(),
+            a.to_json_line().unwrap()
+        );
+        let (points, bad) = parse_history(&text);
+        assert_eq!((points.len(), bad), (2, 1));
+        assert_eq!(points[0], a);
+    }
+
+    #[test]
+    fn a_report_becomes_a_history_point_of_its_headline_figures() {
+        use crate::core::bench::record::RunRecord;
+        use crate::core::bench::score::score;
+        use crate::core::bench::testing::{cmd, scenario, suite};
+        use crate::core::timeline::Outcome::Succeeded;
+        let record = RunRecord {
+            run_id: "r".into(),
+            suites: vec![suite(
+                Suite::EndToEnd,
+                &["plan"],
+                1.0,
+                vec![cmd(0, 0.0, &[Some(0.5)], Succeeded)],
+            )],
+            ..RunRecord::default()
+        };
+        let p = HistoryPoint::from_report(&score(&record, &scenario("")));
+        let metrics: Vec<&str> = p.figures.iter().map(|f| f.metric.as_str()).collect();
+        assert!(metrics.contains(&"p95_end_to_end") && metrics.contains(&"success_rate"));
+        assert!(!metrics.contains(&"p50_end_to_end"), "{metrics:?}");
+        assert!(p.figures.iter().all(|f| f.value.is_finite()));
+    }
+}
