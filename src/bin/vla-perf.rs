@@ -8,9 +8,13 @@ use vla_perf::config;
 
 #[path = "vla-perf/analyze.rs"]
 mod analyze;
+#[path = "vla-perf/compare.rs"]
+mod compare;
 #[cfg(feature = "ros2-client")]
 #[path = "vla-perf/demo.rs"]
 mod demo;
+#[path = "vla-perf/recommend.rs"]
+mod recommend;
 
 /// Performance monitoring for Vision-Language-Action ROS 2 robot stacks.
 #[derive(Debug, Parser)]
@@ -38,6 +42,11 @@ enum Command {
     /// Writes report.json, report.md and SVG plots into --out; optionally a CSV of every
     /// command and an MCAP file of the computed vla_perf messages.
     Analyze(analyze::Args),
+    /// Compare a benchmark report.json against a baseline one: a verdict per figure;
+    /// exit status 3 when anything regressed (for CI gates).
+    Compare(compare::Args),
+    /// Print the recommendations of a benchmark report with the figures behind them.
+    Recommend(recommend::Args),
     /// Run the suite on the built-in SIMULATED VLA stack over localhost-only DDS: the
     /// simulated stack, the collector and the alert node, with a driver speaking commands.
     #[cfg(feature = "ros2-client")]
@@ -49,6 +58,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { files } => check_config(&files),
         Command::Analyze(args) => analyze::main(&args),
+        Command::Compare(args) => compare::main(&args),
+        Command::Recommend(args) => recommend::main(&args),
         #[cfg(feature = "ros2-client")]
         Command::Demo(args) => demo::main(&args),
     }

@@ -6,6 +6,7 @@
 //! Every file is written to a temporary name beside its destination and renamed into place,
 //! so a reader never sees a half-written report.
 
+pub mod bench;
 mod markdown;
 pub mod svg;
 mod table;

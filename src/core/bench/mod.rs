@@ -2,9 +2,24 @@
 //! in; figures per suite, threshold verdicts, a profile of where the time went,
 //! recommendations, baseline comparisons and trend detection out.
 
+pub mod compare;
+pub mod profile;
+pub mod recommend;
 pub mod record;
+pub mod score;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod trend;
 
+pub use compare::{compare, Comparison, ComparisonRow, NoiseThreshold, Verdict};
+pub use profile::{GpuSummary, ProcessSummary, Profile, StageProfile};
+pub use recommend::{recommend, Evidence, Recommendation, Severity};
 pub use record::{
     CommandRecord, DetectionRecord, GpuRecord, ImageRecord, ImageSetTruth, PlanRecord,
     ProcessRecord, RunMeta, RunRecord, StepRecord, SuiteRecord, TruthImage, TruthObject,
 };
+pub use score::{
+    score, score_with, step_verdict, BenchReport, ClassFigure, Compare, KpiFigure, LatencyFigure,
+    PeakSearch, ScoreOptions, StepVerdict, SuiteReport, TimeBin,
+};
+pub use trend::{degradations, Degradation, DegradationKind, HistoryFigure, HistoryPoint};

@@ -1,0 +1,470 @@
+//! Writers of a scored benchmark run ([`BenchReport`]): `report.json`, `report.md` and
+//! three SVG plots, each written atomically.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::svg::{line_chart, Line};
+use super::{write_atomic, Error, Result};
+use crate::config::scenario::Suite;
+use crate::core::bench::{BenchReport, Compare, SuiteReport};
+use crate::notify::rfc3339;
+
+/// The plots written beside the report, in order.
+pub const BENCH_PLOTS: [&str; 3] = ["latency_cdf.svg", "latency_over_time.svg", "throughput.svg"];
+
+impl BenchReport {
+    /// The report as pretty JSON (undefined figures are `null`).
+    pub fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string_pretty(self)?)
+    }
+
+    /// Parses a `report.json` written by [`BenchReport::to_json`].
+    pub fn from_json(text: &str) -> Result<Self> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// The report as a Markdown page; `plots` are linked where given.
+    pub fn to_markdown(&self, plots: &[&str]) -> String {
+        render(self, plots)
+    }
+
+    /// Writes `report.json`, `report.md`, `latency_cdf.svg`, `latency_over_time.svg` and
+    /// `throughput.svg` into `dir` (created if missing); returns the paths written.
+    pub fn write_to(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let files = [
+            ("report.json", self.to_json()?),
+            ("report.md", self.to_markdown(&BENCH_PLOTS)),
+            (BENCH_PLOTS[0], latency_cdf(self)),
+            (BENCH_PLOTS[1], latency_over_time(self)),
+            (BENCH_PLOTS[2], throughput(self)),
+        ];
+        let mut written = Vec::with_capacity(files.len());
+        for (name, text) in files {
+            let path = dir.join(name);
+            write_atomic(&path, text.as_bytes())?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+/// The suites plotted: the end_to_end suite when there is one, else all.
+fn plotted(r: &BenchReport) -> Vec<&SuiteReport> {
+    match r.suite(Suite::EndToEnd) {
+        Some(s) => vec![s],
+        None => r.suites.iter().collect(),
+    }
+}
+
+/// A line name, prefixed by the suite when several suites share a plot.
+fn label(several: bool, suite: Suite, what: &str) -> String {
+    if several {
+        format!("{}: {what}", suite.as_str())
+    } else {
+        what.to_owned()
+    }
+}
+
+/// Latency CDF per stage and end to end (corrected).
+pub fn latency_cdf(r: &BenchReport) -> String {
+    let suites = plotted(r);
+    let several = suites.len() > 1;
+    let mut lines = Vec::new();
+    for s in &suites {
+        for l in &s.latencies {
+            let end_to_end = l.name == crate::core::bench::score::END_TO_END;
+            // With several suites, one line per stage is enough.
+            if l.cdf.is_empty()
+                || l.name == crate::core::bench::score::END_TO_END_UNCORRECTED
+                || (several && end_to_end)
+            {
+                continue;
+            }
+            let mut points = Vec::with_capacity(l.cdf.len() * 2);
+            let mut below = 0.0;
+            for p in &l.cdf {
+                points.push((p[0] * 1e3, below));
+                points.push((p[0] * 1e3, p[1]));
+                below = p[1];
+            }
+            lines.push(Line {
+                name: label(several, s.suite, &l.name),
+                points,
+            });
+        }
+    }
+    line_chart(
+        &format!("Latency distribution: {}", r.meta.scenario),
+        "latency (ms)",
+        "fraction at or below",
+        &lines,
+    )
+}
+
+/// End-to-end p50 and p95 per time bin across each plotted suite.
+pub fn latency_over_time(r: &BenchReport) -> String {
+    let suites = plotted(r);
+    let several = suites.len() > 1;
+    let mut lines = Vec::new();
+    for s in &suites {
+        for (q, pick) in [
+            (
+                "p50",
+                (|b| b.p50) as fn(&crate::core::bench::TimeBin) -> Option<f64>,
+            ),
+            ("p95", |b| b.p95),
+        ] {
+            lines.push(Line {
+                name: label(several, s.suite, &format!("end to end {q}")),
+                points: s
+                    .over_time
+                    .iter()
+                    .filter_map(|b| pick(b).map(|v| ((b.start + b.end) / 2.0, v * 1e3)))
+                    .collect(),
+            });
+        }
+    }
+    line_chart(
+        &format!("Latency over time: {}", r.meta.scenario),
+        "time since suite start (s)",
+        "latency (ms)",
+        &lines,
+    )
+}
+
+/// Sent and answered per second, per time bin.
+pub fn throughput(r: &BenchReport) -> String {
+    let suites = plotted(r);
+    let several = suites.len() > 1;
+    let mut lines = Vec::new();
+    for s in &suites {
+        for (what, pick) in [
+            (
+                "sent / s",
+                (|b| b.sent) as fn(&crate::core::bench::TimeBin) -> u64,
+            ),
+            ("answered / s", |b| b.completed),
+        ] {
+            lines.push(Line {
+                name: label(several, s.suite, what),
+                points: s
+                    .over_time
+                    .iter()
+                    .filter(|b| b.end > b.start)
+                    .map(|b| ((b.start + b.end) / 2.0, pick(b) as f64 / (b.end - b.start)))
+                    .collect(),
+            });
+        }
+    }
+    line_chart(
+        &format!("Throughput: {}", r.meta.scenario),
+        "time since suite start (s)",
+        "per second",
+        &lines,
+    )
+}
+
+fn or_dash(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.filter(|v| v.is_finite()).map_or_else(|| "-".into(), f)
+}
+
+fn millis(v: Option<f64>) -> String {
+    or_dash(v, |v| format!("{:.1}", v * 1e3))
+}
+
+fn percent(v: Option<f64>) -> String {
+    or_dash(v, |v| format!("{:.1}%", v * 100.0))
+}
+
+/// A KPI value in its unit.
+fn kpi_value(unit: &str, v: Option<f64>) -> String {
+    match unit {
+        "1" => or_dash(v, |v| format!("{v:.3}")),
+        "s" => or_dash(v, |v| format!("{:.1} ms", v * 1e3)),
+        "count" => or_dash(v, |v| format!("{v:.0}")),
+        u => or_dash(v, |v| format!("{v:.2} {u}")),
+    }
+}
+
+fn escape_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn when(unix: f64) -> String {
+    if unix.is_finite() && unix > 0.0 {
+        rfc3339(Duration::from_secs_f64(unix))
+    } else {
+        "-".into()
+    }
+}
+
+fn render(r: &BenchReport, plots: &[&str]) -> String {
+    let mut out = String::new();
+    let m = &r.meta;
+    let _ = writeln!(
+        out,
+        "# Benchmark: {} — {}\n",
+        escape_cell(&m.scenario),
+        if r.passed { "PASSED" } else { "FAILED" }
+    );
+    let _ = writeln!(out, "| | |\n|---|---|");
+    for (k, v) in [
+        ("run", r.run_id.clone()),
+        ("host", m.host.clone()),
+        ("tool", m.tool.clone()),
+        ("platform", m.platform.clone()),
+        (
+            "scenario",
+            format!("`{}` (sha256 `{}`)", m.scenario_path, m.scenario_sha256),
+        ),
+        (
+            "config",
+            format!("`{}` (sha256 `{}`)", m.config_path, m.config_sha256),
+        ),
+        ("load", format!("{}, timeout {} s", m.load, m.timeout)),
+        ("started", when(m.started_unix)),
+        ("ended", when(m.ended_unix)),
+    ] {
+        let _ = writeln!(out, "| {k} | {} |", escape_cell(&v));
+    }
+
+    let _ = writeln!(
+        out,
+        "\n## Suites\n\n| suite | sent | succeeded | failed | timed out | duration (s) | throughput (/s) | result |\n|---|---:|---:|---:|---:|---:|---:|---|"
+    );
+    for s in &r.suites {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {:.1} | {} | {} |",
+            s.suite.as_str(),
+            s.commands_sent,
+            s.commands_succeeded,
+            s.commands_failed,
+            s.commands_timed_out,
+            s.duration,
+            or_dash(s.throughput, |v| format!("{v:.2}")),
+            if s.passed { "pass" } else { "**FAIL**" }
+        );
+    }
+    for s in &r.suites {
+        suite_section(&mut out, s);
+    }
+    profile_section(&mut out, r);
+    resources_section(&mut out, r);
+    let _ = writeln!(out, "\n## Recommendations\n");
+    if r.recommendations.is_empty() {
+        let _ = writeln!(out, "None: no rule fired.");
+    }
+    for rec in &r.recommendations {
+        let e = &rec.evidence;
+        let _ = writeln!(
+            out,
+            "- **{:?}** `{}`: {} _(evidence: {}{} = {:.4}{})_",
+            rec.severity,
+            rec.rule,
+            escape_cell(&rec.message),
+            e.suite
+                .map(|s| format!("{}.", s.as_str()))
+                .unwrap_or_default(),
+            e.name,
+            e.value,
+            e.limit
+                .map(|l| format!(", limit {l:.4}"))
+                .unwrap_or_default()
+        );
+    }
+    if !plots.is_empty() {
+        let _ = writeln!(out, "\n## Plots\n");
+        for p in plots {
+            let _ = writeln!(out, "![{p}]({p})");
+        }
+    }
+    out
+}
+
+fn suite_section(out: &mut String, s: &SuiteReport) {
+    let _ = writeln!(out, "\n## {}\n", s.suite.as_str());
+    if !s.kpis.is_empty() {
+        let _ = writeln!(
+            out,
+            "| KPI | value | threshold | result |\n|---|---:|---:|---|"
+        );
+        for k in &s.kpis {
+            let threshold = match (k.compare, k.threshold) {
+                (Compare::AtMost, Some(t)) => format!("≤ {}", kpi_value(&k.unit, Some(t))),
+                (Compare::AtLeast, Some(t)) => format!("≥ {}", kpi_value(&k.unit, Some(t))),
+                _ => "-".into(),
+            };
+            let result = match k.passed {
+                Some(true) => "pass",
+                Some(false) => "**FAIL**",
+                None => "",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {threshold} | {result} |",
+                k.name,
+                kpi_value(&k.unit, k.value)
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "| latency (ms) | count | mean | min | p50 | p90 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for l in &s.latencies {
+        let q = |f: fn(&crate::core::stats::Summary) -> f64| millis(l.summary.as_ref().map(f));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            l.name,
+            l.count(),
+            q(|s| s.mean),
+            q(|s| s.min),
+            q(|s| s.p50),
+            q(|s| s.p90),
+            q(|s| s.p95),
+            q(|s| s.p99),
+            q(|s| s.max)
+        );
+    }
+    if !s.classes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| class | ground truths | TP | FP | FN | precision | recall | AP50 | AP |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for c in &s.classes {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                escape_cell(&c.name),
+                c.ground_truths,
+                c.true_positives,
+                c.false_positives,
+                c.false_negatives,
+                percent(c.precision),
+                percent(c.recall),
+                or_dash(c.ap50, |v| format!("{v:.3}")),
+                or_dash(c.ap, |v| format!("{v:.3}"))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nPrecision and recall at IoU {} and score ≥ {}.",
+            crate::core::bench::score::DETECTION_IOU,
+            crate::core::bench::score::DETECTION_SCORE_THRESHOLD
+        );
+    }
+    if let Some(p) = &s.peak_search {
+        let _ = writeln!(
+            out,
+            "\nPeak search: highest sustainable rate **{}**.\n\n| offered (/s) | sent | achieved (/s) | dropped | p95 end to end (ms) | sustainable |\n|---:|---:|---:|---:|---:|---|",
+            or_dash(p.peak_sustainable_hz, |v| format!("{v} /s"))
+        );
+        for st in &p.steps {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                st.rate_hz,
+                st.sent,
+                or_dash(st.throughput, |v| format!("{v:.2}")),
+                percent(Some(st.drop_rate)),
+                millis(st.p95.get(crate::core::bench::score::END_TO_END).copied()),
+                match &st.reason {
+                    None => "yes".to_owned(),
+                    Some(why) => format!("no: {}", escape_cell(why)),
+                }
+            );
+        }
+    }
+    if s.unmatched > 0 || s.skipped > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} stack outputs matched nothing sent; {} observations could not be scored.",
+            s.unmatched, s.skipped
+        );
+    }
+}
+
+fn profile_section(out: &mut String, r: &BenchReport) {
+    let Some(p) = &r.profile else { return };
+    let _ = writeln!(
+        out,
+        "\n## Profile ({})\n\nDominant stage: **{}** at p95, {} at p50.\n\n| stage | p50 (ms) | p95 (ms) | share of p50 | share of p95 | mean wait (ms) | mean processing (ms) |\n|---|---:|---:|---:|---:|---:|---:|",
+        p.suite.as_str(),
+        p.dominant_p95.as_deref().unwrap_or("-"),
+        p.dominant_p50.as_deref().unwrap_or("-")
+    );
+    for st in &p.stages {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            st.stage,
+            millis(st.p50),
+            millis(st.p95),
+            percent(st.share_p50),
+            percent(st.share_p95),
+            millis(st.mean_wait),
+            millis(st.mean_processing)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nShares are of the sum of stage quantiles. Wait is an estimate valid for stages that \
+         serve one command at a time."
+    );
+}
+
+fn resources_section(out: &mut String, r: &BenchReport) {
+    let _ = writeln!(out, "\n## Resources\n");
+    if !r.processes.is_empty() {
+        let _ = writeln!(
+            out,
+            "| process | CPU mean (% of a core) | CPU max | RSS max (MiB) | cores |\n|---|---:|---:|---:|---:|"
+        );
+        for p in &r.processes {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                escape_cell(&p.name),
+                or_dash(p.cpu_mean_percent, |v| format!("{v:.1}")),
+                or_dash(p.cpu_max_percent, |v| format!("{v:.1}")),
+                or_dash(p.rss_max_bytes.map(|b| b as f64), |v| format!(
+                    "{:.1}",
+                    v / (1 << 20) as f64
+                )),
+                p.cores
+            );
+        }
+        out.push('\n');
+    }
+    if let Some(why) = &r.gpu_unavailable {
+        let _ = writeln!(out, "GPU metrics unavailable: {}", escape_cell(why));
+    } else if !r.gpus.is_empty() {
+        let _ = writeln!(
+            out,
+            "| GPU | utilisation mean (%) | utilisation max (%) | memory max (MiB) | of total |\n|---|---:|---:|---:|---:|"
+        );
+        for g in &r.gpus {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                escape_cell(&g.name),
+                or_dash(g.utilization_mean_percent, |v| format!("{v:.1}")),
+                or_dash(g.utilization_max_percent, |v| format!("{v:.1}")),
+                or_dash(g.memory_max_bytes.map(|b| b as f64), |v| format!(
+                    "{:.0}",
+                    v / (1 << 20) as f64
+                )),
+                percent(g.memory_max_fraction)
+            );
+        }
+    }
+}
