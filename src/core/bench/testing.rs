@@ -33,6 +33,7 @@ pub fn cmd(command: usize, sent: f64, reached: &[Option<f64>], outcome: Outcome)
     CommandRecord {
         command,
         step: 0,
+        tag: None,
         intended: sent,
         sent,
         reached: reached.to_vec(),
