@@ -20,9 +20,10 @@ use std::time::Duration;
 use common::sim_truth::{expected, fast_stack, file, reached, Truth};
 use common::{isolated, LOOPBACK_MULTICAST};
 use tokio::sync::{mpsc, watch};
-use vla_perf::bench::{self, Options};
+use vla_perf::bench::{self, Options, Settings};
 use vla_perf::config::scenario::Suite;
-use vla_perf::core::bench::{RunRecord, SuiteRecord};
+use vla_perf::core::bench::score::kpi;
+use vla_perf::core::bench::{BenchReport, RunRecord, SuiteRecord};
 use vla_perf::core::timeline::Outcome;
 use vla_perf::sim::{self, SimConfig, SimEvent};
 use vla_perf::transport::ros2_client::Ros2ClientTransport;
@@ -85,8 +86,33 @@ fn write_scenario(dir: &Path, text: &str) -> (PathBuf, vla_perf::config::scenari
     (path, scenario)
 }
 
+/// The fast stack with a slow camera: its frames compete with the benchmark's images for
+/// the keep-newest detector, which drops an image when a newer frame arrives first.
+fn quiet_camera() -> SimConfig {
+    let mut c = fast_stack();
+    c.camera.rate_hz = 2.0;
+    c
+}
+
+/// The commands of [`scenario_text`] and their expected plans.
+fn options_commands() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("pick up the red cup", vec!["pick"]),
+        ("go to the kitchen", vec!["navigate"]),
+        (
+            "go to the table and place the blue box",
+            vec!["navigate", "place"],
+        ),
+        ("open the drawer", vec!["open"]),
+        ("sing me a song", vec![]),
+        ("close the door", vec!["close"]),
+    ]
+}
+
 struct Run {
     record: RunRecord,
+    report: BenchReport,
+    finished: bench::Finished,
     dir: PathBuf,
     truth: HashMap<String, Truth>,
     /// Header stamps of every image the vision node processed.
@@ -95,6 +121,16 @@ struct Run {
 
 /// Runs the stack with `config` and the benchmark with `scenario` on `domain`.
 fn run(domain: u16, config: SimConfig, scenario_yaml: &str, results: &Path) -> Run {
+    run_with(domain, config, scenario_yaml, results, Settings::default())
+}
+
+fn run_with(
+    domain: u16,
+    config: SimConfig,
+    scenario_yaml: &str,
+    results: &Path,
+    settings: Settings,
+) -> Run {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -125,7 +161,7 @@ fn run(domain: u16, config: SimConfig, scenario_yaml: &str, results: &Path) -> R
             progress_bar: false,
         };
         let (_stop_tx, stop) = watch::channel(false);
-        let output = bench::record_run(&options, transport.clone(), stop, &|_, _| true)
+        let output = bench::run_once(&options, &settings, transport.clone(), stop)
             .await
             .expect("benchmark run");
         let _ = stop_sim.send(());
@@ -139,8 +175,10 @@ fn run(domain: u16, config: SimConfig, scenario_yaml: &str, results: &Path) -> R
             }
         }
         Run {
-            record: output.record,
-            dir: output.dir,
+            record: output.record.clone(),
+            report: output.report.clone(),
+            dir: output.dir.clone(),
+            finished: output,
             truth,
             detected,
         }
@@ -175,10 +213,12 @@ fn every_recorded_figure_is_what_the_simulated_stack_did() {
     );
     let Run {
         record,
+        report,
         dir,
         truth,
         detected,
-    } = run(81, fast_stack(), &yaml, tmp.path());
+        ..
+    } = run(81, quiet_camera(), &yaml, tmp.path());
 
     // The run order is fixed, whatever the scenario lists.
     let order: Vec<Suite> = record.suites.iter().map(|s| s.suite).collect();
@@ -294,6 +334,105 @@ fn every_recorded_figure_is_what_the_simulated_stack_did() {
             .all(|d| classes.contains(&d.class.as_str())));
     }
 
+    // Scored figures against the stack's own account.
+    let voice = report.suite(Suite::VoiceProcessing).expect("voice report");
+    let (mut edits, mut words) = (0usize, 0usize);
+    for c in &suite(&record, Suite::VoiceProcessing).commands {
+        if let Some(SimEvent::Transcribed {
+            edits: e,
+            reference,
+            ..
+        }) = &truth[c.tag.as_deref().unwrap()].transcribed
+        {
+            edits += e;
+            words += sim::speech::split_tag(reference)
+                .1
+                .split_whitespace()
+                .count();
+        }
+    }
+    let injected = edits as f64 / words as f64;
+    let wer = voice.kpi_value(kpi::WER).expect("a WER");
+    // The noise's edits are an upper bound of the optimal alignment's (a substituted word
+    // may be the same word); they are equal unless that happened.
+    assert!(
+        wer <= injected + 1e-9 && wer >= injected - 0.05,
+        "WER {wer} vs injected {injected}"
+    );
+    let planning = report
+        .suite(Suite::CognitivePlanning)
+        .expect("planning report");
+    let plan_latencies: Vec<f64> = suite(&record, Suite::CognitivePlanning)
+        .commands
+        .iter()
+        .filter_map(|c| match &truth[c.tag.as_deref().unwrap()].planned {
+            Some(SimEvent::Planned {
+                input_at,
+                output_at,
+                ..
+            }) => Some((*output_at - *input_at).as_secs_f64()),
+            _ => None,
+        })
+        .collect();
+    let truth_mean = plan_latencies.iter().sum::<f64>() / plan_latencies.len() as f64;
+    let scored = planning
+        .latency("plan")
+        .and_then(|l| l.summary)
+        .expect("plan latency");
+    assert_eq!(scored.count, 6);
+    assert!(
+        (scored.mean - truth_mean).abs() < TOLERANCE,
+        "plan latency mean {} vs stack {truth_mean}",
+        scored.mean
+    );
+    let understood = suite(&record, Suite::CognitivePlanning)
+        .commands
+        .iter()
+        .filter(|c| match &truth[c.tag.as_deref().unwrap()].planned {
+            Some(SimEvent::Planned { plan, .. }) => {
+                let actions: Vec<&str> = plan.steps.iter().map(|s| s.action.as_str()).collect();
+                let want = &options_commands()[c.command].1;
+                actions == *want || (want.is_empty() && actions.is_empty())
+            }
+            _ => false,
+        })
+        .count();
+    assert_eq!(
+        planning.kpi_value(kpi::UNDERSTANDING_RATE),
+        Some(understood as f64 / 6.0)
+    );
+    let e2e = report.suite(Suite::EndToEnd).expect("e2e report");
+    let met = suite(&record, Suite::EndToEnd)
+        .commands
+        .iter()
+        .filter(|c| {
+            let (outcome, _) = expected(&truth[c.tag.as_deref().unwrap()]);
+            let want = if c.command == 4 {
+                Outcome::Failed
+            } else {
+                Outcome::Succeeded
+            };
+            outcome == want
+        })
+        .count();
+    assert_eq!(e2e.kpi_value(kpi::SUCCESS_RATE), Some(met as f64 / 6.0));
+    let perception = report
+        .suite(Suite::VisualPerception)
+        .expect("vision report");
+    let map50 = perception.kpi_value(kpi::MAP50).expect("mAP@0.5");
+    assert!(
+        map50 >= answered as f64 / 8.0 - 0.01,
+        "mAP@0.5 {map50} with {answered}/8 answered"
+    );
+    println!(
+        "WER {wer:.3} (injected {injected:.3}); plan mean {:.1} ms (stack {:.1} ms); success {met}/6; mAP50 {map50:.3}",
+        scored.mean * 1e3,
+        truth_mean * 1e3
+    );
+    for file in ["report.json", "report.md", "record.json", "latency_cdf.svg"] {
+        assert!(dir.join(file).is_file(), "{file} written");
+    }
+
     // Every finished item was journaled as it finished.
     let journal = std::fs::read_to_string(dir.join("commands.jsonl")).unwrap();
     assert_eq!(journal.lines().count(), 4 * 6 + 8);
@@ -317,7 +456,21 @@ fn a_stack_that_drops_commands_is_scored_with_timeouts_not_hung_on() {
         "[action_execution, end_to_end]",
         &small_image_set(tmp.path()),
     );
-    let Run { record, .. } = run(82, config, &yaml, tmp.path());
+    let Run { record, report, .. } = run(82, config, &yaml, tmp.path());
+    for s in &report.suites {
+        assert_eq!(s.commands_sent, 6);
+        assert!(
+            s.commands_timed_out >= 5,
+            "{:?}: {} timed out",
+            s.suite,
+            s.commands_timed_out
+        );
+        assert!(
+            !s.passed,
+            "{:?}: a stack that drops every goal fails",
+            s.suite
+        );
+    }
     for s in &record.suites {
         assert_eq!(s.commands.len(), 6);
         for c in &s.commands {
@@ -339,4 +492,49 @@ fn a_stack_that_drops_commands_is_scored_with_timeouts_not_hung_on() {
             .count();
         assert!(started >= 4, "{:?}: {started} goals started", s.suite);
     }
+}
+
+#[test]
+fn a_slowed_stack_is_flagged_as_a_regression_against_the_baseline() {
+    if !isolated(
+        "a_slowed_stack_is_flagged_as_a_regression_against_the_baseline",
+        LOOPBACK_MULTICAST,
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = scenario_text(
+        "    mode: sequential\n    timeout: 3s",
+        "[cognitive_planning, end_to_end]",
+        &small_image_set(tmp.path()),
+    );
+    let baseline = run(83, fast_stack(), &yaml, tmp.path());
+    assert!(baseline.finished.comparison.is_none());
+    // The same seed and command tags: the same draws, only the planner three times slower.
+    let mut slow = fast_stack();
+    slow.degrade.enabled = true;
+    slow.degrade.planner_slowdown = 3.0;
+    slow.degrade.vision_load = slow.vision.load;
+    let settings = Settings {
+        baseline: Some(baseline.dir.join("report.json")),
+        ..Settings::default()
+    };
+    let slowed = run_with(84, slow, &yaml, tmp.path(), settings);
+    let comparison = slowed.finished.comparison.as_ref().expect("a comparison");
+    print!("{}", comparison.to_text());
+    assert!(comparison.regressed());
+    let row = comparison
+        .row(Suite::CognitivePlanning, "p95_plan")
+        .expect("the plan p95 compared");
+    assert_eq!(
+        row.verdict,
+        vla_perf::core::bench::compare::Verdict::Regressed
+    );
+    assert_eq!(
+        bench::cli::exit_status(&slowed.finished),
+        bench::cli::EXIT_REGRESSION
+    );
+    // The second run of the results directory also saw the first in its history.
+    let history = std::fs::read_to_string(tmp.path().join("results/history.jsonl")).unwrap();
+    assert_eq!(history.lines().count(), 2);
 }

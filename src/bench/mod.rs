@@ -12,7 +12,9 @@
 //! measured.
 
 pub mod assets;
+pub mod cli;
 pub mod driver;
+pub mod publish;
 pub mod track;
 
 use std::fs::File;
@@ -27,10 +29,14 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use crate::config::scenario::{LoadMode, Scenario, StopCondition, Suite};
-use crate::core::bench::{GpuRecord, ProcessRecord, RunMeta, RunRecord, SuiteRecord};
+use crate::core::bench::compare::{compare, Comparison, NoiseThreshold};
+use crate::core::bench::score::{score_with, step_verdict, ScoreOptions};
+use crate::core::bench::trend::{self, parse_history, Degradation, HistoryPoint};
+use crate::core::bench::{BenchReport, GpuRecord, ProcessRecord, RunMeta, RunRecord, SuiteRecord};
 use crate::core::timeline::Outcome;
+use crate::msg::{BenchmarkResult, MetricArray};
 use crate::resources::{GpuStatus, ResourceOptions, ResourceSampler};
-use crate::transport::{wall_clock, NodeOptions, Transport};
+use crate::transport::{wall_clock, Node, NodeOptions, Publisher, Qos, Transport};
 
 /// What can stop a benchmark run.
 #[derive(Debug, thiserror::Error)]
@@ -375,7 +381,7 @@ pub struct RunOutput {
 /// `verdict(suite, step)` decides after each peak-search step whether to go on.
 pub async fn record_run(
     options: &Options,
-    transport: Arc<dyn Transport>,
+    node: &mut dyn Node,
     stop: watch::Receiver<bool>,
     verdict: &dyn Fn(&SuiteRecord, usize) -> bool,
 ) -> Result<RunOutput> {
@@ -398,11 +404,8 @@ pub async fn record_run(
         message: format!("cannot create the results directory: {e}"),
     })?;
     let mut journal = Journal::create(dir.join("commands.jsonl"))?;
-    let mut node = transport
-        .create_node(&NodeOptions::new(&options.node_name, "/").with_domain(options.domain))
-        .map_err(|e| Error::Transport(e.to_string()))?;
     let epoch = wall_clock();
-    let mut wiring = driver::Wiring::new(node.as_mut(), &scenario.stack, epoch)?;
+    let mut wiring = driver::Wiring::new(node, &scenario.stack, epoch)?;
     let progress = Progress::new(options.progress_bar);
     let sampling = Sampling::start(options.processes.clone(), options.gpu);
     let timeout = scenario.load.timeout.as_secs_f64();
@@ -467,7 +470,7 @@ pub async fn record_run(
             message: format!("could not record every result: {e}"),
         });
     }
-    drop(node);
+    drop(wiring);
     let record = RunRecord {
         run_id: id,
         meta: RunMeta {
@@ -490,6 +493,224 @@ pub async fn record_run(
         gpu_unavailable,
     };
     Ok(RunOutput { dir, record })
+}
+
+/// What a run does besides measuring: compare, publish, detect degradations.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A previous run's `report.json` to compare with.
+    pub baseline: Option<PathBuf>,
+    /// What counts as a real change in the comparison.
+    pub noise: NoiseThreshold,
+    /// The camera's frame rate, for the vision recommendation.
+    pub camera_rate_hz: Option<f64>,
+    /// Namespace of the published results (the collector's, so alert rules see them).
+    pub namespace: String,
+    /// Robot id in the published results.
+    pub robot_id: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            baseline: None,
+            noise: NoiseThreshold::default(),
+            camera_rate_hz: None,
+            namespace: "/vla_perf".into(),
+            robot_id: "robot".into(),
+        }
+    }
+}
+
+/// A finished, scored run.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// `<results_dir>/<run id>`.
+    pub dir: PathBuf,
+    /// What was observed.
+    pub record: RunRecord,
+    /// The scored report.
+    pub report: BenchReport,
+    /// Files written into `dir`.
+    pub files: Vec<PathBuf>,
+    /// The comparison with the baseline, when one was given.
+    pub comparison: Option<Comparison>,
+    /// Figures that degraded against the thresholds or the trend of earlier runs.
+    pub degradations: Vec<Degradation>,
+}
+
+fn results_error(path: &Path) -> impl Fn(String) -> Error + '_ {
+    move |message| Error::Results {
+        path: path.to_owned(),
+        message,
+    }
+}
+
+/// Reads a previous run's report to compare with.
+pub fn read_baseline(path: &Path) -> Result<BenchReport> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| results_error(path)(format!("cannot read the baseline: {e}")))?;
+    BenchReport::from_json(&text)
+        .map_err(|e| results_error(path)(format!("not a benchmark report: {e}")))
+}
+
+/// Appends `lines` to `path` and flushes them to disk.
+fn append_lines(path: &Path, lines: &[String]) -> Result<()> {
+    let mut file = File::options()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| results_error(path)(format!("cannot open: {e}")))?;
+    for line in lines {
+        writeln!(file, "{line}").map_err(|e| results_error(path)(e.to_string()))?;
+    }
+    file.sync_data()
+        .map_err(|e| results_error(path)(e.to_string()))
+}
+
+/// One whole run: measure, score, write the report, compare with the baseline, check the
+/// trend of earlier runs in the same results directory, publish the results.
+pub async fn run_once(
+    options: &Options,
+    settings: &Settings,
+    transport: Arc<dyn Transport>,
+    stop: watch::Receiver<bool>,
+) -> Result<Finished> {
+    // A baseline that cannot be read fails before anything is sent.
+    let baseline = settings
+        .baseline
+        .as_deref()
+        .map(read_baseline)
+        .transpose()?;
+    let scenario = &options.scenario;
+    let mut node = transport
+        .create_node(&NodeOptions::new(&options.node_name, "/").with_domain(options.domain))
+        .map_err(|e| Error::Transport(e.to_string()))?;
+    let ns = settings.namespace.trim_end_matches('/');
+    let transport_error = |e: crate::transport::Error| Error::Transport(e.to_string());
+    let results_pub = Publisher::<BenchmarkResult>::new(
+        node.as_mut(),
+        &format!("{ns}/benchmark_results"),
+        Qos::reliable(10),
+    )
+    .map_err(transport_error)?;
+    let metrics_pub =
+        Publisher::<MetricArray>::new(node.as_mut(), &format!("{ns}/metrics"), Qos::reliable(10))
+            .map_err(transport_error)?;
+    let verdict =
+        |suite: &SuiteRecord, step: usize| step_verdict(suite, step, scenario).sustainable;
+    let output = record_run(options, node.as_mut(), stop, &verdict).await?;
+    let report = score_with(
+        &output.record,
+        scenario,
+        &ScoreOptions {
+            camera_rate_hz: settings.camera_rate_hz,
+        },
+    );
+    let dir = output.dir;
+    let record_path = dir.join("record.json");
+    let record_json = serde_json::to_vec_pretty(&output.record)
+        .map_err(|e| results_error(&record_path)(e.to_string()))?;
+    crate::report::write_atomic(&record_path, &record_json)
+        .map_err(|e| results_error(&record_path)(e.to_string()))?;
+    let mut files = vec![dir.join("commands.jsonl"), record_path];
+    files.extend(
+        report
+            .write_to(&dir)
+            .map_err(|e| results_error(&dir)(e.to_string()))?,
+    );
+    let comparison = baseline.map(|b| compare(&b, &report, &settings.noise));
+    if let Some(c) = &comparison {
+        let path = dir.join("comparison.md");
+        crate::report::write_atomic(&path, c.to_markdown().as_bytes())
+            .map_err(|e| results_error(&path)(e.to_string()))?;
+        files.push(path);
+    }
+    // Trend over the earlier runs of this results directory.
+    let history_path = options.results_dir.join("history.jsonl");
+    let (history, torn) = match std::fs::read_to_string(&history_path) {
+        Ok(text) => parse_history(&text),
+        Err(_) => (Vec::new(), 0),
+    };
+    if torn > 0 {
+        tracing::warn!(
+            "benchmark: {}: {torn} unreadable lines skipped",
+            history_path.display()
+        );
+    }
+    let current = HistoryPoint::from_report(&report);
+    let degradations = trend::degradations(&history, &current, &scenario.thresholds);
+    let line = current
+        .to_json_line()
+        .map_err(|e| results_error(&history_path)(e.to_string()))?;
+    append_lines(&history_path, &[line])?;
+    if !degradations.is_empty() {
+        let path = options.results_dir.join("degradations.jsonl");
+        let lines: Vec<String> = degradations
+            .iter()
+            .map(|d| {
+                serde_json::json!({"run_id": report.run_id, "unix": report.meta.started_unix, "degradation": d})
+                    .to_string()
+            })
+            .collect();
+        append_lines(&path, &lines)?;
+    }
+    let stamp = crate::msg::builtin_interfaces::Time::from_duration(wall_clock());
+    let report_path = dir.join("report.json").display().to_string();
+    for suite in &report.suites {
+        let msg = publish::suite_result(
+            &report,
+            suite,
+            &settings.robot_id,
+            &report_path,
+            stamp.clone(),
+        );
+        if let Err(e) = results_pub.publish(&msg) {
+            tracing::warn!(
+                "benchmark: publishing the {} result: {e}",
+                suite.suite.as_str()
+            );
+        }
+    }
+    let metrics = publish::metric_array(&report, &degradations, &settings.robot_id, stamp);
+    if let Err(e) = metrics_pub.publish(&metrics) {
+        tracing::warn!("benchmark: publishing metrics: {e}");
+    }
+    Ok(Finished {
+        dir,
+        record: output.record,
+        report,
+        files,
+        comparison,
+        degradations,
+    })
+}
+
+/// Runs again every `every` (from the start of one run to the next) until `runs` runs
+/// were made or `stop` flips; `each` sees every finished run.
+pub async fn run_continuous(
+    options: &Options,
+    settings: &Settings,
+    every: Duration,
+    runs: Option<u32>,
+    transport: Arc<dyn Transport>,
+    mut stop: watch::Receiver<bool>,
+    each: &mut dyn FnMut(&Finished),
+) -> Result<u32> {
+    let mut made = 0;
+    loop {
+        let started = tokio::time::Instant::now();
+        let finished = run_once(options, settings, transport.clone(), stop.clone()).await?;
+        each(&finished);
+        made += 1;
+        if runs.is_some_and(|n| made >= n) || *stop.borrow() {
+            return Ok(made);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + every) => {}
+            _ = stop.changed() => return Ok(made),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,11 @@ enum Command {
     /// Writes report.json, report.md and SVG plots into --out; optionally a CSV of every
     /// command and an MCAP file of the computed vla_perf messages.
     Analyze(analyze::Args),
+    /// Benchmark a live stack from a scenario: drive its topics, score it against the
+    /// scenario's ground truth, write a report; exit 2 when a threshold failed, 3 when it
+    /// regressed against --baseline.
+    #[cfg(feature = "ros2-client")]
+    Bench(vla_perf::bench::cli::Args),
     /// Compare a benchmark report.json against a baseline one: a verdict per figure;
     /// exit status 3 when anything regressed (for CI gates).
     Compare(compare::Args),
@@ -58,6 +63,15 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { files } => check_config(&files),
         Command::Analyze(args) => analyze::main(&args),
+        #[cfg(feature = "ros2-client")]
+        Command::Bench(args) => {
+            vla_perf::node_main::init_logging("info,rustdds=off,ros2_client=warn");
+            vla_perf::bench::cli::run(
+                &args,
+                "vla_perf_benchmark",
+                vla_perf::node_main::transport(),
+            )
+        }
         Command::Compare(args) => compare::main(&args),
         Command::Recommend(args) => recommend::main(&args),
         #[cfg(feature = "ros2-client")]

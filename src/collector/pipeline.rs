@@ -684,7 +684,7 @@ fn window_secs(window: Window) -> f64 {
     }
 }
 
-fn summary_msg(
+pub(crate) fn summary_msg(
     name: &str,
     unit: &str,
     window: Window,
@@ -722,7 +722,7 @@ fn summary_msg(
 }
 
 /// A single value as a summary: count and every statistic equal to the value.
-fn scalar_msg(
+pub(crate) fn scalar_msg(
     name: &str,
     unit: &str,
     window: Window,
