@@ -537,4 +537,89 @@ fn a_slowed_stack_is_flagged_as_a_regression_against_the_baseline() {
     // The second run of the results directory also saw the first in its history.
     let history = std::fs::read_to_string(tmp.path().join("results/history.jsonl")).unwrap();
     assert_eq!(history.lines().count(), 2);
+    // Three times 150 ms breaks the scenario's 400 ms plan p95: a threshold degradation,
+    // appended for the alert node's sake and published as benchmark_degradation.
+    assert!(slowed
+        .finished
+        .degradations
+        .iter()
+        .any(|d| d.metric == "p95_plan" && d.suite == Suite::CognitivePlanning));
+    let events = std::fs::read_to_string(tmp.path().join("results/degradations.jsonl")).unwrap();
+    assert!(events.lines().any(|l| l.contains("p95_plan")), "{events}");
+}
+
+/// Runs `vla-perf bench` with `args`; returns (exit code, stderr).
+fn bench_cli(args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vla-perf"))
+        .arg("bench")
+        .args(args)
+        .env("ROS_DOMAIN_ID", "85")
+        .output()
+        .expect("vla-perf runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn bad_scenarios_and_missing_files_are_refused_before_anything_is_sent() {
+    // No network namespace: nothing may reach DDS, and the errors come before a node.
+    let tmp = tempfile::tempdir().unwrap();
+    let images = small_image_set(tmp.path());
+    let results = tmp.path().join("results");
+    let results_arg = results.to_str().unwrap();
+    let good = scenario_text("    mode: sequential", "[end_to_end, visual_perception]", &images);
+    for (name, text, says) in [
+        (
+            "typo.yaml",
+            good.replace("expected_plan: [pick]", "expected_plans: [pick]"),
+            "unknown field `expected_plans`",
+        ),
+        (
+            "audio.yaml",
+            good.replace(
+                "      expected_plan: [pick]",
+                "      expected_plan: [pick]\n      audio: missing.wav",
+            ),
+            "missing.wav: scenario.commands[0].audio: cannot open the audio file",
+        ),
+        (
+            "images.yaml",
+            good.replace("directory: ", "directory: /nonexistent"),
+            "frame_000.png: scenario.image_sets[0].directory: cannot open the image",
+        ),
+    ] {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let (code, stderr) = bench_cli(&[path.to_str().unwrap(), "--results", results_arg]);
+        assert_eq!(code, Some(1), "{name}: {stderr}");
+        assert!(stderr.contains(says), "{name}: {stderr}");
+    }
+    // Annotations that do not match their images.
+    let coco = std::fs::read_to_string(images.join("instances.json")).unwrap();
+    std::fs::write(
+        images.join("instances.json"),
+        coco.replacen("\"image_id\":1", "\"image_id\":99", 1),
+    )
+    .unwrap();
+    let path = tmp.path().join("coco.yaml");
+    std::fs::write(&path, &good).unwrap();
+    let (code, stderr) = bench_cli(&[path.to_str().unwrap(), "--results", results_arg]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("annotations[0].image_id: 99 is not the id of a listed image"),
+        "{stderr}"
+    );
+    // A baseline that is not a report.
+    std::fs::write(images.join("instances.json"), coco).unwrap();
+    let junk = tmp.path().join("junk.json");
+    std::fs::write(&junk, "{}").unwrap();
+    let (code, stderr) = bench_cli(&[
+        path.to_str().unwrap(),
+        "--results",
+        results_arg,
+        "--baseline",
+        junk.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("not a benchmark report"), "{stderr}");
+    assert!(!results.exists(), "nothing was run, so no results directory");
 }
