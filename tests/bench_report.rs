@@ -110,7 +110,20 @@ fn a_scored_run_writes_a_report_that_reads_back_and_matches_the_golden_markdown(
         std::fs::write(&golden, &md).unwrap();
     }
     let expected = std::fs::read_to_string(&golden).unwrap();
-    assert_eq!(md, expected, "report.md differs from {}", golden.display());
+    for (i, (got, want)) in md.lines().zip(expected.lines()).enumerate() {
+        assert_eq!(
+            got,
+            want,
+            "report.md line {} differs from {}",
+            i + 1,
+            golden.display()
+        );
+    }
+    assert_eq!(
+        md.lines().count(),
+        expected.lines().count(),
+        "report.md length"
+    );
 
     let svgs = ["latency_cdf.svg", "latency_over_time.svg", "throughput.svg"];
     for svg in svgs {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::svg::{line_chart, Line};
 use super::{write_atomic, Error, Result};
 use crate::config::scenario::Suite;
-use crate::core::bench::{BenchReport, Compare, SuiteReport};
+use crate::core::bench::{BenchReport, Compare, SuiteReport, TimeBin};
 use crate::notify::rfc3339;
 
 /// The plots written beside the report, in order.
@@ -107,29 +107,42 @@ pub fn latency_cdf(r: &BenchReport) -> String {
     )
 }
 
-/// End-to-end p50 and p95 per time bin across each plotted suite.
-pub fn latency_over_time(r: &BenchReport) -> String {
+/// A value of a time bin, already in the plot's unit.
+type BinValue = fn(&TimeBin) -> Option<f64>;
+
+/// One line per `(name, value)` and plotted suite, a point per time bin at its middle.
+fn bin_lines(r: &BenchReport, values: &[(&str, BinValue)]) -> Vec<Line> {
     let suites = plotted(r);
     let several = suites.len() > 1;
     let mut lines = Vec::new();
     for s in &suites {
-        for (q, pick) in [
-            (
-                "p50",
-                (|b| b.p50) as fn(&crate::core::bench::TimeBin) -> Option<f64>,
-            ),
-            ("p95", |b| b.p95),
-        ] {
+        for (name, value) in values {
             lines.push(Line {
-                name: label(several, s.suite, &format!("end to end {q}")),
+                name: label(several, s.suite, name),
                 points: s
                     .over_time
                     .iter()
-                    .filter_map(|b| pick(b).map(|v| ((b.start + b.end) / 2.0, v * 1e3)))
+                    .filter_map(|b| value(b).map(|v| ((b.start + b.end) / 2.0, v)))
                     .collect(),
             });
         }
     }
+    lines
+}
+
+fn per_second(n: u64, b: &TimeBin) -> Option<f64> {
+    (b.end > b.start).then(|| n as f64 / (b.end - b.start))
+}
+
+/// End-to-end p50 and p95 per time bin across each plotted suite.
+pub fn latency_over_time(r: &BenchReport) -> String {
+    let lines = bin_lines(
+        r,
+        &[
+            ("end to end p50", |b| b.p50.map(|v| v * 1e3)),
+            ("end to end p95", |b| b.p95.map(|v| v * 1e3)),
+        ],
+    );
     line_chart(
         &format!("Latency over time: {}", r.meta.scenario),
         "time since suite start (s)",
@@ -140,28 +153,13 @@ pub fn latency_over_time(r: &BenchReport) -> String {
 
 /// Sent and answered per second, per time bin.
 pub fn throughput(r: &BenchReport) -> String {
-    let suites = plotted(r);
-    let several = suites.len() > 1;
-    let mut lines = Vec::new();
-    for s in &suites {
-        for (what, pick) in [
-            (
-                "sent / s",
-                (|b| b.sent) as fn(&crate::core::bench::TimeBin) -> u64,
-            ),
-            ("answered / s", |b| b.completed),
-        ] {
-            lines.push(Line {
-                name: label(several, s.suite, what),
-                points: s
-                    .over_time
-                    .iter()
-                    .filter(|b| b.end > b.start)
-                    .map(|b| ((b.start + b.end) / 2.0, pick(b) as f64 / (b.end - b.start)))
-                    .collect(),
-            });
-        }
-    }
+    let lines = bin_lines(
+        r,
+        &[
+            ("sent / s", |b| per_second(b.sent, b)),
+            ("answered / s", |b| per_second(b.completed, b)),
+        ],
+    );
     line_chart(
         &format!("Throughput: {}", r.meta.scenario),
         "time since suite start (s)",
@@ -262,21 +260,13 @@ fn render(r: &BenchReport, plots: &[&str]) -> String {
         let _ = writeln!(out, "None: no rule fired.");
     }
     for rec in &r.recommendations {
-        let e = &rec.evidence;
         let _ = writeln!(
             out,
-            "- **{:?}** `{}`: {} _(evidence: {}{} = {:.4}{})_",
+            "- **{:?}** `{}`: {} _(evidence: {})_",
             rec.severity,
             rec.rule,
             escape_cell(&rec.message),
-            e.suite
-                .map(|s| format!("{}.", s.as_str()))
-                .unwrap_or_default(),
-            e.name,
-            e.value,
-            e.limit
-                .map(|l| format!(", limit {l:.4}"))
-                .unwrap_or_default()
+            escape_cell(&rec.evidence.to_string())
         );
     }
     if !plots.is_empty() {

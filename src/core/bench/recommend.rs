@@ -64,6 +64,20 @@ pub struct Evidence {
     pub limit: Option<f64>,
 }
 
+impl std::fmt::Display for Evidence {
+    /// `suite.name = value (limit l)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(suite) = self.suite {
+            write!(f, "{}.", suite.as_str())?;
+        }
+        write!(f, "{} = {:.4}", self.name, self.value)?;
+        if let Some(limit) = self.limit {
+            write!(f, " (limit {limit:.4})")?;
+        }
+        Ok(())
+    }
+}
+
 /// One piece of advice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
@@ -189,11 +203,11 @@ pub fn recommend(report: &BenchReport) -> Vec<Recommendation> {
             "gpu_metrics_unavailable",
             Severity::Info,
             format!("GPU metrics unavailable ({why}): GPU-bound stages cannot be told apart."),
-            evidence(None, "gpus", 0.0, None),
+            evidence(None, "gpu_metrics_available", 0.0, None),
         );
     }
     let mut out = r.0;
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|r| std::cmp::Reverse(r.severity));
     out
 }
 

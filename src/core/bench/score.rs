@@ -1045,7 +1045,7 @@ fn detection(record: &SuiteRecord) -> DetectionScore {
 /// Sends, answers and end-to-end quantiles per time bin across the suite.
 fn over_time(record: &SuiteRecord, all: &[Unit]) -> Vec<TimeBin> {
     let span = record.ended - record.started;
-    if all.is_empty() || !(span > 0.0) {
+    if all.is_empty() || span.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return Vec::new();
     }
     let bins = (all.len() / 5).clamp(1, MAX_BINS);
