@@ -511,16 +511,19 @@ mod tests {
         assert!(fires(&r, "queueing_dominates"));
         st_wait(&mut r, 0.4, 0.6);
         assert!(!fires(&r, "queueing_dominates"));
-        let mut r = base();
-        r.suites[0].kpis.push(KpiFigure::new(
-            "p95_plan",
-            "s",
-            Some(2.0),
-            None,
-            Some((crate::core::bench::Compare::AtMost, 1.0)),
-        ));
-        let recs = recommend(&r);
-        assert_eq!(recs[0].rule, "latency_over_threshold", "critical first");
+        let p95 = |value: f64| {
+            let mut r = base();
+            r.suites[0].kpis.push(KpiFigure::new(
+                "p95_plan",
+                "s",
+                Some(value),
+                None,
+                Some((crate::core::bench::Compare::AtMost, 1.0)),
+            ));
+            recommend(&r)
+        };
+        assert_eq!(p95(2.0)[0].rule, "latency_over_threshold", "critical first");
+        assert!(p95(0.9).is_empty());
     }
 
     fn st_wait(r: &mut BenchReport, wait: f64, processing: f64) {
