@@ -1,7 +1,11 @@
 //! Benchmark reports end to end: a hand-built run record (tests/fixtures/bench) scored,
 //! written to disk and read back; `vla-perf compare` and `vla-perf recommend` run on them.
 //!
-//! The Markdown report is compared with a golden file; `UPDATE_GOLDEN=1` rewrites it.
+//! The Markdown report is compared with a golden file; `UPDATE_GOLDEN=1` rewrites it. The
+//! accuracy figures are checked against jiwer and pycocotools
+//! (`tests/fixtures/bench/score_reference.py`).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -110,7 +114,20 @@ fn a_scored_run_writes_a_report_that_reads_back_and_matches_the_golden_markdown(
         std::fs::write(&golden, &md).unwrap();
     }
     let expected = std::fs::read_to_string(&golden).unwrap();
-    assert_eq!(md, expected, "report.md differs from {}", golden.display());
+    for (i, (got, want)) in md.lines().zip(expected.lines()).enumerate() {
+        assert_eq!(
+            got,
+            want,
+            "report.md line {} differs from {}",
+            i + 1,
+            golden.display()
+        );
+    }
+    assert_eq!(
+        md.lines().count(),
+        expected.lines().count(),
+        "report.md length"
+    );
 
     let svgs = ["latency_cdf.svg", "latency_over_time.svg", "throughput.svg"];
     for svg in svgs {
@@ -133,6 +150,55 @@ fn a_scored_run_writes_a_report_that_reads_back_and_matches_the_golden_markdown(
         "{}",
         String::from_utf8_lossy(&parsed.stderr)
     );
+}
+
+#[test]
+fn wer_and_map_agree_with_jiwer_and_pycocotools() {
+    common::require_python_module("jiwer");
+    common::require_python_module("pycocotools");
+    let scenario = scenario();
+    let dir = tempfile::tempdir().unwrap();
+    let references: Vec<&str> = scenario.commands.iter().map(|c| c.reference()).collect();
+    let refs = dir.path().join("references.json");
+    std::fs::write(&refs, serde_json::to_string(&references).unwrap()).unwrap();
+    let out = Command::new("python3")
+        .arg(fixtures().join("score_reference.py"))
+        .arg(fixtures().join("run_record.json"))
+        .arg(&refs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = score(&record(), &scenario);
+    let got = |suite, kpi| {
+        report
+            .suite(suite)
+            .unwrap()
+            .kpi(kpi)
+            .unwrap()
+            .value
+            .unwrap()
+    };
+    let close = |a: f64, b: &serde_json::Value, tol: f64| {
+        let b = b.as_f64().unwrap();
+        assert!((a - b).abs() < tol, "vla_perf {a}, reference {b}");
+    };
+    close(
+        got(Suite::VoiceProcessing, "wer"),
+        &want["wer"]["voice_processing"],
+        1e-9,
+    );
+    close(
+        got(Suite::EndToEnd, "wer"),
+        &want["wer"]["end_to_end"],
+        1e-9,
+    );
+    close(got(Suite::VisualPerception, "map"), &want["map"], 1e-4);
+    close(got(Suite::VisualPerception, "map50"), &want["map50"], 1e-4);
 }
 
 #[test]

@@ -8,7 +8,11 @@ use std::time::Duration;
 use super::svg::{line_chart, Line};
 use super::{write_atomic, Error, Result};
 use crate::config::scenario::Suite;
-use crate::core::bench::{BenchReport, Compare, SuiteReport};
+use crate::core::bench::score::{
+    DETECTION_IOU, DETECTION_SCORE_THRESHOLD, END_TO_END, END_TO_END_UNCORRECTED,
+};
+use crate::core::bench::{BenchReport, Compare, SuiteReport, TimeBin};
+use crate::core::stats::Summary;
 use crate::notify::rfc3339;
 
 /// The plots written beside the report, in order.
@@ -78,12 +82,9 @@ pub fn latency_cdf(r: &BenchReport) -> String {
     let mut lines = Vec::new();
     for s in &suites {
         for l in &s.latencies {
-            let end_to_end = l.name == crate::core::bench::score::END_TO_END;
+            let end_to_end = l.name == END_TO_END;
             // With several suites, one line per stage is enough.
-            if l.cdf.is_empty()
-                || l.name == crate::core::bench::score::END_TO_END_UNCORRECTED
-                || (several && end_to_end)
-            {
+            if l.cdf.is_empty() || l.name == END_TO_END_UNCORRECTED || (several && end_to_end) {
                 continue;
             }
             let mut points = Vec::with_capacity(l.cdf.len() * 2);
@@ -107,29 +108,42 @@ pub fn latency_cdf(r: &BenchReport) -> String {
     )
 }
 
-/// End-to-end p50 and p95 per time bin across each plotted suite.
-pub fn latency_over_time(r: &BenchReport) -> String {
+/// A value of a time bin, already in the plot's unit.
+type BinValue = fn(&TimeBin) -> Option<f64>;
+
+/// One line per `(name, value)` and plotted suite, a point per time bin at its middle.
+fn bin_lines(r: &BenchReport, values: &[(&str, BinValue)]) -> Vec<Line> {
     let suites = plotted(r);
     let several = suites.len() > 1;
     let mut lines = Vec::new();
     for s in &suites {
-        for (q, pick) in [
-            (
-                "p50",
-                (|b| b.p50) as fn(&crate::core::bench::TimeBin) -> Option<f64>,
-            ),
-            ("p95", |b| b.p95),
-        ] {
+        for (name, value) in values {
             lines.push(Line {
-                name: label(several, s.suite, &format!("end to end {q}")),
+                name: label(several, s.suite, name),
                 points: s
                     .over_time
                     .iter()
-                    .filter_map(|b| pick(b).map(|v| ((b.start + b.end) / 2.0, v * 1e3)))
+                    .filter_map(|b| value(b).map(|v| ((b.start + b.end) / 2.0, v)))
                     .collect(),
             });
         }
     }
+    lines
+}
+
+fn per_second(n: u64, b: &TimeBin) -> Option<f64> {
+    (b.end > b.start).then(|| n as f64 / (b.end - b.start))
+}
+
+/// End-to-end p50 and p95 per time bin across each plotted suite.
+pub fn latency_over_time(r: &BenchReport) -> String {
+    let lines = bin_lines(
+        r,
+        &[
+            ("end to end p50", |b| b.p50.map(|v| v * 1e3)),
+            ("end to end p95", |b| b.p95.map(|v| v * 1e3)),
+        ],
+    );
     line_chart(
         &format!("Latency over time: {}", r.meta.scenario),
         "time since suite start (s)",
@@ -140,28 +154,13 @@ pub fn latency_over_time(r: &BenchReport) -> String {
 
 /// Sent and answered per second, per time bin.
 pub fn throughput(r: &BenchReport) -> String {
-    let suites = plotted(r);
-    let several = suites.len() > 1;
-    let mut lines = Vec::new();
-    for s in &suites {
-        for (what, pick) in [
-            (
-                "sent / s",
-                (|b| b.sent) as fn(&crate::core::bench::TimeBin) -> u64,
-            ),
-            ("answered / s", |b| b.completed),
-        ] {
-            lines.push(Line {
-                name: label(several, s.suite, what),
-                points: s
-                    .over_time
-                    .iter()
-                    .filter(|b| b.end > b.start)
-                    .map(|b| ((b.start + b.end) / 2.0, pick(b) as f64 / (b.end - b.start)))
-                    .collect(),
-            });
-        }
-    }
+    let lines = bin_lines(
+        r,
+        &[
+            ("sent / s", |b| per_second(b.sent, b)),
+            ("answered / s", |b| per_second(b.completed, b)),
+        ],
+    );
     line_chart(
         &format!("Throughput: {}", r.meta.scenario),
         "time since suite start (s)",
@@ -204,6 +203,22 @@ fn when(unix: f64) -> String {
     }
 }
 
+/// A Markdown table: the first column left-aligned, the others right-aligned; cells escaped.
+fn table(out: &mut String, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+    let line = |cells: &mut dyn Iterator<Item = String>| {
+        let cells: Vec<String> = cells.map(|c| escape_cell(&c)).collect();
+        format!("| {} |\n", cells.join(" | "))
+    };
+    out.push_str(&line(&mut header.iter().map(|h| (*h).to_owned())));
+    let rule: Vec<&str> = (0..header.len())
+        .map(|i| if i == 0 { "---" } else { "---:" })
+        .collect();
+    let _ = writeln!(out, "|{}|", rule.join("|"));
+    for row in rows {
+        out.push_str(&line(&mut row.into_iter()));
+    }
+}
+
 fn render(r: &BenchReport, plots: &[&str]) -> String {
     let mut out = String::new();
     let m = &r.meta;
@@ -213,45 +228,54 @@ fn render(r: &BenchReport, plots: &[&str]) -> String {
         escape_cell(&m.scenario),
         if r.passed { "PASSED" } else { "FAILED" }
     );
-    let _ = writeln!(out, "| | |\n|---|---|");
-    for (k, v) in [
-        ("run", r.run_id.clone()),
-        ("host", m.host.clone()),
-        ("tool", m.tool.clone()),
-        ("platform", m.platform.clone()),
-        (
-            "scenario",
-            format!("`{}` (sha256 `{}`)", m.scenario_path, m.scenario_sha256),
-        ),
-        (
-            "config",
-            format!("`{}` (sha256 `{}`)", m.config_path, m.config_sha256),
-        ),
-        ("load", format!("{}, timeout {} s", m.load, m.timeout)),
-        ("started", when(m.started_unix)),
-        ("ended", when(m.ended_unix)),
-    ] {
-        let _ = writeln!(out, "| {k} | {} |", escape_cell(&v));
-    }
-
-    let _ = writeln!(
-        out,
-        "\n## Suites\n\n| suite | sent | succeeded | failed | timed out | duration (s) | throughput (/s) | result |\n|---|---:|---:|---:|---:|---:|---:|---|"
+    table(
+        &mut out,
+        &["", ""],
+        [
+            ("run", r.run_id.clone()),
+            ("host", m.host.clone()),
+            ("tool", m.tool.clone()),
+            ("platform", m.platform.clone()),
+            (
+                "scenario",
+                format!("`{}` (sha256 `{}`)", m.scenario_path, m.scenario_sha256),
+            ),
+            (
+                "config",
+                format!("`{}` (sha256 `{}`)", m.config_path, m.config_sha256),
+            ),
+            ("load", format!("{}, timeout {} s", m.load, m.timeout)),
+            ("started", when(m.started_unix)),
+            ("ended", when(m.ended_unix)),
+        ]
+        .map(|(k, v)| vec![k.to_owned(), v]),
     );
-    for s in &r.suites {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {:.1} | {} | {} |",
-            s.suite.as_str(),
-            s.commands_sent,
-            s.commands_succeeded,
-            s.commands_failed,
-            s.commands_timed_out,
-            s.duration,
-            or_dash(s.throughput, |v| format!("{v:.2}")),
-            if s.passed { "pass" } else { "**FAIL**" }
-        );
-    }
+    let _ = writeln!(out, "\n## Suites\n");
+    table(
+        &mut out,
+        &[
+            "suite",
+            "sent",
+            "succeeded",
+            "failed",
+            "timed out",
+            "duration (s)",
+            "throughput (/s)",
+            "result",
+        ],
+        r.suites.iter().map(|s| {
+            vec![
+                s.suite.as_str().to_owned(),
+                s.commands_sent.to_string(),
+                s.commands_succeeded.to_string(),
+                s.commands_failed.to_string(),
+                s.commands_timed_out.to_string(),
+                format!("{:.1}", s.duration),
+                or_dash(s.throughput, |v| format!("{v:.2}")),
+                verdict(Some(s.passed)).to_owned(),
+            ]
+        }),
+    );
     for s in &r.suites {
         suite_section(&mut out, s);
     }
@@ -262,21 +286,10 @@ fn render(r: &BenchReport, plots: &[&str]) -> String {
         let _ = writeln!(out, "None: no rule fired.");
     }
     for rec in &r.recommendations {
-        let e = &rec.evidence;
         let _ = writeln!(
             out,
-            "- **{:?}** `{}`: {} _(evidence: {}{} = {:.4}{})_",
-            rec.severity,
-            rec.rule,
-            escape_cell(&rec.message),
-            e.suite
-                .map(|s| format!("{}.", s.as_str()))
-                .unwrap_or_default(),
-            e.name,
-            e.value,
-            e.limit
-                .map(|l| format!(", limit {l:.4}"))
-                .unwrap_or_default()
+            "- **{:?}** `{}`: {} _(evidence: {})_",
+            rec.severity, rec.rule, rec.message, rec.evidence
         );
     }
     if !plots.is_empty() {
@@ -288,101 +301,129 @@ fn render(r: &BenchReport, plots: &[&str]) -> String {
     out
 }
 
+fn verdict(passed: Option<bool>) -> &'static str {
+    match passed {
+        Some(true) => "pass",
+        Some(false) => "**FAIL**",
+        None => "",
+    }
+}
+
 fn suite_section(out: &mut String, s: &SuiteReport) {
     let _ = writeln!(out, "\n## {}\n", s.suite.as_str());
     if !s.kpis.is_empty() {
-        let _ = writeln!(
+        table(
             out,
-            "| KPI | value | threshold | result |\n|---|---:|---:|---|"
+            &["KPI", "value", "threshold", "result"],
+            s.kpis.iter().map(|k| {
+                let threshold = match (k.compare, k.threshold) {
+                    (Compare::AtMost, Some(t)) => format!("≤ {}", kpi_value(&k.unit, Some(t))),
+                    (Compare::AtLeast, Some(t)) => format!("≥ {}", kpi_value(&k.unit, Some(t))),
+                    _ => "-".into(),
+                };
+                vec![
+                    k.name.clone(),
+                    kpi_value(&k.unit, k.value),
+                    threshold,
+                    verdict(k.passed).to_owned(),
+                ]
+            }),
         );
-        for k in &s.kpis {
-            let threshold = match (k.compare, k.threshold) {
-                (Compare::AtMost, Some(t)) => format!("≤ {}", kpi_value(&k.unit, Some(t))),
-                (Compare::AtLeast, Some(t)) => format!("≥ {}", kpi_value(&k.unit, Some(t))),
-                _ => "-".into(),
-            };
-            let result = match k.passed {
-                Some(true) => "pass",
-                Some(false) => "**FAIL**",
-                None => "",
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {threshold} | {result} |",
-                k.name,
-                kpi_value(&k.unit, k.value)
-            );
-        }
         out.push('\n');
     }
-    let _ = writeln!(
+    table(
         out,
-        "| latency (ms) | count | mean | min | p50 | p90 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        &[
+            "latency (ms)",
+            "count",
+            "mean",
+            "min",
+            "p50",
+            "p90",
+            "p95",
+            "p99",
+            "max",
+        ],
+        s.latencies.iter().map(|l| {
+            let q = |f: fn(&Summary) -> f64| millis(l.summary.as_ref().map(f));
+            vec![
+                l.name.clone(),
+                l.count().to_string(),
+                q(|s| s.mean),
+                q(|s| s.min),
+                q(|s| s.p50),
+                q(|s| s.p90),
+                q(|s| s.p95),
+                q(|s| s.p99),
+                q(|s| s.max),
+            ]
+        }),
     );
-    for l in &s.latencies {
-        let q = |f: fn(&crate::core::stats::Summary) -> f64| millis(l.summary.as_ref().map(f));
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            l.name,
-            l.count(),
-            q(|s| s.mean),
-            q(|s| s.min),
-            q(|s| s.p50),
-            q(|s| s.p90),
-            q(|s| s.p95),
-            q(|s| s.p99),
-            q(|s| s.max)
-        );
-    }
     if !s.classes.is_empty() {
-        let _ = writeln!(
+        out.push('\n');
+        let score = |v: Option<f64>| or_dash(v, |v| format!("{v:.3}"));
+        table(
             out,
-            "\n| class | ground truths | TP | FP | FN | precision | recall | AP50 | AP |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+            &[
+                "class",
+                "ground truths",
+                "TP",
+                "FP",
+                "FN",
+                "precision",
+                "recall",
+                "AP50",
+                "AP",
+            ],
+            s.classes.iter().map(|c| {
+                vec![
+                    c.name.clone(),
+                    c.ground_truths.to_string(),
+                    c.true_positives.to_string(),
+                    c.false_positives.to_string(),
+                    c.false_negatives.to_string(),
+                    percent(c.precision),
+                    percent(c.recall),
+                    score(c.ap50),
+                    score(c.ap),
+                ]
+            }),
         );
-        for c in &s.classes {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                escape_cell(&c.name),
-                c.ground_truths,
-                c.true_positives,
-                c.false_positives,
-                c.false_negatives,
-                percent(c.precision),
-                percent(c.recall),
-                or_dash(c.ap50, |v| format!("{v:.3}")),
-                or_dash(c.ap, |v| format!("{v:.3}"))
-            );
-        }
         let _ = writeln!(
             out,
-            "\nPrecision and recall at IoU {} and score ≥ {}.",
-            crate::core::bench::score::DETECTION_IOU,
-            crate::core::bench::score::DETECTION_SCORE_THRESHOLD
+            "\nPrecision and recall at IoU {DETECTION_IOU} and score ≥ {DETECTION_SCORE_THRESHOLD}."
         );
     }
     if let Some(p) = &s.peak_search {
         let _ = writeln!(
             out,
-            "\nPeak search: highest sustainable rate **{}**.\n\n| offered (/s) | sent | achieved (/s) | dropped | p95 end to end (ms) | sustainable |\n|---:|---:|---:|---:|---:|---|",
+            "\nPeak search: highest sustainable rate **{}**.\n",
             or_dash(p.peak_sustainable_hz, |v| format!("{v} /s"))
         );
-        for st in &p.steps {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} |",
-                st.rate_hz,
-                st.sent,
-                or_dash(st.throughput, |v| format!("{v:.2}")),
-                percent(Some(st.drop_rate)),
-                millis(st.p95.get(crate::core::bench::score::END_TO_END).copied()),
-                match &st.reason {
-                    None => "yes".to_owned(),
-                    Some(why) => format!("no: {}", escape_cell(why)),
-                }
-            );
-        }
+        table(
+            out,
+            &[
+                "offered (/s)",
+                "sent",
+                "achieved (/s)",
+                "dropped",
+                "p95 end to end (ms)",
+                "sustainable",
+            ],
+            p.steps.iter().map(|st| {
+                vec![
+                    st.rate_hz.to_string(),
+                    st.sent.to_string(),
+                    or_dash(st.throughput, |v| format!("{v:.2}")),
+                    percent(Some(st.drop_rate)),
+                    millis(st.p95.get(END_TO_END).copied()),
+                    match &st.reason {
+                        None => "yes".to_owned(),
+                        Some(why) => format!("no: {why}"),
+                    },
+                ]
+            }),
+        );
     }
     if s.unmatched > 0 || s.skipped > 0 {
         let _ = writeln!(
@@ -397,24 +438,34 @@ fn profile_section(out: &mut String, r: &BenchReport) {
     let Some(p) = &r.profile else { return };
     let _ = writeln!(
         out,
-        "\n## Profile ({})\n\nDominant stage: **{}** at p95, {} at p50.\n\n| stage | p50 (ms) | p95 (ms) | share of p50 | share of p95 | mean wait (ms) | mean processing (ms) |\n|---|---:|---:|---:|---:|---:|---:|",
+        "\n## Profile ({})\n\nDominant stage: **{}** at p95, {} at p50.\n",
         p.suite.as_str(),
         p.dominant_p95.as_deref().unwrap_or("-"),
         p.dominant_p50.as_deref().unwrap_or("-")
     );
-    for st in &p.stages {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            st.stage,
-            millis(st.p50),
-            millis(st.p95),
-            percent(st.share_p50),
-            percent(st.share_p95),
-            millis(st.mean_wait),
-            millis(st.mean_processing)
-        );
-    }
+    table(
+        out,
+        &[
+            "stage",
+            "p50 (ms)",
+            "p95 (ms)",
+            "share of p50",
+            "share of p95",
+            "mean wait (ms)",
+            "mean processing (ms)",
+        ],
+        p.stages.iter().map(|st| {
+            vec![
+                st.stage.clone(),
+                millis(st.p50),
+                millis(st.p95),
+                percent(st.share_p50),
+                percent(st.share_p95),
+                millis(st.mean_wait),
+                millis(st.mean_processing),
+            ]
+        }),
+    );
     let _ = writeln!(
         out,
         "\nShares are of the sum of stage quantiles. Wait is an estimate valid for stages that \
@@ -422,49 +473,58 @@ fn profile_section(out: &mut String, r: &BenchReport) {
     );
 }
 
+fn mebibytes(bytes: Option<u64>) -> String {
+    or_dash(bytes.map(|b| b as f64 / (1u64 << 20) as f64), |v| {
+        format!("{v:.1}")
+    })
+}
+
 fn resources_section(out: &mut String, r: &BenchReport) {
     let _ = writeln!(out, "\n## Resources\n");
+    let one = |v: Option<f64>| or_dash(v, |v| format!("{v:.1}"));
     if !r.processes.is_empty() {
-        let _ = writeln!(
+        table(
             out,
-            "| process | CPU mean (% of a core) | CPU max | RSS max (MiB) | cores |\n|---|---:|---:|---:|---:|"
+            &[
+                "process",
+                "CPU mean (% of a core)",
+                "CPU max",
+                "RSS max (MiB)",
+                "cores",
+            ],
+            r.processes.iter().map(|p| {
+                vec![
+                    p.name.clone(),
+                    one(p.cpu_mean_percent),
+                    one(p.cpu_max_percent),
+                    mebibytes(p.rss_max_bytes),
+                    p.cores.to_string(),
+                ]
+            }),
         );
-        for p in &r.processes {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} |",
-                escape_cell(&p.name),
-                or_dash(p.cpu_mean_percent, |v| format!("{v:.1}")),
-                or_dash(p.cpu_max_percent, |v| format!("{v:.1}")),
-                or_dash(p.rss_max_bytes.map(|b| b as f64), |v| format!(
-                    "{:.1}",
-                    v / (1 << 20) as f64
-                )),
-                p.cores
-            );
-        }
         out.push('\n');
     }
     if let Some(why) = &r.gpu_unavailable {
         let _ = writeln!(out, "GPU metrics unavailable: {}", escape_cell(why));
     } else if !r.gpus.is_empty() {
-        let _ = writeln!(
+        table(
             out,
-            "| GPU | utilisation mean (%) | utilisation max (%) | memory max (MiB) | of total |\n|---|---:|---:|---:|---:|"
+            &[
+                "GPU",
+                "utilisation mean (%)",
+                "utilisation max (%)",
+                "memory max (MiB)",
+                "of total",
+            ],
+            r.gpus.iter().map(|g| {
+                vec![
+                    g.name.clone(),
+                    one(g.utilization_mean_percent),
+                    one(g.utilization_max_percent),
+                    mebibytes(g.memory_max_bytes),
+                    percent(g.memory_max_fraction),
+                ]
+            }),
         );
-        for g in &r.gpus {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} |",
-                escape_cell(&g.name),
-                or_dash(g.utilization_mean_percent, |v| format!("{v:.1}")),
-                or_dash(g.utilization_max_percent, |v| format!("{v:.1}")),
-                or_dash(g.memory_max_bytes.map(|b| b as f64), |v| format!(
-                    "{:.0}",
-                    v / (1 << 20) as f64
-                )),
-                percent(g.memory_max_fraction)
-            );
-        }
     }
 }

@@ -60,19 +60,8 @@ pub fn main(args: &Args) -> ExitCode {
             println!("no recommendations: no rule fired");
         }
         for r in &report.recommendations {
-            let e = &r.evidence;
             println!("[{:?}] {}: {}", r.severity, r.rule, r.message);
-            println!(
-                "    evidence: {}{} = {:.4}{}",
-                e.suite
-                    .map(|s| format!("{}.", s.as_str()))
-                    .unwrap_or_default(),
-                e.name,
-                e.value,
-                e.limit
-                    .map(|l| format!(" (limit {l:.4})"))
-                    .unwrap_or_default()
-            );
+            println!("    evidence: {}", r.evidence);
         }
         Ok(())
     };

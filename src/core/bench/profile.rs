@@ -61,25 +61,24 @@ impl Profile {
 
 /// Profiles a scored suite with the stamps of its record.
 pub fn profile(report: &SuiteReport, record: &SuiteRecord) -> Profile {
-    let quantiles: Vec<(Option<f64>, Option<f64>)> = record
+    // (p50, p95) per stage.
+    let quantiles: Vec<[Option<f64>; 2]> = record
         .stages
         .iter()
         .map(|s| {
             let summary = report.latency(s).and_then(|l| l.summary);
-            (summary.map(|s| s.p50), summary.map(|s| s.p95))
+            [summary.map(|s| s.p50), summary.map(|s| s.p95)]
         })
         .collect();
-    let total = |f: fn(&(Option<f64>, Option<f64>)) -> Option<f64>| -> f64 {
-        quantiles.iter().filter_map(f).sum()
-    };
-    let (sum50, sum95) = (total(|q| q.0), total(|q| q.1));
+    let total = |i: usize| -> f64 { quantiles.iter().filter_map(|q| q[i]).sum() };
+    let (sum50, sum95) = (total(0), total(1));
     let share = |v: Option<f64>, sum: f64| v.filter(|_| sum > 0.0).map(|v| v / sum);
     let stages: Vec<StageProfile> = record
         .stages
         .iter()
         .enumerate()
         .map(|(i, stage)| {
-            let (p50, p95) = quantiles[i];
+            let [p50, p95] = quantiles[i];
             let (mean_wait, mean_processing) = queueing(record, i);
             StageProfile {
                 stage: stage.clone(),

@@ -64,6 +64,20 @@ pub struct Evidence {
     pub limit: Option<f64>,
 }
 
+impl std::fmt::Display for Evidence {
+    /// `suite.name = value (limit l)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(suite) = self.suite {
+            write!(f, "{}.", suite.as_str())?;
+        }
+        write!(f, "{} = {:.4}", self.name, self.value)?;
+        if let Some(limit) = self.limit {
+            write!(f, " (limit {limit:.4})")?;
+        }
+        Ok(())
+    }
+}
+
 /// One piece of advice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
@@ -189,11 +203,11 @@ pub fn recommend(report: &BenchReport) -> Vec<Recommendation> {
             "gpu_metrics_unavailable",
             Severity::Info,
             format!("GPU metrics unavailable ({why}): GPU-bound stages cannot be told apart."),
-            evidence(None, "gpus", 0.0, None),
+            evidence(None, "gpu_metrics_available", 0.0, None),
         );
     }
     let mut out = r.0;
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|r| std::cmp::Reverse(r.severity));
     out
 }
 
@@ -497,16 +511,19 @@ mod tests {
         assert!(fires(&r, "queueing_dominates"));
         st_wait(&mut r, 0.4, 0.6);
         assert!(!fires(&r, "queueing_dominates"));
-        let mut r = base();
-        r.suites[0].kpis.push(KpiFigure::new(
-            "p95_plan",
-            "s",
-            Some(2.0),
-            None,
-            Some((crate::core::bench::Compare::AtMost, 1.0)),
-        ));
-        let recs = recommend(&r);
-        assert_eq!(recs[0].rule, "latency_over_threshold", "critical first");
+        let p95 = |value: f64| {
+            let mut r = base();
+            r.suites[0].kpis.push(KpiFigure::new(
+                "p95_plan",
+                "s",
+                Some(value),
+                None,
+                Some((crate::core::bench::Compare::AtMost, 1.0)),
+            ));
+            recommend(&r)
+        };
+        assert_eq!(p95(2.0)[0].rule, "latency_over_threshold", "critical first");
+        assert!(p95(0.9).is_empty());
     }
 
     fn st_wait(r: &mut BenchReport, wait: f64, processing: f64) {

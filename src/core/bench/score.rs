@@ -116,6 +116,17 @@ pub enum Compare {
     AtLeast,
 }
 
+impl Compare {
+    /// The `Kpi` message's `COMPARE_*` constant.
+    pub fn code(self) -> u8 {
+        match self {
+            Compare::None => 0,
+            Compare::AtMost => 1,
+            Compare::AtLeast => 2,
+        }
+    }
+}
+
 /// One scored figure with its threshold verdict (the `Kpi` message).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KpiFigure {
@@ -531,10 +542,12 @@ pub fn summarize(samples: &[f64]) -> Option<Summary> {
         ..StatsConfig::default()
     };
     let mut stats = LatencyStats::new(&cfg).ok()?;
-    for &s in samples {
-        if s.is_finite() && s >= 0.0 {
-            stats.record(Duration::ZERO, Duration::from_secs_f64(s));
-        }
+    // Negative, NaN and absurdly large values are not durations; callers count them.
+    for d in samples
+        .iter()
+        .filter_map(|&s| Duration::try_from_secs_f64(s).ok())
+    {
+        stats.record(Duration::ZERO, d);
     }
     stats.summary(Duration::ZERO, Window::Cumulative)
 }
@@ -1045,7 +1058,7 @@ fn detection(record: &SuiteRecord) -> DetectionScore {
 /// Sends, answers and end-to-end quantiles per time bin across the suite.
 fn over_time(record: &SuiteRecord, all: &[Unit]) -> Vec<TimeBin> {
     let span = record.ended - record.started;
-    if all.is_empty() || !(span > 0.0) {
+    if all.is_empty() || span.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return Vec::new();
     }
     let bins = (all.len() / 5).clamp(1, MAX_BINS);
@@ -1098,6 +1111,14 @@ mod tests {
 
     fn mean_of(r: &SuiteReport, name: &str) -> Option<f64> {
         r.latency(name).and_then(|l| l.summary).map(|s| s.mean)
+    }
+
+    #[test]
+    fn compare_codes_are_the_kpi_message_constants() {
+        use crate::msg::Kpi;
+        assert_eq!(Compare::None.code(), Kpi::COMPARE_NONE);
+        assert_eq!(Compare::AtMost.code(), Kpi::COMPARE_AT_MOST);
+        assert_eq!(Compare::AtLeast.code(), Kpi::COMPARE_AT_LEAST);
     }
 
     #[test]
@@ -1477,6 +1498,15 @@ mod tests {
             let cdf = empirical_cdf(&samples);
             proptest::prop_assert!(cdf.len() <= CDF_POINTS + 1);
             proptest::prop_assert_eq!(cdf.last().map(|p| p[1]), Some(1.0));
+        }
+
+        #[test]
+        fn any_float_as_a_latency_is_summarised_or_left_out_without_panicking(
+            samples in proptest::collection::vec(proptest::num::f64::ANY, 0..20)
+        ) {
+            let valid = samples.iter().filter(|s| **s >= 0.0 && **s < 2f64.powi(64)).count();
+            let count = summarize(&samples).map_or(0, |s| s.count);
+            proptest::prop_assert_eq!(count, valid as u64);
         }
     }
 }

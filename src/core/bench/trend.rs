@@ -360,8 +360,9 @@ mod tests {
 
     #[test]
     fn a_steady_upward_drift_is_a_trend_degradation() {
-        let history: Vec<_> = (0..10).map(|i| point(i, 1.0 + 0.05 * i as f64)).collect();
-        let found = degradations(&history, &point(10, 1.5), &thresholds(None));
+        let level = |i: usize| 1.0 + 0.05 * i as f64 + 0.01 * noise(i);
+        let history: Vec<_> = (0..10).map(|i| point(i, level(i))).collect();
+        let found = degradations(&history, &point(10, level(10)), &thresholds(None));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].kind, DegradationKind::Trend);
         assert_eq!(found[0].metric, "p95_end_to_end");
