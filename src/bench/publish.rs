@@ -4,7 +4,7 @@
 //! `benchmark_degradation`).
 
 use crate::collector::pipeline::{scalar_msg, summary_msg};
-use crate::core::bench::score::{kpi, Compare, SuiteReport};
+use crate::core::bench::score::{kpi, SuiteReport};
 use crate::core::bench::trend::Degradation;
 use crate::core::bench::BenchReport;
 use crate::core::stats::Window;
@@ -63,11 +63,7 @@ pub fn suite_result(
                 name: k.name.clone(),
                 unit: k.unit.clone(),
                 value: k.value.unwrap_or(f64::NAN),
-                compare: match k.compare {
-                    Compare::None => Kpi::COMPARE_NONE,
-                    Compare::AtMost => Kpi::COMPARE_AT_MOST,
-                    Compare::AtLeast => Kpi::COMPARE_AT_LEAST,
-                },
+                compare: k.compare.code(),
                 threshold: k.threshold.unwrap_or(f64::NAN),
                 passed: k.passed.unwrap_or(true),
             })
