@@ -11,6 +11,7 @@ pub mod bag;
 pub mod collector;
 pub mod config;
 pub mod core;
+pub mod dashboard;
 pub mod demo;
 pub mod msg;
 pub mod node_main;
