@@ -44,12 +44,22 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
 
 /// Log lines on stderr, filtered by `RUST_LOG`, else `default_filter` (e.g. `info`).
 pub fn init_logging(default_filter: &str) {
+    init_logging_to(default_filter, std::io::stderr, true);
+}
+
+/// Log lines into `writer` (a file while a dashboard owns the terminal), filtered like
+/// [`init_logging`]; `ansi` colours them.
+pub fn init_logging_to<W>(default_filter: &str, writer: W, ansi: bool)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| default_filter.into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
+        .with_ansi(ansi)
         .init();
 }
 

@@ -9,6 +9,9 @@ use vla_perf::config;
 #[path = "vla-perf/analyze.rs"]
 mod analyze;
 #[cfg(feature = "ros2-client")]
+#[path = "vla-perf/dashboard.rs"]
+mod dashboard;
+#[cfg(feature = "ros2-client")]
 #[path = "vla-perf/demo.rs"]
 mod demo;
 
@@ -42,6 +45,10 @@ enum Command {
     /// simulated stack, the collector and the alert node, with a driver speaking commands.
     #[cfg(feature = "ros2-client")]
     Demo(demo::Args),
+    /// Live terminal dashboard of a running collector (latency per stage with trends, SLO,
+    /// rates, success rates, resources, active alerts); q or Ctrl-C quits.
+    #[cfg(feature = "ros2-client")]
+    Dashboard(dashboard::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +58,8 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::main(&args),
         #[cfg(feature = "ros2-client")]
         Command::Demo(args) => demo::main(&args),
+        #[cfg(feature = "ros2-client")]
+        Command::Dashboard(args) => dashboard::main(&args),
     }
 }
 
