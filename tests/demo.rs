@@ -20,16 +20,6 @@ const LOOPBACK_WITHOUT_MULTICAST_AND_A_LAN: &str = "ip link set lo up && \
      sysctl -qw net.ipv6.conf.v0.disable_ipv6=1 net.ipv6.conf.v1.disable_ipv6=1 && \
      ip addr add 10.9.0.1/24 dev v0 && ip link set v0 up && ip link set v1 up";
 
-/// The stages of the collector's default pipeline (the SIMULATED stack's topics).
-const STAGES: [&str; 6] = [
-    "voice",
-    "transcript",
-    "plan",
-    "vision",
-    "action_start",
-    "action_done",
-];
-
 /// tcpdump on `interface`, writing every packet to `file`, ready once it said so.
 struct Capture {
     child: Child,
@@ -98,6 +88,9 @@ fn the_degraded_demo_measures_every_stage_fires_and_resolves_alerts_and_sends_no
             "demo",
             "--duration",
             "20s",
+            // Ten commands: four or five of them meet the degraded planner (20%-55%).
+            "--command-period",
+            "2s",
             "--degrade",
             "--no-dashboard",
             "--domain",
@@ -129,7 +122,14 @@ fn the_degraded_demo_measures_every_stage_fires_and_resolves_alerts_and_sends_no
         .lines()
         .filter(|l| l.contains("outcome succeeded"))
         .collect();
-    for stage in STAGES.iter().skip(1) {
+    // The stages of the collector's default pipeline (the SIMULATED stack's topics).
+    let stages: Vec<String> = vla_perf::config::CollectorConfig::default()
+        .stages
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(stages.len(), 6, "{stages:?}");
+    for stage in stages.iter().skip(1) {
         let through = succeeded
             .iter()
             .filter(|l| l.contains(&format!("{stage} ")))
@@ -197,6 +197,12 @@ impl Tmux {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A detached 160x50 UTF-8 session running `command`.
+    fn open(&self, session: &str, command: &str) {
+        let args = ["-u", "new-session", "-d", "-x", "160", "-y", "50", "-s"];
+        self.run(&[&args[..], &[session, command]].concat());
     }
 
     fn capture(&self, session: &str) -> String {
@@ -271,30 +277,8 @@ fn the_dashboard_renders_the_demo_in_a_terminal_and_attaches_to_its_collector() 
         state.display()
     );
     let attached = format!("{exe} dashboard --domain 64; echo DASHBOARD-EXIT=$?; read x");
-    tmux.run(&[
-        "-u",
-        "new-session",
-        "-d",
-        "-x",
-        "160",
-        "-y",
-        "50",
-        "-s",
-        "demo",
-        &demo,
-    ]);
-    tmux.run(&[
-        "-u",
-        "new-session",
-        "-d",
-        "-x",
-        "160",
-        "-y",
-        "50",
-        "-s",
-        "attached",
-        &attached,
-    ]);
+    tmux.open("demo", &demo);
+    tmux.open("attached", &attached);
 
     // Both show every heading and the commands measured (the demo speaks every 3 s).
     let limit = Duration::from_secs(60);
