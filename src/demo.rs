@@ -197,7 +197,11 @@ pub async fn run(
 
     // Discovery between the participants takes a moment; commands spoken before the
     // stack's ASR matched the driver would be lost, so start after a short settle.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut stopped_early = false;
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        _ = &mut stop => stopped_early = true,
+    }
     let mut tick = tokio::time::interval(options.command_period);
     let started = tokio::time::Instant::now();
     let degrader = options.degrade.then(|| {
@@ -219,8 +223,7 @@ pub async fn run(
         })
     });
     let mut spoken = 0usize;
-    let mut stopped_early = false;
-    while started.elapsed() < options.duration {
+    while !stopped_early && started.elapsed() < options.duration {
         tokio::select! {
             _ = tick.tick() => {}
             _ = &mut stop => {
