@@ -4,17 +4,23 @@
 //! the alert node (`config/alerts.yaml` rules unless told otherwise) and a driver that
 //! speaks one command every `command_period`; prints each measured command and alert as a
 //! log line, then a summary. Every node is its own DDS participant bound to 127.0.0.1.
+//!
+//! With `degrade`, the simulated stack is degraded for the middle of the run only (from
+//! [`DEGRADE_FROM`] to [`DEGRADE_UNTIL`] of `duration`), so that alerts fire and then
+//! resolve while the demo still runs.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::alerts::Settings;
 use crate::config::{AlertRules, CollectorConfig};
+use crate::dashboard::model::{severity_name, state_name};
 use crate::msg::builtin_interfaces::Time;
 use crate::msg::std_msgs::Header;
 use crate::msg::{Alert, CommandLatency};
-use crate::sim::{speech, SimConfig};
+use crate::sim::{speech, DegradeSwitch, SimConfig};
 use crate::transport::{wall_clock, NodeOptions, Publisher, Qos, Subscription, Transport, Typed};
 
 /// What can stop the demo.
@@ -32,6 +38,15 @@ pub enum Error {
 
 /// Result alias of this module.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Fraction of `duration` after which `--degrade` degrades the simulated stack.
+pub const DEGRADE_FROM: f64 = 0.20;
+/// Fraction of `duration` after which the simulated stack is healthy again.
+pub const DEGRADE_UNTIL: f64 = 0.55;
+/// Planner slowdown of the demo's degraded phase: enough for commands to miss the default
+/// SLO (5 s end to end), so `slo_breached` of `config/alerts.yaml` fires at once and
+/// resolves once the SLO window holds healthy commands only.
+pub const DEGRADE_PLANNER_SLOWDOWN: f64 = 6.0;
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -74,8 +89,14 @@ fn node_error(node: &'static str) -> impl Fn(String) -> Error {
     move |message| Error::Node { node, message }
 }
 
-/// Runs the demo on `transport` and returns what was measured.
-pub async fn run(options: DemoOptions, transport: Arc<dyn Transport>) -> Result<DemoSummary> {
+/// Runs the demo on `transport` until its duration has passed (and the last commands had
+/// time to finish) or `stop` resolves, and returns what was measured.
+pub async fn run(
+    options: DemoOptions,
+    transport: Arc<dyn Transport>,
+    stop: impl Future<Output = ()>,
+) -> Result<DemoSummary> {
+    tokio::pin!(stop);
     let domain = options.domain;
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let stopped = |tx: &tokio::sync::broadcast::Sender<()>| {
@@ -85,12 +106,16 @@ pub async fn run(options: DemoOptions, transport: Arc<dyn Transport>) -> Result<
         }
     };
     let mut sim_config = SimConfig::default();
-    sim_config.degrade.enabled = options.degrade;
-    let sim = tokio::spawn(crate::sim::run_stack(
+    sim_config.degrade.planner_slowdown = DEGRADE_PLANNER_SLOWDOWN;
+    // Degraded only in the middle of the run (see the degrade task below).
+    let degrade = DegradeSwitch::new(false);
+    let sim = tokio::spawn(crate::sim::run_stack_switched(
         sim_config,
         transport.clone(),
         domain,
         stopped(&stop_tx),
+        None,
+        degrade.clone(),
     ));
     let mut collector_config = CollectorConfig {
         robot_id: "demo_robot".into(),
@@ -156,7 +181,14 @@ pub async fn run(options: DemoOptions, transport: Arc<dyn Transport>) -> Result<
                 a = alert_sub.recv() => {
                     let Some(a) = a else { break };
                     let a = a.message;
-                    tracing::warn!("alert {} ({}): state {} severity {}: {}", a.rule, a.metric, a.state, a.severity, a.message);
+                    tracing::warn!(
+                        "alert {} ({}): state {} severity {}: {}",
+                        a.rule,
+                        a.metric,
+                        state_name(a.state),
+                        severity_name(a.severity),
+                        a.message
+                    );
                     log.lock().unwrap_or_else(|p| p.into_inner()).alerts.push(a);
                 }
             }
@@ -165,12 +197,40 @@ pub async fn run(options: DemoOptions, transport: Arc<dyn Transport>) -> Result<
 
     // Discovery between the participants takes a moment; commands spoken before the
     // stack's ASR matched the driver would be lost, so start after a short settle.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut stopped_early = false;
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        _ = &mut stop => stopped_early = true,
+    }
     let mut tick = tokio::time::interval(options.command_period);
     let started = tokio::time::Instant::now();
+    let degrader = options.degrade.then(|| {
+        let (from, until) = (
+            options.duration.mul_f64(DEGRADE_FROM),
+            options.duration.mul_f64(DEGRADE_UNTIL),
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep_until(started + from).await;
+            tracing::warn!(
+                "degrading the SIMULATED stack (planner x{DEGRADE_PLANNER_SLOWDOWN}, heavy vision) \
+                 for {}",
+                humantime::format_duration(until - from)
+            );
+            degrade.set(true);
+            tokio::time::sleep_until(started + until).await;
+            tracing::warn!("the SIMULATED stack is healthy again");
+            degrade.set(false);
+        })
+    });
     let mut spoken = 0usize;
-    while started.elapsed() < options.duration {
-        tick.tick().await;
+    while !stopped_early && started.elapsed() < options.duration {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut stop => {
+                stopped_early = true;
+                break;
+            }
+        }
         let text = format!("[c{spoken}] {}", COMMANDS[spoken % COMMANDS.len()]);
         let header = Header {
             stamp: Time::from(wall_clock()),
@@ -182,7 +242,15 @@ pub async fn run(options: DemoOptions, transport: Arc<dyn Transport>) -> Result<
         spoken += 1;
     }
     // Let the last commands finish (or time out) before stopping.
-    tokio::time::sleep(Duration::from_secs(12)).await;
+    if !stopped_early {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(12)) => {}
+            _ = &mut stop => {}
+        }
+    }
+    if let Some(degrader) = degrader {
+        degrader.abort();
+    }
     let _ = stop_tx.send(());
     sim.await
         .map_err(|e| node_error("sim_stack")(e.to_string()))?

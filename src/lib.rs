@@ -12,6 +12,7 @@ pub mod bench;
 pub mod collector;
 pub mod config;
 pub mod core;
+pub mod dashboard;
 pub mod demo;
 pub mod msg;
 pub mod node_main;

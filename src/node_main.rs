@@ -1,6 +1,7 @@
 //! What every node binary does the same way: logging, ROS arguments, shutdown signals.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// A future that resolves when the process is asked to stop: SIGINT (Ctrl-C, the first
 /// signal `ros2 launch` sends) or SIGTERM (its escalation, and what service managers send).
@@ -44,12 +45,22 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
 
 /// Log lines on stderr, filtered by `RUST_LOG`, else `default_filter` (e.g. `info`).
 pub fn init_logging(default_filter: &str) {
+    init_logging_to(default_filter, std::io::stderr, true);
+}
+
+/// Log lines into `writer` (a file while a dashboard owns the terminal), filtered like
+/// [`init_logging`]; `ansi` colours them.
+pub fn init_logging_to<W>(default_filter: &str, writer: W, ansi: bool)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| default_filter.into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
+        .with_ansi(ansi)
         .init();
 }
 
@@ -67,15 +78,50 @@ pub fn transport() -> std::sync::Arc<dyn crate::transport::Transport> {
     }
 }
 
-/// A malformed `--ros-args` list.
+/// A malformed `--ros-args` list or parameters file; the message names the file and key.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("--ros-args: {0}")]
 pub struct RosArgsError(String);
 
-/// The `-p name:=value` / `--param name:=value` pairs of the arguments after `--ros-args`
-/// (what `ros2 run` and `ros2 launch` pass); other ROS arguments (`-r`, `--log-level`,
-/// `--params-file` ...) are skipped with their value.
+/// The parameters of the arguments after `--ros-args` (what `ros2 run` and `ros2 launch`
+/// pass) for a node that does not know its own name: `--params-file` sections for `/**`
+/// (and for the name given by `-r __node:=NAME`), and `-p name:=value`. See
+/// [`node_parameters`].
 pub fn ros_parameters(args: &[String]) -> Result<BTreeMap<String, String>, RosArgsError> {
+    node_parameters("", args)
+}
+
+/// The parameters of node `node` (its default name, `name` or `/ns/name`; `-r __node:=` and
+/// `-r __ns:=` rename it) from the arguments after `--ros-args`, in order, later ones
+/// overriding earlier ones:
+/// - `--params-file FILE`: ROS 2 parameter YAML, `NODE: {ros__parameters: {...}}` where
+///   NODE is `/**` (every node), `/**/name`, `/ns/name`, `/name` or `name` (any namespace);
+///   namespaces may also nest as maps. Nested parameter maps become dotted names
+///   (`a: {b: 1}` is `a.b`). Values must be scalars (bool, integer, double, string).
+/// - `-p name:=value` / `--param name:=value`.
+///
+/// Other ROS arguments (`-r`, `--log-level`, `-e` ...) are skipped with their value.
+/// Values come back as text, as written.
+pub fn node_parameters(
+    node: &str,
+    args: &[String],
+) -> Result<BTreeMap<String, String>, RosArgsError> {
+    let (mut ns, mut name) = match node.rsplit_once('/') {
+        Some((ns, name)) => (format!("/{}", ns.trim_start_matches('/')), name.to_owned()),
+        None => ("/".to_owned(), node.to_owned()),
+    };
+    // Remaps come first: a node's name holds for all its parameter files.
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if matches!(arg.as_str(), "-r" | "--remap") {
+            match it.next().and_then(|r| r.split_once(":=")) {
+                Some(("__node" | "__name", value)) => value.clone_into(&mut name),
+                Some(("__ns", value)) => value.clone_into(&mut ns),
+                _ => {}
+            }
+        }
+    }
+    let full = format!("{}/{name}", ns.trim_end_matches('/'));
     let mut params = BTreeMap::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -89,13 +135,176 @@ pub fn ros_parameters(args: &[String]) -> Result<BTreeMap<String, String>, RosAr
                 };
                 params.insert(name.to_owned(), value.to_owned());
             }
-            "-r" | "--remap" | "--params-file" | "--log-level" | "-e" | "--enclave" => {
+            "--params-file" => {
+                let Some(file) = it.next() else {
+                    return Err(RosArgsError(format!("{arg} needs a file")));
+                };
+                params_file(Path::new(file), &name, &full, &mut params)?;
+            }
+            "-r" | "--remap" | "--log-level" | "-e" | "--enclave" => {
                 it.next();
             }
             _ => {}
         }
     }
     Ok(params)
+}
+
+/// Whether section key `key` of a parameters file applies to node `name` (`full` with its
+/// namespace).
+fn section_matches(key: &str, name: &str, full: &str) -> bool {
+    match key {
+        "/**" => true,
+        _ if !name.is_empty() => {
+            key == full || key == name || key.strip_prefix("/**/") == Some(name)
+        }
+        _ => false,
+    }
+}
+
+/// Reads `path` and inserts the parameters of every section that applies, in file order.
+fn params_file(
+    path: &Path,
+    name: &str,
+    full: &str,
+    params: &mut BTreeMap<String, String>,
+) -> Result<(), RosArgsError> {
+    let file = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| RosArgsError(format!("--params-file {file}: {e}")))?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text)
+        .map_err(|e| RosArgsError(format!("--params-file {file}: {e}")))?;
+    let serde_yaml::Value::Mapping(top) = doc else {
+        return Err(RosArgsError(format!(
+            "--params-file {file}: expected a map of node names to `ros__parameters:`"
+        )));
+    };
+    let mut sections = Vec::new();
+    collect_sections(&file.to_string(), "", &top, &mut sections)?;
+    for (key, values) in sections {
+        if section_matches(&key, name, full) {
+            flatten(&file.to_string(), &key, "", values, params)?;
+        }
+    }
+    Ok(())
+}
+
+/// The `ros__parameters` maps of a parameters file with their node keys; nested namespace
+/// maps (`/ns: {node: {ros__parameters: ...}}`) join into one key.
+fn collect_sections<'y>(
+    file: &str,
+    prefix: &str,
+    map: &'y serde_yaml::Mapping,
+    out: &mut Vec<(String, &'y serde_yaml::Mapping)>,
+) -> Result<(), RosArgsError> {
+    for (key, value) in map {
+        let Some(key) = key.as_str() else {
+            return Err(RosArgsError(format!(
+                "--params-file {file}: node key {key:?} under `{prefix}` is not a name"
+            )));
+        };
+        let joined = match prefix {
+            "" => key.to_owned(),
+            _ => format!(
+                "{}/{}",
+                prefix.trim_end_matches('/'),
+                key.trim_start_matches('/')
+            ),
+        };
+        let Some(inner) = value.as_mapping() else {
+            return Err(RosArgsError(format!(
+                "--params-file {file}: `{joined}` must hold `ros__parameters:`"
+            )));
+        };
+        match inner.get("ros__parameters") {
+            Some(serde_yaml::Value::Mapping(values)) => out.push((joined, values)),
+            Some(_) => {
+                return Err(RosArgsError(format!(
+                    "--params-file {file}: `{joined}.ros__parameters` must be a map"
+                )))
+            }
+            None => collect_sections(file, &joined, inner, out)?,
+        }
+    }
+    Ok(())
+}
+
+/// Inserts the scalar values of `map` as (dotted) parameter names.
+fn flatten(
+    file: &str,
+    node: &str,
+    prefix: &str,
+    map: &serde_yaml::Mapping,
+    params: &mut BTreeMap<String, String>,
+) -> Result<(), RosArgsError> {
+    use serde_yaml::Value;
+    for (key, value) in map {
+        let key = match key {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            other => {
+                return Err(RosArgsError(format!(
+                    "--params-file {file}: `{node}`: parameter name {other:?} is not a name"
+                )))
+            }
+        };
+        let name = match prefix {
+            "" => key,
+            _ => format!("{prefix}.{key}"),
+        };
+        let text = match value {
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            Value::Mapping(inner) => {
+                flatten(file, node, &name, inner, params)?;
+                continue;
+            }
+            Value::Null => {
+                return Err(RosArgsError(format!(
+                    "--params-file {file}: `{node}.ros__parameters.{name}` has no value"
+                )))
+            }
+            Value::Sequence(_) | Value::Tagged(_) => {
+                return Err(RosArgsError(format!(
+                    "--params-file {file}: `{node}.ros__parameters.{name}`: only scalar \
+                     values (bool, integer, double, string) are supported"
+                )))
+            }
+        };
+        params.insert(name, text);
+    }
+    Ok(())
+}
+
+/// Parameter `name` of `params` as type `T`; the error names the parameter and its value.
+pub fn parameter<T: std::str::FromStr>(
+    params: &BTreeMap<String, String>,
+    name: &str,
+) -> Result<Option<T>, RosArgsError>
+where
+    T::Err: std::fmt::Display,
+{
+    params
+        .get(name)
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|e| RosArgsError(format!("parameter {name}:={v}: {e}")))
+        })
+        .transpose()
+}
+
+/// Logs that `use_sim_time:=true` was asked for: vla_perf's nodes measure on the wall
+/// clock (latency between messages), which a simulated `/clock` does not change.
+pub fn note_use_sim_time(params: &BTreeMap<String, String>) -> Result<(), RosArgsError> {
+    if parameter::<bool>(params, "use_sim_time")? == Some(true) {
+        tracing::warn!(
+            "use_sim_time:=true is accepted but not used: latencies are measured on the \
+             wall clock, and /clock is not followed"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -117,5 +326,116 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert!(ros_parameters(&args("-p config")).is_err());
         assert!(ros_parameters(&args("-p")).is_err());
+    }
+
+    fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    const PARAMS: &str = r#"
+/**:
+  ros__parameters:
+    use_sim_time: false
+    config: /all.yaml
+collector:
+  ros__parameters:
+    robot_id: arm_1
+    prometheus: {port: 9464, enabled: true}
+/robots/collector:
+  ros__parameters:
+    robot_id: arm_2
+/**/alert_manager:
+  ros__parameters:
+    history: /var/h.jsonl
+/fleet:
+  sim_stack:
+    ros__parameters:
+      seed: 3
+      ratio: 0.5
+"#;
+
+    #[test]
+    fn a_params_file_applies_the_sections_matching_the_node_and_p_overrides_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = file(&dir, "p.yaml", PARAMS);
+        let p = node_parameters(
+            "vla_perf_collector",
+            &args(&format!(
+                "-r __node:=collector --params-file {f} -p config:=/mine.yaml"
+            )),
+        )
+        .unwrap();
+        assert_eq!(p["robot_id"], "arm_1");
+        assert_eq!(p["config"], "/mine.yaml", "a later -p wins");
+        assert_eq!(p["use_sim_time"], "false");
+        assert_eq!(p["prometheus.port"], "9464");
+        assert_eq!(p["prometheus.enabled"], "true");
+        assert!(!p.contains_key("history"));
+        // -p before the file is overridden by it.
+        let p = node_parameters(
+            "collector",
+            &args(&format!("-p robot_id:=x --params-file {f}")),
+        )
+        .unwrap();
+        assert_eq!(p["robot_id"], "arm_1");
+        // A namespace selects its own section (after the bare-name one, in file order).
+        let p = node_parameters(
+            "collector",
+            &args(&format!("-r __ns:=/robots --params-file {f}")),
+        )
+        .unwrap();
+        assert_eq!(p["robot_id"], "arm_2");
+        let p = node_parameters("/robots/collector", &args(&format!("--params-file {f}"))).unwrap();
+        assert_eq!(p["robot_id"], "arm_2");
+        let p = node_parameters("/x/alert_manager", &args(&format!("--params-file {f}"))).unwrap();
+        assert_eq!(p["history"], "/var/h.jsonl");
+        assert!(!p.contains_key("robot_id"));
+        let p = node_parameters("/fleet/sim_stack", &args(&format!("--params-file {f}"))).unwrap();
+        assert_eq!((p["seed"].as_str(), p["ratio"].as_str()), ("3", "0.5"));
+        // Without a name only `/**` applies.
+        let p = ros_parameters(&args(&format!("--params-file {f}"))).unwrap();
+        assert_eq!(p.keys().collect::<Vec<_>>(), ["config", "use_sim_time"]);
+        assert_eq!(parameter::<bool>(&p, "use_sim_time"), Ok(Some(false)));
+        assert_eq!(parameter::<u32>(&p, "missing"), Ok(None));
+        let e = parameter::<u32>(&p, "config").unwrap_err().to_string();
+        assert!(e.contains("config:=/all.yaml"), "{e}");
+    }
+
+    #[test]
+    fn params_file_errors_name_the_file_and_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "list.yaml",
+                "/**:\n  ros__parameters:\n    topics: [a, b]\n",
+                "`/**.ros__parameters.topics`",
+            ),
+            (
+                "null.yaml",
+                "/**:\n  ros__parameters:\n    config:\n",
+                "`/**.ros__parameters.config` has no value",
+            ),
+            (
+                "scalar.yaml",
+                "collector: 3\n",
+                "`collector` must hold `ros__parameters:`",
+            ),
+            ("top.yaml", "- a\n", "expected a map"),
+            ("syntax.yaml", "/**: {ros__parameters: [\n", "syntax.yaml"),
+        ];
+        for (name, text, expected) in cases {
+            let f = file(&dir, name, text);
+            let e = node_parameters("collector", &args(&format!("--params-file {f}")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&f) && e.contains(expected), "{name}: {e}");
+        }
+        let e = ros_parameters(&args("--params-file /nonexistent/p.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/nonexistent/p.yaml"), "{e}");
+        assert!(ros_parameters(&args("--params-file")).is_err());
     }
 }

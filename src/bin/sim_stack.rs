@@ -1,5 +1,6 @@
 //! The SIMULATED VLA stack: `sim_stack [--config FILE] [--degrade]` or
-//! `sim_stack --ros-args -p config:=FILE`. A demo and test target, not a robot: ASR,
+//! `sim_stack --ros-args -p config:=FILE [-p degrade:=true] [-p seed:=7]
+//! [-p use_sim_time:=false] [--params-file FILE]`. A demo and test target, not a robot: ASR,
 //! planner, camera, vision and executor nodes on the topics of the collector's default
 //! pipeline. Stops on SIGINT or SIGTERM.
 //!
@@ -37,7 +38,8 @@ async fn main() -> anyhow::Result<()> {
     // Installed before start-up so an early signal is not lost to the default action.
     let shutdown = node_main::shutdown_signal();
     let args = Args::parse();
-    let params = node_main::ros_parameters(&args.ros_args)?;
+    let params = node_main::node_parameters("sim_stack", &args.ros_args)?;
+    node_main::note_use_sim_time(&params)?;
     let config_path = args
         .config
         .clone()
@@ -49,6 +51,10 @@ async fn main() -> anyhow::Result<()> {
         None => SimConfig::default(),
     };
     config.degrade.enabled |= args.degrade;
+    config.degrade.enabled |= node_main::parameter::<bool>(&params, "degrade")? == Some(true);
+    if let Some(seed) = node_main::parameter::<u64>(&params, "seed")? {
+        config.seed = seed;
+    }
     let domain = NodeOptions::from_env("sim_stack", "/")?.domain_id;
     tracing::info!(
         "SIMULATED VLA stack starting (demo/test target, not a robot){}",

@@ -11,6 +11,9 @@ mod analyze;
 #[path = "vla-perf/compare.rs"]
 mod compare;
 #[cfg(feature = "ros2-client")]
+#[path = "vla-perf/dashboard.rs"]
+mod dashboard;
+#[cfg(feature = "ros2-client")]
 #[path = "vla-perf/demo.rs"]
 mod demo;
 #[path = "vla-perf/recommend.rs"]
@@ -56,6 +59,10 @@ enum Command {
     /// simulated stack, the collector and the alert node, with a driver speaking commands.
     #[cfg(feature = "ros2-client")]
     Demo(demo::Args),
+    /// Live terminal dashboard of a running collector (latency per stage with trends, SLO,
+    /// rates, success rates, resources, active alerts); q or Ctrl-C quits.
+    #[cfg(feature = "ros2-client")]
+    Dashboard(dashboard::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +83,8 @@ fn main() -> ExitCode {
         Command::Recommend(args) => recommend::main(&args),
         #[cfg(feature = "ros2-client")]
         Command::Demo(args) => demo::main(&args),
+        #[cfg(feature = "ros2-client")]
+        Command::Dashboard(args) => dashboard::main(&args),
     }
 }
 

@@ -458,18 +458,10 @@ impl CollectorConfig {
     /// Checks the rules serde cannot express; `at` is the path of this config in the file.
     pub(crate) fn validate(&self, at: &FieldPath, check: &mut Checker) {
         if !is_identifier(&self.robot_id) {
-            check.error(
-                at.key("robot_id"),
-                &self.robot_id,
-                "robot_id must be a non-empty identifier ([A-Za-z_][A-Za-z0-9_]*)",
-            );
+            check.error(at.key("robot_id"), &self.robot_id, ROBOT_ID_RULE);
         }
-        if !self.namespace.starts_with('/') || !is_topic(&self.namespace) {
-            check.error(
-                at.key("namespace"),
-                &self.namespace,
-                "namespace must be an absolute ROS name such as `/vla_perf`",
-            );
+        if !is_namespace(&self.namespace) {
+            check.error(at.key("namespace"), &self.namespace, NAMESPACE_RULE);
         }
         let stages = at.key("stages");
         if self.stages.is_empty() {
@@ -586,6 +578,24 @@ impl CollectorConfig {
                 check.error(at.key("jsonl_path"), "", "jsonl_path must not be empty");
             }
         }
+    }
+
+    /// Sets `robot_id` (a node parameter overriding the file), checked as the file's is.
+    pub fn set_robot_id(&mut self, robot_id: &str) -> std::result::Result<(), String> {
+        if !is_identifier(robot_id) {
+            return Err(format!("{robot_id:?}: {ROBOT_ID_RULE}"));
+        }
+        robot_id.clone_into(&mut self.robot_id);
+        Ok(())
+    }
+
+    /// Sets `namespace` (a node parameter overriding the file), checked as the file's is.
+    pub fn set_namespace(&mut self, namespace: &str) -> std::result::Result<(), String> {
+        if !is_namespace(namespace) {
+            return Err(format!("{namespace:?}: {NAMESPACE_RULE}"));
+        }
+        namespace.clone_into(&mut self.namespace);
+        Ok(())
     }
 
     /// A readable account of what was understood, for `vla-perf check-config`.
@@ -857,6 +867,14 @@ fn check_msg_type(check: &mut Checker, field: FieldPath, msg_type: &str) {
             "message type must be `package/msg/Type`, e.g. `std_msgs/msg/String`",
         );
     }
+}
+
+const ROBOT_ID_RULE: &str = "robot_id must be a non-empty identifier ([A-Za-z_][A-Za-z0-9_]*)";
+const NAMESPACE_RULE: &str = "namespace must be an absolute ROS name such as `/vla_perf`";
+
+/// An absolute topic namespace (`/vla_perf`).
+fn is_namespace(text: &str) -> bool {
+    text.starts_with('/') && is_topic(text)
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`.

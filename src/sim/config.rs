@@ -2,6 +2,8 @@
 //! here and nowhere else. `config/sim_stack.yaml` lists the defaults with comments.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -292,6 +294,28 @@ pub struct DegradeConfig {
     pub vision_load: u32,
 }
 
+/// Turns the degrade knobs on and off while the stack runs (the demo degrades the middle of
+/// its run so that alerts fire and then resolve). Clones share one switch.
+#[derive(Debug, Clone, Default)]
+pub struct DegradeSwitch(Arc<AtomicBool>);
+
+impl DegradeSwitch {
+    /// A switch, initially `on` or off.
+    pub fn new(on: bool) -> Self {
+        Self(Arc::new(AtomicBool::new(on)))
+    }
+
+    /// Degrades (`true`) or restores (`false`) the stack from its next command or frame.
+    pub fn set(&self, on: bool) {
+        self.0.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the stack is degraded now.
+    pub fn is_on(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 impl Default for DegradeConfig {
     fn default() -> Self {
         Self {
@@ -335,11 +359,25 @@ impl SimConfig {
     /// The configuration with the degrade knobs applied when enabled.
     pub fn effective(&self) -> Self {
         let mut c = self.clone();
-        if c.degrade.enabled {
-            c.planner.latency = c.planner.latency.scaled(c.degrade.planner_slowdown);
-            c.vision.load = c.degrade.vision_load;
-        }
+        c.planner.latency = self.planner_latency(self.degrade.enabled);
+        c.vision.load = self.vision_load(self.degrade.enabled);
         c
+    }
+
+    /// The planner's latency, slowed down while `degraded`.
+    pub fn planner_latency(&self, degraded: bool) -> Latency {
+        match degraded {
+            true => self.planner.latency.scaled(self.degrade.planner_slowdown),
+            false => self.planner.latency,
+        }
+    }
+
+    /// Passes over each frame, more while `degraded`.
+    pub fn vision_load(&self, degraded: bool) -> u32 {
+        match degraded {
+            true => self.degrade.vision_load,
+            false => self.vision.load,
+        }
     }
 
     /// Checks every value; the error names the field.

@@ -49,7 +49,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::SimConfig;
+pub use config::{DegradeSwitch, SimConfig};
 pub use planner::{Plan, PlanStatus, Step};
 
 use crate::transport::{self, Transport};
@@ -208,11 +208,24 @@ pub async fn run_stack_with_events(
     shutdown: impl Future<Output = ()> + Send + 'static,
     events: Option<EventSender>,
 ) -> Result<()> {
+    let degrade = DegradeSwitch::new(config.degrade.enabled);
+    run_stack_switched(config, transport, domain, shutdown, events, degrade).await
+}
+
+/// [`run_stack_with_events`] with the degrade knobs applied while `degrade` is on (from the
+/// next command or frame), whatever `degrade.enabled` says.
+pub async fn run_stack_switched(
+    config: SimConfig,
+    transport: Arc<dyn Transport>,
+    domain: u16,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    events: Option<EventSender>,
+    degrade: DegradeSwitch,
+) -> Result<()> {
     config.validate()?;
-    let config = config.effective();
-    let mut tasks = nodes::start(&config, transport.as_ref(), domain, events)?;
+    let mut tasks = nodes::start(&config, transport.as_ref(), domain, events, &degrade)?;
     tracing::info!(
-        degraded = config.degrade.enabled,
+        degraded = degrade.is_on(),
         "SIMULATED VLA stack running on domain {domain} (sim_asr, sim_planner, sim_camera, \
          sim_vision, sim_executor); nothing here is a real robot"
     );

@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use tokio::task::JoinSet;
 
-use super::config::SimConfig;
+use super::config::{DegradeSwitch, SimConfig};
 use super::planner::{self, Plan, PlanStatus};
 use super::scene;
 use super::speech::{self, Heard, UNINTELLIGIBLE};
@@ -86,15 +86,30 @@ pub(super) fn start(
     transport: &dyn Transport,
     domain: u16,
     events: Option<EventSender>,
+    degrade: &DegradeSwitch,
 ) -> Result<JoinSet<()>> {
     let create = |name: &str| -> Result<Box<dyn Node>> {
         Ok(transport.create_node(&NodeOptions::new(name, "/").with_domain(domain))?)
     };
     let mut tasks = JoinSet::new();
     asr(&mut tasks, create("sim_asr")?, config, events.clone())?;
-    planner(&mut tasks, create("sim_planner")?, config, events.clone())?;
+    let planner_node = create("sim_planner")?;
+    planner(
+        &mut tasks,
+        planner_node,
+        config,
+        events.clone(),
+        degrade.clone(),
+    )?;
     camera(&mut tasks, create("sim_camera")?, config)?;
-    vision(&mut tasks, create("sim_vision")?, config, events.clone())?;
+    let vision_node = create("sim_vision")?;
+    vision(
+        &mut tasks,
+        vision_node,
+        config,
+        events.clone(),
+        degrade.clone(),
+    )?;
     executor(&mut tasks, create("sim_executor")?, config, events)?;
     Ok(tasks)
 }
@@ -187,6 +202,7 @@ fn planner(
     mut node: Box<dyn Node>,
     config: &SimConfig,
     events: Option<EventSender>,
+    degrade: DegradeSwitch,
 ) -> Result<()> {
     let mut transcripts = Subscription::<Typed<RosString>>::typed(
         node.as_mut(),
@@ -196,6 +212,7 @@ fn planner(
     let plans = Publisher::<RosString>::new(node.as_mut(), PLAN_TOPIC, Qos::reliable(10))?;
     let cfg = config.planner.clone();
     let seed = config.seed;
+    let latencies = [config.planner_latency(false), config.planner_latency(true)];
     tasks.spawn(async move {
         let _node = node;
         let mut next_id = 1u64;
@@ -213,7 +230,7 @@ fn planner(
             };
             let steps = planner::steps(body);
             let mut rng = rng_for(seed, "sim_planner", &command_id);
-            let drawn = cfg.latency.sample(&mut rng);
+            let drawn = latencies[usize::from(degrade.is_on())].sample(&mut rng);
             let refuses = rng.random::<f64>() < cfg.reject_rate;
             let status = if steps.is_empty() || refuses {
                 PlanStatus::Rejected
@@ -348,6 +365,7 @@ fn vision(
     mut node: Box<dyn Node>,
     config: &SimConfig,
     events: Option<EventSender>,
+    degrade: DegradeSwitch,
 ) -> Result<()> {
     let mut images =
         Subscription::<Typed<Image>>::typed(node.as_mut(), IMAGE_TOPIC, Qos::sensor_data())?;
@@ -357,6 +375,7 @@ fn vision(
         Qos::reliable(10),
     )?);
     let cfg = config.vision.clone();
+    let loads = [config.vision_load(false), config.vision_load(true)];
     tasks.spawn(async move {
         let _node = node;
         let (mut skipped, mut unreadable) = (0u64, 0u64);
@@ -369,12 +388,13 @@ fn vision(
             }
             skipped += dropped;
             let (detections, cfg) = (detections.clone(), cfg.clone());
+            let load = loads[usize::from(degrade.is_on())];
             let image = r.message;
             let result = tokio::task::spawn_blocking(move || {
                 let started = Instant::now();
                 let mut found = Ok(Vec::new());
                 // `load` passes: the degrade knob makes this node heavy for real.
-                for _ in 0..cfg.load {
+                for _ in 0..load {
                     found = vision::detect(
                         &image.encoding,
                         image.width,

@@ -1,5 +1,6 @@
 //! `vla-perf demo`: the suite on the built-in SIMULATED stack.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,10 +20,12 @@ pub struct Args {
     /// One command this often.
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     command_period: Duration,
-    /// Make the simulated planner slow and the vision heavy, to watch alerts fire.
+    /// Make the simulated planner slow and the vision heavy for the middle of the run
+    /// (20% to 55% of --duration), to watch alerts fire and resolve.
     #[arg(long)]
     degrade: bool,
-    /// Plain log lines only (the live dashboard is not built yet; this is the only mode).
+    /// Plain log lines instead of the live dashboard (the default when stdout is not a
+    /// terminal, e.g. in CI).
     #[arg(long)]
     no_dashboard: bool,
     /// Alert rules (default: the shipped config/alerts.yaml).
@@ -36,9 +39,29 @@ pub struct Args {
     state_dir: PathBuf,
 }
 
+/// Log filter of the demo: its own lines, not RustDDS's discovery chatter.
+const LOG_FILTER: &str = "info,rustdds=off,ros2_client=warn";
+
 /// Runs the demo; prints a summary.
 pub fn main(args: &Args) -> ExitCode {
-    vla_perf::node_main::init_logging("info,rustdds=off,ros2_client=warn");
+    let dashboard = !args.no_dashboard && std::io::stdout().is_terminal();
+    if dashboard {
+        // The dashboard owns the terminal: log lines go to a file beside the history.
+        let log = args.state_dir.join("demo.log");
+        let file =
+            std::fs::create_dir_all(&args.state_dir).and_then(|_| std::fs::File::create(&log));
+        match file {
+            Ok(file) => {
+                vla_perf::node_main::init_logging_to(LOG_FILTER, std::sync::Mutex::new(file), false)
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", log.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        vla_perf::node_main::init_logging(LOG_FILTER);
+    }
     let rules = match &args.alerts {
         Some(path) => config::load_alerts(path),
         None => {
@@ -77,15 +100,37 @@ pub fn main(args: &Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!(
+    let banner = format!(
         "vla_perf demo on the SIMULATED VLA stack: {} of commands, domain {domain}, localhost only{}",
         humantime::format_duration(args.duration),
-        if args.degrade { ", degraded" } else { "" }
+        if args.degrade { ", degraded mid-run" } else { "" }
     );
-    let summary = match runtime.block_on(vla_perf::demo::run(
-        options,
-        vla_perf::node_main::transport(),
-    )) {
+    let transport = vla_perf::node_main::transport();
+    let note = format!(
+        "SIMULATED stack, {}{}",
+        humantime::format_duration(args.duration),
+        if args.degrade {
+            ", degraded mid-run"
+        } else {
+            ""
+        }
+    );
+    let result = match dashboard {
+        true => runtime.block_on(with_dashboard(options, transport, &note)),
+        false => {
+            println!("{banner}");
+            // Ctrl-C stops the demo early, with its summary (signals need the runtime).
+            runtime.block_on(async {
+                let stop = vla_perf::node_main::shutdown_signal();
+                vla_perf::demo::run(options, transport, stop).await
+            })
+        }
+    };
+    if dashboard {
+        println!("{banner}");
+        println!("log lines: {}", args.state_dir.join("demo.log").display());
+    }
+    let summary = match result {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -115,9 +160,12 @@ pub fn main(args: &Args) -> ExitCode {
             e2e.len()
         );
     }
+    let count = |state: u8| summary.alerts.iter().filter(|a| a.state == state).count();
     println!(
-        "alerts: {} state changes; history in {}",
+        "alerts: {} state changes ({} firing, {} resolved); history in {}",
         summary.alerts.len(),
+        count(vla_perf::msg::Alert::STATE_FIRING),
+        count(vla_perf::msg::Alert::STATE_RESOLVED),
         args.state_dir.join("alert_history.jsonl").display()
     );
     if summary.commands.is_empty() {
@@ -125,4 +173,50 @@ pub fn main(args: &Args) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Runs the demo with the live dashboard attached (its own DDS participant, like
+/// `vla-perf dashboard`); q / Ctrl-C stops the demo early.
+async fn with_dashboard(
+    options: DemoOptions,
+    transport: std::sync::Arc<dyn vla_perf::transport::Transport>,
+    note: &str,
+) -> vla_perf::demo::Result<vla_perf::demo::DemoSummary> {
+    use vla_perf::dashboard;
+    use vla_perf::transport::NodeOptions;
+    let node_error = |e: String| vla_perf::demo::Error::Node {
+        node: "dashboard",
+        message: e,
+    };
+    let namespace = "/vla_perf";
+    let mut node = transport
+        .create_node(&NodeOptions::new("vla_perf_dashboard", "/").with_domain(options.domain))
+        .map_err(|e| node_error(e.to_string()))?;
+    let updates =
+        dashboard::subscribe(node.as_mut(), namespace).map_err(|e| node_error(e.to_string()))?;
+    let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+    let demo = tokio::spawn(vla_perf::demo::run(options, transport, async move {
+        let _ = quit_rx.await;
+    }));
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let demo = tokio::spawn(async move {
+        let result = demo.await;
+        let _ = done_tx.send(());
+        result
+    });
+    let shown = dashboard::run_terminal(updates, namespace, note, async move {
+        let _ = done_rx.await;
+    })
+    .await;
+    // Quit, a terminal error or the end of the demo: either way the demo stops now.
+    let _ = quit_tx.send(());
+    if let Err(e) = shown {
+        eprintln!("warning: the dashboard stopped: {e}");
+    }
+    let result = demo
+        .await
+        .map_err(|e| node_error(e.to_string()))?
+        .map_err(|e| node_error(e.to_string()))?;
+    drop(node);
+    result
 }

@@ -1,0 +1,76 @@
+//! `vla-perf dashboard`: the live terminal dashboard attached to a running collector.
+
+use std::process::ExitCode;
+
+use vla_perf::dashboard::{self, Ending};
+use vla_perf::transport::NodeOptions;
+
+/// Options of `vla-perf dashboard`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// DDS domain id (default: ROS_DOMAIN_ID, else 0).
+    #[arg(long)]
+    domain: Option<u16>,
+    /// Namespace of the collector's topics.
+    #[arg(long, default_value = "/vla_perf")]
+    namespace: String,
+}
+
+/// Attaches to the collector's topics (its own participant, localhost unless
+/// ROS_AUTOMATIC_DISCOVERY_RANGE says otherwise) and shows them until q / Esc / Ctrl-C.
+pub fn main(args: &Args) -> ExitCode {
+    let mut options = match NodeOptions::from_env("vla_perf_dashboard", "/") {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(domain) = args.domain {
+        options.domain_id = domain;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let note = format!("attached, domain {}", options.domain_id);
+    let result = runtime.block_on(async {
+        let mut node = vla_perf::node_main::transport()
+            .create_node(&options)
+            .map_err(|e| e.to_string())?;
+        let updates =
+            dashboard::subscribe(node.as_mut(), &args.namespace).map_err(|e| e.to_string())?;
+        let shown = dashboard::run_terminal(
+            updates,
+            &args.namespace,
+            &note,
+            vla_perf::node_main::shutdown_signal(),
+        )
+        .await
+        .map_err(|e| format!("terminal: {e}"));
+        drop(node);
+        shown
+    });
+    match result {
+        Ok((ending, model)) => {
+            let how = match ending {
+                Ending::Quit => "quit",
+                Ending::Finished => "stopped",
+            };
+            println!(
+                "vla-perf dashboard {how}: {} commands and {} alert changes seen on {}",
+                model.commands_seen,
+                model.fired + model.resolved,
+                args.namespace
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
