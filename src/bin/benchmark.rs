@@ -27,7 +27,8 @@ struct Cli {
 fn main() -> ExitCode {
     node_main::init_logging("info,rustdds=off,ros2_client=warn");
     let cli = Cli::parse();
-    let args = node_main::ros_parameters(&cli.ros_args)
+    let args = node_main::node_parameters("vla_perf_benchmark", &cli.ros_args)
+        .and_then(|params| node_main::note_use_sim_time(&params).map(|()| params))
         .map_err(anyhow::Error::from)
         .and_then(|params| cli.args.with_parameters(&params));
     match args {
