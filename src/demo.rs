@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::alerts::Settings;
+use crate::config::scenario::Scenario;
 use crate::config::{AlertRules, CollectorConfig};
 use crate::dashboard::model::{severity_name, state_name};
 use crate::msg::builtin_interfaces::Time;
@@ -63,6 +64,10 @@ pub struct DemoOptions {
     pub alerts: AlertRules,
     /// Where the alert history goes.
     pub state_dir: PathBuf,
+    /// After the spoken commands, a benchmark run of this scenario (file, parsed).
+    pub scenario: Option<(PathBuf, Scenario)>,
+    /// Where the benchmark's results go.
+    pub results_dir: PathBuf,
 }
 
 /// What the demo measured.
@@ -74,6 +79,10 @@ pub struct DemoSummary {
     pub commands: Vec<CommandLatency>,
     /// Every Alert state change the alert node published.
     pub alerts: Vec<Alert>,
+    /// The benchmark run, when one was made.
+    pub benchmark: Option<crate::bench::Finished>,
+    /// Why the benchmark run failed, when it did.
+    pub benchmark_error: Option<String>,
 }
 
 const COMMANDS: &[&str] = &[
@@ -241,8 +250,50 @@ pub async fn run(
         }
         spoken += 1;
     }
+    let mut benchmark = None;
+    if let (Some((path, scenario)), false) = (&options.scenario, stopped_early) {
+        tracing::info!(
+            "benchmark: running scenario {} ({})",
+            scenario.name,
+            path.display()
+        );
+        let bench_options = crate::bench::Options {
+            scenario_path: path.clone(),
+            scenario: scenario.clone(),
+            results_dir: options.results_dir.clone(),
+            domain,
+            node_name: "vla_perf_benchmark".into(),
+            // The SIMULATED stack runs inside this process.
+            processes: std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .into_iter()
+                .collect(),
+            gpu: true,
+            progress_bar: false,
+        };
+        let settings = crate::bench::Settings {
+            robot_id: "demo_robot".into(),
+            camera_rate_hz: Some(SimConfig::default().camera.rate_hz),
+            ..crate::bench::Settings::default()
+        };
+        let (bench_stop, bench_stopped) = tokio::sync::watch::channel(false);
+        let run =
+            crate::bench::run_once(&bench_options, &settings, transport.clone(), bench_stopped);
+        tokio::pin!(run);
+        let result = loop {
+            tokio::select! {
+                r = &mut run => break r,
+                _ = &mut stop, if !stopped_early => {
+                    stopped_early = true;
+                    let _ = bench_stop.send(true);
+                }
+            }
+        };
+        benchmark = Some(result.map_err(|e| e.to_string()));
+    }
     // Let the last commands finish (or time out) before stopping.
-    if !stopped_early {
+    if !stopped_early && benchmark.is_none() {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(12)) => {}
             _ = &mut stop => {}
@@ -266,6 +317,11 @@ pub async fn run(
     listener.abort();
     let mut summary = summary.lock().unwrap_or_else(|p| p.into_inner()).clone();
     summary.spoken = spoken;
+    match benchmark {
+        Some(Ok(finished)) => summary.benchmark = Some(finished),
+        Some(Err(e)) => summary.benchmark_error = Some(e),
+        None => {}
+    }
     Ok(summary)
 }
 

@@ -556,7 +556,10 @@ fn bench_cli(args: &[&str]) -> (Option<i32>, String) {
         .env("ROS_DOMAIN_ID", "85")
         .output()
         .expect("vla-perf runs");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -566,7 +569,11 @@ fn bad_scenarios_and_missing_files_are_refused_before_anything_is_sent() {
     let images = small_image_set(tmp.path());
     let results = tmp.path().join("results");
     let results_arg = results.to_str().unwrap();
-    let good = scenario_text("    mode: sequential", "[end_to_end, visual_perception]", &images);
+    let good = scenario_text(
+        "    mode: sequential",
+        "[end_to_end, visual_perception]",
+        &images,
+    );
     for (name, text, says) in [
         (
             "typo.yaml",
@@ -621,5 +628,8 @@ fn bad_scenarios_and_missing_files_are_refused_before_anything_is_sent() {
     ]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("not a benchmark report"), "{stderr}");
-    assert!(!results.exists(), "nothing was run, so no results directory");
+    assert!(
+        !results.exists(),
+        "nothing was run, so no results directory"
+    );
 }

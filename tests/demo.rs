@@ -168,6 +168,40 @@ fn the_degraded_demo_measures_every_stage_fires_and_resolves_alerts_and_sends_no
         "{stderr}"
     );
 
+    // After the spoken commands, a benchmark run of the shipped scenario: its report has
+    // commands completed through every stage of the end-to-end suite.
+    let report_md = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap_or_else(|| panic!("no report path:\n{stdout}"));
+    let report_json = std::path::Path::new(report_md).with_file_name("report.json");
+    let report = vla_perf::core::bench::BenchReport::from_json(
+        &std::fs::read_to_string(&report_json).unwrap(),
+    )
+    .unwrap();
+    let e2e = report
+        .suite(vla_perf::config::scenario::Suite::EndToEnd)
+        .expect("an end_to_end suite");
+    for stage in &e2e.stages {
+        let count = e2e
+            .latency(stage)
+            .and_then(|l| l.summary)
+            .map_or(0, |s| s.count);
+        assert!(
+            count >= 1,
+            "benchmark stage {stage}: {count} commands; {report_json:?}"
+        );
+    }
+    assert_eq!(
+        report.suites.len(),
+        5,
+        "every suite of the shipped scenario"
+    );
+    println!(
+        "benchmark: {} end-to-end commands, {} succeeded",
+        e2e.commands_sent, e2e.commands_succeeded
+    );
+
     // Nothing left loopback: the capture on the LAN-like interface is empty.
     assert!(
         packets.is_empty(),

@@ -400,7 +400,7 @@ pub struct SuiteRun<'a> {
     /// Per-command timeout, seconds.
     pub timeout: f64,
     /// Where finished records are appended as they finish.
-    pub journal: &'a mut dyn FnMut(&str, &serde_json::Value),
+    pub journal: &'a mut (dyn FnMut(&str, &serde_json::Value) + Send),
     /// Progress display.
     pub progress: &'a Progress,
     /// Flips to true on shutdown.
@@ -415,7 +415,7 @@ pub async fn run_suite(
     wiring: &mut Wiring,
     suite: Suite,
     run: &mut SuiteRun<'_>,
-    verdict: &dyn Fn(&SuiteRecord, usize) -> bool,
+    verdict: &(dyn Fn(&SuiteRecord, usize) -> bool + Sync),
 ) -> Result<SuiteRecord> {
     let mut record = SuiteRecord {
         suite,

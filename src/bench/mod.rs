@@ -383,7 +383,7 @@ pub async fn record_run(
     options: &Options,
     node: &mut dyn Node,
     stop: watch::Receiver<bool>,
-    verdict: &dyn Fn(&SuiteRecord, usize) -> bool,
+    verdict: &(dyn Fn(&SuiteRecord, usize) -> bool + Sync),
 ) -> Result<RunOutput> {
     let scenario = &options.scenario;
     let base = options

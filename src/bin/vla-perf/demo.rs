@@ -15,7 +15,7 @@ const DEFAULT_ALERTS: &str = include_str!("../../../config/alerts.yaml");
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// How long commands are spoken (`60s`, `2m`).
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "40s", value_parser = humantime::parse_duration)]
     duration: Duration,
     /// One command this often.
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
@@ -37,7 +37,21 @@ pub struct Args {
     /// Where the alert history is written.
     #[arg(long, default_value = "vla_perf_demo")]
     state_dir: PathBuf,
+    /// Benchmark scenario run after the spoken commands (default:
+    /// config/scenarios/basic.yaml when it is there).
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    /// Skip the benchmark run.
+    #[arg(long, conflicts_with = "scenario")]
+    no_benchmark: bool,
+    /// Where the benchmark report goes (default: STATE_DIR/results).
+    #[arg(long, value_name = "DIR")]
+    results: Option<PathBuf>,
 }
+
+/// The scenario the demo benchmarks unless told otherwise (relative to the working
+/// directory: the repository root, where README's command runs).
+const DEFAULT_SCENARIO: &str = "config/scenarios/basic.yaml";
 
 /// Log filter of the demo: its own lines, not RustDDS's discovery chatter.
 const LOG_FILTER: &str = "info,rustdds=off,ros2_client=warn";
@@ -85,7 +99,34 @@ pub fn main(args: &Args) -> ExitCode {
             }
         },
     };
+    let scenario_path = match (&args.scenario, args.no_benchmark) {
+        (_, true) => None,
+        (Some(path), false) => Some(path.clone()),
+        (None, false) => Some(PathBuf::from(DEFAULT_SCENARIO)).filter(|p| p.is_file()),
+    };
+    let scenario = match scenario_path {
+        Some(path) => match config::load_scenario(&path) {
+            Ok(s) => Some((path, s)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => {
+            if !args.no_benchmark {
+                eprintln!(
+                    "note: {DEFAULT_SCENARIO} not found (run from the repository root); no benchmark run"
+                );
+            }
+            None
+        }
+    };
     let options = DemoOptions {
+        scenario,
+        results_dir: args
+            .results
+            .clone()
+            .unwrap_or_else(|| args.state_dir.join("results")),
         duration: args.duration,
         command_period: args.command_period,
         domain,
@@ -168,8 +209,15 @@ pub fn main(args: &Args) -> ExitCode {
         count(vla_perf::msg::Alert::STATE_RESOLVED),
         args.state_dir.join("alert_history.jsonl").display()
     );
+    if let Some(finished) = &summary.benchmark {
+        vla_perf::bench::cli::print_finished(finished);
+    }
     if summary.commands.is_empty() {
         eprintln!("error: no command was measured");
+        return ExitCode::FAILURE;
+    }
+    if let Some(e) = &summary.benchmark_error {
+        eprintln!("error: benchmark: {e}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
