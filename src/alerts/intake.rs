@@ -32,6 +32,7 @@ const NOT_FROM_THE_COLLECTOR: &[&str] = &[
     "word_error_rate",
     "detection_map",
     "navigation_success_rate",
+    "benchmark_degradation",
 ];
 
 /// Whether this module produces metric `name` from the collector's topics; other names in

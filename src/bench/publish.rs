@@ -120,3 +120,88 @@ pub fn metric_array(
         metrics,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::scenario::Suite;
+    use crate::core::bench::trend::DegradationKind;
+
+    fn report() -> BenchReport {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/bench/run_record.json"
+        ))
+        .unwrap();
+        let record: crate::core::bench::RunRecord = serde_json::from_str(&text).unwrap();
+        let scenario = crate::config::load_scenario(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/bench/scenario.yaml"
+        ))
+        .unwrap();
+        crate::core::bench::score(&record, &scenario)
+    }
+
+    #[test]
+    fn every_suite_becomes_a_result_with_its_counts_latencies_and_kpis() {
+        let report = report();
+        for suite in &report.suites {
+            let msg = suite_result(&report, suite, "r1", "/x/report.json", Time::default());
+            assert_eq!(msg.suite, suite.suite.as_str());
+            assert_eq!(u64::from(msg.commands_sent), suite.commands_sent);
+            assert_eq!(msg.latencies.len(), suite.latencies.len());
+            assert_eq!(msg.kpis.len(), suite.kpis.len());
+            assert_eq!(msg.passed, suite.passed);
+            for (k, f) in msg.kpis.iter().zip(&suite.kpis) {
+                assert_eq!(k.compare, f.compare.code());
+                assert_eq!(k.passed, f.passed.unwrap_or(true));
+            }
+        }
+    }
+
+    #[test]
+    fn degradations_are_published_one_per_figure_and_a_zero_when_there_are_none() {
+        let report = report();
+        let none = metric_array(&report, &[], "r1", Time::default());
+        let zero: Vec<_> = none
+            .metrics
+            .iter()
+            .filter(|m| m.name == DEGRADATION_METRIC)
+            .collect();
+        assert_eq!(zero.len(), 1);
+        assert_eq!(zero[0].mean, 0.0);
+        let d = Degradation {
+            suite: Suite::EndToEnd,
+            metric: "p95_end_to_end".into(),
+            value: 9.0,
+            kind: DegradationKind::Trend,
+            reason: "drift".into(),
+            limit: None,
+            predicted: Some(7.0),
+        };
+        let some = metric_array(&report, &[d], "r1", Time::default());
+        let ones: Vec<_> = some
+            .metrics
+            .iter()
+            .filter(|m| m.name == DEGRADATION_METRIC)
+            .collect();
+        assert_eq!(ones.len(), 1);
+        assert_eq!(ones[0].mean, 1.0);
+        let tags: Vec<(&str, &str)> = ones[0]
+            .tags
+            .iter()
+            .map(|t| (t.key.as_str(), t.value.as_str()))
+            .collect();
+        assert_eq!(
+            tags,
+            vec![
+                ("suite", "end_to_end"),
+                ("figure", "p95_end_to_end"),
+                ("kind", "trend")
+            ]
+        );
+        // The alert node reads them as any other metric.
+        let obs = crate::alerts::intake::from_metric_array(&some, std::time::Duration::ZERO);
+        assert!(obs.iter().any(|o| o.metric == DEGRADATION_METRIC));
+    }
+}

@@ -45,6 +45,7 @@ pub const KNOWN_METRICS: &[&str] = &[
     "asr_confidence",
     "word_error_rate",
     "detection_map",
+    "benchmark_degradation",
 ];
 
 /// Which way each known metric gets worse; metrics not listed (`command_rate`) have no
@@ -62,6 +63,7 @@ const METRIC_DIRECTIONS: &[(&str, Direction)] = &[
     ("gpu_memory_usage", Direction::HigherIsWorse),
     ("gpu_temperature", Direction::HigherIsWorse),
     ("word_error_rate", Direction::HigherIsWorse),
+    ("benchmark_degradation", Direction::HigherIsWorse),
     ("success_rate", Direction::LowerIsWorse),
     ("throughput", Direction::LowerIsWorse),
     ("slo_compliance", Direction::LowerIsWorse),
