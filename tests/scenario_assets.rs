@@ -33,14 +33,20 @@ fn the_shipped_image_set_is_what_the_simulated_camera_renders() {
 
 #[test]
 fn the_shipped_scenarios_load_with_every_file_they_name() {
-    for name in ["basic.yaml"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("config/scenarios")
-            .join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/scenarios");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let name = path.display();
+        checked += 1;
         let scenario = vla_perf::config::load_scenario(&path).unwrap();
         let loaded = assets::load(&scenario, path.parent().unwrap(), true).unwrap();
         assert_eq!(loaded.clips.len(), scenario.commands.len());
         let images: usize = loaded.image_sets.iter().map(|s| s.images.len()).sum();
         assert!(images > 0 || scenario.image_sets.is_empty(), "{name}");
     }
+    assert!(checked >= 1, "no scenario in {}", dir.display());
 }

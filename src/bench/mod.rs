@@ -165,7 +165,7 @@ impl Progress {
                 bar.set_position(n);
                 bar.set_message(format!("{failed} failed, {late} timed out"));
             }
-            None if n % 10 == 0 => tracing::info!(
+            None if n.is_multiple_of(10) => tracing::info!(
                 "benchmark: {}: {n} finished ({failed} failed, {late} timed out)",
                 suite.as_str()
             ),
@@ -266,10 +266,13 @@ impl Journal {
     }
 }
 
+/// What the sampler saw: per process, per GPU, and why GPU figures are missing.
+type Sampled = (Vec<ProcessRecord>, Vec<GpuRecord>, Option<String>);
+
 /// Samples the stack's processes on a thread of its own until dropped.
 struct Sampling {
     stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<(Vec<ProcessRecord>, Vec<GpuRecord>, Option<String>)>>,
+    thread: Option<std::thread::JoinHandle<Sampled>>,
 }
 
 impl Sampling {
@@ -285,7 +288,7 @@ impl Sampling {
         }
     }
 
-    fn finish(mut self) -> (Vec<ProcessRecord>, Vec<GpuRecord>, Option<String>) {
+    fn finish(mut self) -> Sampled {
         self.stop.take();
         self.thread
             .take()
@@ -298,7 +301,7 @@ fn sample_until(
     stop: &std::sync::mpsc::Receiver<()>,
     processes: Vec<String>,
     gpu: bool,
-) -> (Vec<ProcessRecord>, Vec<GpuRecord>, Option<String>) {
+) -> Sampled {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut records: Vec<ProcessRecord> = processes
         .iter()

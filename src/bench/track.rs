@@ -62,7 +62,6 @@ pub fn stages(suite: Suite) -> &'static [Stage] {
 
 /// `action_msgs/msg/GoalStatus` codes.
 mod status {
-    pub const ACCEPTED: i8 = 1;
     pub const EXECUTING: i8 = 2;
     pub const CANCELING: i8 = 3;
     pub const SUCCEEDED: i8 = 4;
@@ -300,10 +299,10 @@ impl Tracker {
             };
             let Some(i) = owner else { continue };
             match code {
-                status::EXECUTING | status::CANCELING => {
-                    if self.open[i].record.reached[start].is_none() {
-                        self.open[i].record.reached[start] = Some(at);
-                    }
+                status::EXECUTING | status::CANCELING
+                    if self.open[i].record.reached[start].is_none() =>
+                {
+                    self.open[i].record.reached[start] = Some(at);
                 }
                 status::SUCCEEDED => self.reached(i, done, at),
                 status::CANCELED | status::ABORTED => {
@@ -311,7 +310,7 @@ impl Tracker {
                     self.finish(i, Outcome::Failed, Some(Stage::ActionDone));
                 }
                 // ACCEPTED (and unknown codes): waiting to start.
-                status::ACCEPTED | _ => {}
+                _ => {}
             }
         }
     }

@@ -310,8 +310,8 @@ pub struct Scenario {
     pub load: LoadSettings,
     /// What counts as a pass.
     pub thresholds: PassThresholds,
-    /// The stack's topics.
-    pub stack: StackTopics,
+    /// The stack's topics (boxed: it is large, and rarely read).
+    pub stack: Box<StackTopics>,
 }
 
 /// The scenario file: the `scenario:` root.
@@ -482,7 +482,7 @@ impl ScenarioFile {
             image_sets: spec.image_sets,
             load,
             thresholds: spec.thresholds,
-            stack: spec.stack,
+            stack: Box::new(spec.stack),
         }
     }
 }
