@@ -633,3 +633,109 @@ fn bad_scenarios_and_missing_files_are_refused_before_anything_is_sent() {
         "nothing was run, so no results directory"
     );
 }
+
+#[test]
+fn a_killed_benchmark_keeps_every_record_it_finished_and_the_next_run_starts_clean() {
+    if !isolated(
+        "a_killed_benchmark_keeps_every_record_it_finished_and_the_next_run_starts_clean",
+        LOOPBACK_MULTICAST,
+    ) {
+        return;
+    }
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let sim_config = tmp.path().join("sim.yaml");
+    std::fs::write(
+        &sim_config,
+        "sim_stack:\n  camera: {width: 64, height: 48, rate_hz: 10}\n  asr: {latency: {mean: 100ms, stddev: 10ms}}\n  planner: {latency: {mean: 100ms, stddev: 10ms}}\n  executor: {execution: {mean: 200ms, stddev: 20ms}}\n",
+    )
+    .unwrap();
+    let mut stack = Command::new(env!("CARGO_BIN_EXE_sim_stack"))
+        .arg("--config")
+        .arg(&sim_config)
+        .env("ROS_DOMAIN_ID", "86")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sim_stack binary");
+    let yaml = scenario_text(
+        "    mode: sequential\n    count: 40\n    timeout: 3s",
+        "[end_to_end]",
+        &small_image_set(tmp.path()),
+    );
+    let (scenario, _) = write_scenario(tmp.path(), &yaml);
+    let results = tmp.path().join("results");
+    let bench = |count: &str| {
+        let text = yaml.replace("count: 40", count);
+        std::fs::write(&scenario, text).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_vla-perf"))
+            .arg("bench")
+            .arg(&scenario)
+            .arg("--results")
+            .arg(&results)
+            .arg("--no-progress")
+            .env("ROS_DOMAIN_ID", "86")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vla-perf bench")
+    };
+    let mut first = bench("count: 40");
+    // Wait (bounded) until some commands are on disk, then kill without warning.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let journal = loop {
+        let found = std::fs::read_dir(&results).ok().and_then(|mut d| {
+            d.find_map(|e| {
+                let p = e.ok()?.path().join("commands.jsonl");
+                p.is_file().then_some(p)
+            })
+        });
+        if let Some(p) = &found {
+            if std::fs::read_to_string(p).unwrap().lines().count() >= 3 {
+                break p.clone();
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no commands recorded");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let seen = std::fs::read_to_string(&journal).unwrap().lines().count();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.ends_with('\n'), "a torn last line");
+    let kept: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line whole JSON"))
+        .collect();
+    assert!(
+        kept.len() >= seen,
+        "{} records after the kill, {seen} before",
+        kept.len()
+    );
+    assert!(kept.iter().all(|l| l["item"]["outcome"].is_string()));
+    let killed_dir = journal.parent().unwrap().to_owned();
+    assert!(
+        !killed_dir.join("report.json").exists(),
+        "no report from a killed run"
+    );
+
+    // The next run starts a directory of its own and finishes.
+    let second = bench("count: 2").wait_with_output().unwrap();
+    let _ = stack.kill();
+    let _ = stack.wait();
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(matches!(second.status.code(), Some(0 | 2)), "{stdout}");
+    let dirs: Vec<_> = std::fs::read_dir(&results)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let history = std::fs::read_to_string(results.join("history.jsonl")).unwrap();
+    assert_eq!(
+        history.lines().count(),
+        1,
+        "only the finished run is in the history"
+    );
+    println!("killed after {seen} records on disk, {} kept", kept.len());
+}

@@ -256,7 +256,7 @@ impl Journal {
 
     fn append(&mut self, suite: &str, item: &serde_json::Value) {
         let line = serde_json::json!({"suite": suite, "item": item}).to_string();
-        let written = writeln!(self.file, "{line}").and_then(|()| self.file.sync_data());
+        let written = write_synced(&mut self.file, &[line]);
         if let Err(e) = written {
             if self.error.is_none() {
                 tracing::error!("benchmark: {}: {e}", self.path.display());
@@ -557,6 +557,18 @@ pub fn read_baseline(path: &Path) -> Result<BenchReport> {
         .map_err(|e| results_error(path)(format!("not a benchmark report: {e}")))
 }
 
+/// Writes `lines` in one write call (a kill cannot tear one line apart from the next
+/// write of the same process) and flushes them to disk.
+fn write_synced(file: &mut File, lines: &[String]) -> std::io::Result<()> {
+    let mut buf = String::new();
+    for line in lines {
+        buf.push_str(line);
+        buf.push('\n');
+    }
+    file.write_all(buf.as_bytes())?;
+    file.sync_data()
+}
+
 /// Appends `lines` to `path` and flushes them to disk.
 fn append_lines(path: &Path, lines: &[String]) -> Result<()> {
     let mut file = File::options()
@@ -564,11 +576,7 @@ fn append_lines(path: &Path, lines: &[String]) -> Result<()> {
         .append(true)
         .open(path)
         .map_err(|e| results_error(path)(format!("cannot open: {e}")))?;
-    for line in lines {
-        writeln!(file, "{line}").map_err(|e| results_error(path)(e.to_string()))?;
-    }
-    file.sync_data()
-        .map_err(|e| results_error(path)(e.to_string()))
+    write_synced(&mut file, lines).map_err(|e| results_error(path)(e.to_string()))
 }
 
 /// One whole run: measure, score, write the report, compare with the baseline, check the
