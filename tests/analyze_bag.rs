@@ -429,21 +429,7 @@ fn an_mcap_recording_reproduces_the_ground_truth_of_every_command() {
         assert!(text.contains("<polyline"), "{svg} has no line");
     }
     // And an XML parser nobody here wrote agrees, finding an svg root in the SVG namespace.
-    let parsed = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, xml.etree.ElementTree as E\n\
-             for f in sys.argv[1:]:\n    assert E.parse(f).getroot().tag == \
-             '{http://www.w3.org/2000/svg}svg', f",
-        ])
-        .args(svgs.map(|f| report_dir.join(f)))
-        .output()
-        .unwrap();
-    assert!(
-        parsed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&parsed.stderr)
-    );
+    common::assert_svgs_parse(&svgs.map(|f| report_dir.join(f)));
 }
 
 #[test]

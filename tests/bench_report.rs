@@ -135,21 +135,7 @@ fn a_scored_run_writes_a_report_that_reads_back_and_matches_the_golden_markdown(
         assert!(text.contains("<polyline"), "{svg} has no line");
     }
     // An XML parser nobody here wrote finds an svg root in the SVG namespace.
-    let parsed = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, xml.etree.ElementTree as E\n\
-             for f in sys.argv[1:]:\n    assert E.parse(f).getroot().tag == \
-             '{http://www.w3.org/2000/svg}svg', f",
-        ])
-        .args(svgs.map(|f| dir.path().join(f)))
-        .output()
-        .unwrap();
-    assert!(
-        parsed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&parsed.stderr)
-    );
+    common::assert_svgs_parse(&svgs.map(|f| dir.path().join(f)));
 }
 
 #[test]

@@ -502,17 +502,76 @@ pub async fn run_suite(
     Ok(record)
 }
 
-/// When the level ends, and how many items it plans to send (for the progress bar).
-fn level_done(level: &Level, sent: u64, started: f64, now: f64) -> bool {
-    match level.stop {
-        StopCondition::Count(n) => sent >= u64::from(n),
-        StopCondition::Duration(d) => now - started >= d.as_secs_f64(),
-    }
+/// What a load level asks for next.
+enum Pace {
+    /// Send one item now; its intended send time.
+    Send(f64),
+    /// Wait for outputs, timeouts or the next send.
+    Wait,
+    /// Everything sent and finished.
+    Done,
 }
 
-/// The next send time of an open-loop level, or `None` when the closed loop decides.
-fn scheduled(level: &Level, started: f64, sent: u64) -> Option<f64> {
-    level.rate_hz.map(|r| started + sent as f64 / r)
+/// When a level sends its items: the schedule (open loop) or the number in flight (closed
+/// loop), until its count or duration is reached.
+struct Pacer {
+    level: Level,
+    started: f64,
+    sent: u64,
+}
+
+impl Pacer {
+    fn new(level: Level, started: f64) -> Self {
+        Self {
+            level,
+            started,
+            sent: 0,
+        }
+    }
+
+    fn done_sending(&self, now: f64, stopping: bool) -> bool {
+        stopping
+            || match self.level.stop {
+                StopCondition::Count(n) => self.sent >= u64::from(n),
+                StopCondition::Duration(d) => now - self.started >= d.as_secs_f64(),
+            }
+    }
+
+    /// The next send time of an open-loop level, or `None` when the closed loop decides.
+    fn scheduled(&self) -> Option<f64> {
+        self.level
+            .rate_hz
+            .map(|r| self.started + self.sent as f64 / r)
+    }
+
+    fn next(&self, now: f64, open: usize, stopping: bool) -> Pace {
+        if self.done_sending(now, stopping) {
+            return if open == 0 { Pace::Done } else { Pace::Wait };
+        }
+        let due = match self.scheduled() {
+            Some(at) => (at <= now).then_some(at),
+            None => (open < self.level.in_flight as usize).then_some(now),
+        };
+        due.map_or(Pace::Wait, Pace::Send)
+    }
+
+    /// How long to wait for an output before the next send, the level's end or the next
+    /// timeout (`deadline`) needs attention; at most a second.
+    fn wait(&self, now: f64, deadline: Option<f64>, stopping: bool) -> Duration {
+        let mut wake = deadline;
+        if !self.done_sending(now, stopping) {
+            let end = match self.level.stop {
+                StopCondition::Duration(d) => Some(self.started + d.as_secs_f64()),
+                StopCondition::Count(_) => None,
+            };
+            for at in [self.scheduled(), end].into_iter().flatten() {
+                wake = Some(wake.map_or(at, |w| w.min(at)));
+            }
+        }
+        wake.map_or(Duration::from_secs(1), |w| {
+            Duration::from_secs_f64((w - now).clamp(0.0, 1.0))
+        })
+    }
 }
 
 async fn drive_commands(
@@ -525,24 +584,16 @@ async fn drive_commands(
     let mut tracker = Tracker::new(suite, run.timeout);
     record.stages = tracker.stage_names();
     tracker.known_goals(&wiring.goals);
-    let started = wiring.now();
     let commands = &run.scenario.commands;
-    let mut sent: u64 = 0;
+    let mut pacer = Pacer::new(level, wiring.now());
     loop {
         let now = wiring.now();
         let stopping = *run.stop.borrow();
-        let done_sending = stopping || level_done(&level, sent, started, now);
-        if done_sending && tracker.open() == 0 {
-            break;
-        }
-        // Send whatever is due now.
-        if !done_sending {
-            let due = match scheduled(&level, started, sent) {
-                Some(at) => (at <= now).then_some(at),
-                None => (tracker.open() < level.in_flight as usize).then_some(now),
-            };
-            if let Some(intended) = due {
-                let index = (sent % commands.len() as u64) as usize;
+        match pacer.next(now, tracker.open(), stopping) {
+            Pace::Done => break,
+            Pace::Wait => {}
+            Pace::Send(intended) => {
+                let index = (pacer.sent % commands.len() as u64) as usize;
                 let command = &commands[index];
                 *run.next_tag += 1;
                 let clip = run.assets.clips.get(index).and_then(Option::as_ref);
@@ -562,25 +613,13 @@ async fn drive_commands(
                     Suite::VisualPerception => unreachable!("images are driven elsewhere"),
                 };
                 tracker.sent(index, level.step, tag, intended, at);
-                sent += 1;
+                pacer.sent += 1;
                 run.progress.sent(suite, level.step);
                 continue;
             }
         }
         // Otherwise wait for an output, the next send or the next timeout.
-        let mut wake = tracker.next_deadline();
-        if !done_sending {
-            if let Some(at) = scheduled(&level, started, sent) {
-                wake = Some(wake.map_or(at, |w| w.min(at)));
-            }
-            if let StopCondition::Duration(d) = level.stop {
-                let end = started + d.as_secs_f64();
-                wake = Some(wake.map_or(end, |w| w.min(end)));
-            }
-        }
-        let wait = wake.map_or(Duration::from_secs(1), |w| {
-            Duration::from_secs_f64((w - now).clamp(0.0, 1.0))
-        });
+        let wait = pacer.wait(now, tracker.next_deadline(), stopping);
         let mut stop = run.stop.clone();
         tokio::select! {
             out = wiring.next_output() => match out {
@@ -651,22 +690,15 @@ async fn drive_images(
         _ => level,
     };
     let mut tracker = ImageTracker::default();
-    let started = wiring.now();
-    let mut sent: u64 = 0;
+    let mut pacer = Pacer::new(level, wiring.now());
     loop {
         let now = wiring.now();
         let stopping = *run.stop.borrow();
-        let done_sending = stopping || level_done(&level, sent, started, now);
-        if done_sending && tracker.open() == 0 {
-            break;
-        }
-        if !done_sending {
-            let due = match scheduled(&level, started, sent) {
-                Some(at) => (at <= now).then_some(at),
-                None => (tracker.open() < level.in_flight as usize).then_some(now),
-            };
-            if let Some(intended) = due {
-                let (set, image) = images[(sent % images.len() as u64) as usize];
+        match pacer.next(now, tracker.open(), stopping) {
+            Pace::Done => break,
+            Pace::Wait => {}
+            Pace::Send(intended) => {
+                let (set, image) = images[(pacer.sent % images.len() as u64) as usize];
                 let (stamp, at) = wiring.show(image)?;
                 tracker.sent(
                     stamp,
@@ -680,20 +712,12 @@ async fn drive_images(
                         detections: Vec::new(),
                     },
                 );
-                sent += 1;
+                pacer.sent += 1;
                 run.progress.sent(Suite::VisualPerception, level.step);
                 continue;
             }
         }
-        let mut wake = tracker.next_deadline(run.timeout);
-        if !done_sending {
-            if let Some(at) = scheduled(&level, started, sent) {
-                wake = Some(wake.map_or(at, |w| w.min(at)));
-            }
-        }
-        let wait = wake.map_or(Duration::from_secs(1), |w| {
-            Duration::from_secs_f64((w - now).clamp(0.0, 1.0))
-        });
+        let wait = pacer.wait(now, tracker.next_deadline(run.timeout), stopping);
         let mut stop = run.stop.clone();
         tokio::select! {
             out = wiring.next_output() => match out {
@@ -750,6 +774,45 @@ fn default_stop(scenario: &Scenario) -> StopCondition {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_open_loop_level_sends_on_schedule_whatever_is_in_flight() {
+        let level = Level {
+            rate_hz: Some(2.0),
+            in_flight: u32::MAX,
+            stop: StopCondition::Count(3),
+            step: 0,
+        };
+        let mut p = Pacer::new(level, 10.0);
+        assert!(matches!(p.next(10.0, 0, false), Pace::Send(t) if t == 10.0));
+        p.sent += 1;
+        assert!(matches!(p.next(10.2, 5, false), Pace::Wait));
+        assert_eq!(p.wait(10.2, None, false), Duration::from_secs_f64(0.3));
+        // Late: the intended time stays the schedule's (coordinated omission).
+        assert!(matches!(p.next(11.3, 5, false), Pace::Send(t) if t == 10.5));
+        p.sent += 2;
+        assert!(matches!(p.next(12.0, 1, false), Pace::Wait));
+        assert!(matches!(p.next(12.0, 0, false), Pace::Done));
+    }
+
+    #[test]
+    fn a_closed_loop_level_keeps_its_count_in_flight_until_its_duration_ends() {
+        let level = Level {
+            rate_hz: None,
+            in_flight: 2,
+            stop: StopCondition::Duration(Duration::from_secs(5)),
+            step: 0,
+        };
+        let p = Pacer::new(level, 0.0);
+        assert!(matches!(p.next(1.0, 1, false), Pace::Send(t) if t == 1.0));
+        assert!(matches!(p.next(1.0, 2, false), Pace::Wait));
+        assert_eq!(p.wait(4.5, Some(9.0), false), Duration::from_secs_f64(0.5));
+        assert!(matches!(p.next(5.0, 0, false), Pace::Done));
+        assert!(
+            matches!(p.next(1.0, 0, true), Pace::Done),
+            "stopping ends sending"
+        );
+    }
 
     #[test]
     fn plans_are_read_by_the_configured_fields() {

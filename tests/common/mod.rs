@@ -231,3 +231,23 @@ pub const STACK_PEER_STAGES: &str = r#"  stages:
 pub fn stack_peer_config(settings: &str, rest: &str) -> String {
     format!("collector:\n{settings}{STACK_PEER_STAGES}{rest}")
 }
+
+/// Asserts that an XML parser nobody here wrote (Python's) finds an `svg` root in the SVG
+/// namespace in each file.
+pub fn assert_svgs_parse(files: &[PathBuf]) {
+    let parsed = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.etree.ElementTree as E\n\
+             for f in sys.argv[1:]:\n    assert E.parse(f).getroot().tag == \
+             '{http://www.w3.org/2000/svg}svg', f",
+        ])
+        .args(files)
+        .output()
+        .expect("python3");
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+}
