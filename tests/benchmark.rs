@@ -25,9 +25,10 @@ use vla_perf::config::scenario::Suite;
 use vla_perf::core::bench::score::kpi;
 use vla_perf::core::bench::{BenchReport, RunRecord, SuiteRecord};
 use vla_perf::core::timeline::Outcome;
+use vla_perf::msg::BenchmarkResult;
 use vla_perf::sim::{self, SimConfig, SimEvent};
 use vla_perf::transport::ros2_client::Ros2ClientTransport;
-use vla_perf::transport::Transport;
+use vla_perf::transport::{NodeOptions, Qos, Subscription, Transport, Typed};
 
 const TOLERANCE: f64 = 0.005;
 
@@ -117,6 +118,8 @@ struct Run {
     truth: HashMap<String, Truth>,
     /// Header stamps of every image the vision node processed.
     detected: Vec<Duration>,
+    /// The BenchmarkResult messages a subscriber received.
+    results: Vec<BenchmarkResult>,
 }
 
 /// Runs the stack with `config` and the benchmark with `scenario` on `domain`.
@@ -160,10 +163,27 @@ fn run_with(
             gpu: false,
             progress_bar: false,
         };
+        let mut listener = transport
+            .create_node(&NodeOptions::new("bench_test_listener", "/").with_domain(domain))
+            .expect("node");
+        let mut results_sub = Subscription::<Typed<BenchmarkResult>>::typed(
+            listener.as_mut(),
+            "/vla_perf/benchmark_results",
+            Qos::reliable(100),
+        )
+        .expect("subscription");
         let (_stop_tx, stop) = watch::channel(false);
         let output = bench::run_once(&options, &settings, transport.clone(), stop)
             .await
             .expect("benchmark run");
+        // One result per suite, published as the run ends.
+        let mut results = Vec::new();
+        while results.len() < output.report.suites.len() {
+            match tokio::time::timeout(Duration::from_secs(10), results_sub.recv()).await {
+                Ok(Some(r)) => results.push(r.message),
+                _ => break,
+            }
+        }
         let _ = stop_sim.send(());
         stack.await.expect("stack task").expect("stack");
         let mut truth = HashMap::new();
@@ -181,6 +201,7 @@ fn run_with(
             finished: output,
             truth,
             detected,
+            results,
         }
     })
 }
@@ -217,6 +238,7 @@ fn every_recorded_figure_is_what_the_simulated_stack_did() {
         dir,
         truth,
         detected,
+        results,
         ..
     } = run(81, quiet_camera(), &yaml, tmp.path());
 
@@ -431,6 +453,20 @@ fn every_recorded_figure_is_what_the_simulated_stack_did() {
     );
     for file in ["report.json", "report.md", "record.json", "latency_cdf.svg"] {
         assert!(dir.join(file).is_file(), "{file} written");
+    }
+
+    // Each suite's result went out on /vla_perf/benchmark_results.
+    assert_eq!(results.len(), 5, "one BenchmarkResult per suite");
+    for r in &results {
+        let s = report
+            .suites
+            .iter()
+            .find(|s| s.suite.as_str() == r.suite)
+            .unwrap_or_else(|| panic!("a result for an unknown suite {}", r.suite));
+        assert_eq!(u64::from(r.commands_sent), s.commands_sent);
+        assert_eq!(r.passed, s.passed);
+        assert_eq!(r.run_id, report.run_id);
+        assert!(r.report_path.ends_with("report.json"));
     }
 
     // Every finished item was journaled as it finished.

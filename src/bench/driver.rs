@@ -689,6 +689,8 @@ async fn drive_images(
         },
         _ => level,
     };
+    // One stage: image to detections, named as the collector's default pipeline names it.
+    record.stages = vec![super::track::Stage::Vision.name().to_owned()];
     let mut tracker = ImageTracker::default();
     let mut pacer = Pacer::new(level, wiring.now());
     loop {

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 
 use crate::config::scenario::{LoadMode, Scenario, StopCondition, Suite};
 use crate::core::bench::compare::{compare, Comparison, NoiseThreshold};
-use crate::core::bench::score::{score_with, step_verdict, ScoreOptions};
+use crate::core::bench::score::{score_suite, score_with, step_verdict, ScoreOptions};
 use crate::core::bench::trend::{self, parse_history, Degradation, HistoryPoint};
 use crate::core::bench::{BenchReport, GpuRecord, ProcessRecord, RunMeta, RunRecord, SuiteRecord};
 use crate::core::timeline::Outcome;
@@ -382,11 +382,13 @@ pub struct RunOutput {
 
 /// Runs the scenario against the live stack once and returns what it observed.
 /// `verdict(suite, step)` decides after each peak-search step whether to go on.
+/// `on_suite(run_id, run_dir, suite)` sees each suite as it finishes.
 pub async fn record_run(
     options: &Options,
     node: &mut dyn Node,
     stop: watch::Receiver<bool>,
     verdict: &(dyn Fn(&SuiteRecord, usize) -> bool + Sync),
+    on_suite: &mut (dyn FnMut(&str, &Path, &SuiteRecord) + Send),
 ) -> Result<RunOutput> {
     let scenario = &options.scenario;
     let base = options
@@ -462,6 +464,7 @@ pub async fn record_run(
         };
         let record = driver::run_suite(&mut wiring, suite, &mut run, verdict).await?;
         progress.done(suite);
+        on_suite(&id, &dir, &record);
         suites.push(record);
         let mut stop_settle = stop.clone();
         wiring.settle(timeout, &mut stop_settle).await;
@@ -593,24 +596,59 @@ pub async fn run_once(
         .as_deref()
         .map(read_baseline)
         .transpose()?;
-    let scenario = &options.scenario;
-    let mut node = transport
+    let mut node = create_node(options, &transport)?;
+    run_on(node.as_mut(), options, settings, baseline, stop).await
+}
+
+fn create_node(options: &Options, transport: &Arc<dyn Transport>) -> Result<Box<dyn Node>> {
+    transport
         .create_node(&NodeOptions::new(&options.node_name, "/").with_domain(options.domain))
-        .map_err(|e| Error::Transport(e.to_string()))?;
+        .map_err(|e| Error::Transport(e.to_string()))
+}
+
+/// [`run_once`] on a node that outlives the run (continuous mode keeps one, so what a run
+/// published at its end is delivered while the next one waits).
+async fn run_on(
+    node: &mut dyn Node,
+    options: &Options,
+    settings: &Settings,
+    baseline: Option<BenchReport>,
+    stop: watch::Receiver<bool>,
+) -> Result<Finished> {
+    let scenario = &options.scenario;
     let ns = settings.namespace.trim_end_matches('/');
     let transport_error = |e: crate::transport::Error| Error::Transport(e.to_string());
     let results_pub = Publisher::<BenchmarkResult>::new(
-        node.as_mut(),
+        node,
         &format!("{ns}/benchmark_results"),
         Qos::reliable(10),
     )
     .map_err(transport_error)?;
     let metrics_pub =
-        Publisher::<MetricArray>::new(node.as_mut(), &format!("{ns}/metrics"), Qos::reliable(10))
+        Publisher::<MetricArray>::new(node, &format!("{ns}/metrics"), Qos::reliable(10))
             .map_err(transport_error)?;
     let verdict =
         |suite: &SuiteRecord, step: usize| step_verdict(suite, step, scenario).sustainable;
-    let output = record_run(options, node.as_mut(), stop, &verdict).await?;
+    // Each suite's result goes out as soon as the suite ends, while the node has the rest
+    // of the run to deliver it.
+    let mut publish_suite = |run_id: &str, dir: &Path, suite: &SuiteRecord| {
+        let report = score_suite(suite, scenario);
+        let msg = publish::suite_result(
+            run_id,
+            &scenario.name,
+            &report,
+            &settings.robot_id,
+            &dir.join("report.json").display().to_string(),
+            crate::msg::builtin_interfaces::Time::from_duration(wall_clock()),
+        );
+        if let Err(e) = results_pub.publish(&msg) {
+            tracing::warn!(
+                "benchmark: publishing the {} result: {e}",
+                suite.suite.as_str()
+            );
+        }
+    };
+    let output = record_run(options, node, stop, &verdict, &mut publish_suite).await?;
     let report = score_with(
         &output.record,
         scenario,
@@ -667,22 +705,6 @@ pub async fn run_once(
         append_lines(&path, &lines)?;
     }
     let stamp = crate::msg::builtin_interfaces::Time::from_duration(wall_clock());
-    let report_path = dir.join("report.json").display().to_string();
-    for suite in &report.suites {
-        let msg = publish::suite_result(
-            &report,
-            suite,
-            &settings.robot_id,
-            &report_path,
-            stamp.clone(),
-        );
-        if let Err(e) = results_pub.publish(&msg) {
-            tracing::warn!(
-                "benchmark: publishing the {} result: {e}",
-                suite.suite.as_str()
-            );
-        }
-    }
     let metrics = publish::metric_array(&report, &degradations, &settings.robot_id, stamp);
     if let Err(e) = metrics_pub.publish(&metrics) {
         tracing::warn!("benchmark: publishing metrics: {e}");
@@ -709,9 +731,16 @@ pub async fn run_continuous(
     each: &mut dyn FnMut(&Finished),
 ) -> Result<u32> {
     let mut made = 0;
+    let mut node = create_node(options, &transport)?;
     loop {
         let started = tokio::time::Instant::now();
-        let finished = run_once(options, settings, transport.clone(), stop.clone()).await?;
+        // The baseline is read again each run: a CI job may replace it between runs.
+        let baseline = settings
+            .baseline
+            .as_deref()
+            .map(read_baseline)
+            .transpose()?;
+        let finished = run_on(node.as_mut(), options, settings, baseline, stop.clone()).await?;
         each(&finished);
         made += 1;
         if runs.is_some_and(|n| made >= n) || *stop.borrow() {

@@ -28,9 +28,10 @@ fn count(n: u64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// The `BenchmarkResult` of one suite.
+/// The `BenchmarkResult` of one suite of run `run_id` of `scenario`.
 pub fn suite_result(
-    report: &BenchReport,
+    run_id: &str,
+    scenario: &str,
     suite: &SuiteReport,
     robot_id: &str,
     report_path: &str,
@@ -42,9 +43,9 @@ pub fn suite_result(
             frame_id: String::new(),
         },
         robot_id: robot_id.into(),
-        run_id: report.run_id.clone(),
+        run_id: run_id.into(),
         suite: suite.suite.as_str().into(),
-        scenario: report.meta.scenario.clone(),
+        scenario: scenario.into(),
         commands_sent: count(suite.commands_sent),
         commands_succeeded: count(suite.commands_succeeded),
         commands_failed: count(suite.commands_failed),
@@ -146,7 +147,14 @@ mod tests {
     fn every_suite_becomes_a_result_with_its_counts_latencies_and_kpis() {
         let report = report();
         for suite in &report.suites {
-            let msg = suite_result(&report, suite, "r1", "/x/report.json", Time::default());
+            let msg = suite_result(
+                &report.run_id,
+                &report.meta.scenario,
+                suite,
+                "r1",
+                "/x/report.json",
+                Time::default(),
+            );
             assert_eq!(msg.suite, suite.suite.as_str());
             assert_eq!(u64::from(msg.commands_sent), suite.commands_sent);
             assert_eq!(msg.latencies.len(), suite.latencies.len());
