@@ -97,6 +97,20 @@ impl Stack {
     }
 }
 
+/// The test's participant that watches what the collector publishes.
+fn probe(domain: u16) -> Box<dyn Node> {
+    Ros2ClientTransport
+        .create_node(&NodeOptions::new("fault_probe", "/").with_domain(domain))
+        .unwrap()
+}
+
+fn subscribe<M: RosMessage + Send + 'static>(
+    node: &mut dyn Node,
+    topic: &str,
+) -> Subscription<Typed<M>> {
+    Subscription::typed(node, topic, Qos::reliable(1000)).unwrap()
+}
+
 fn say(publisher: &Publisher<RosString>, id: &str) {
     let data = format!(r#"{{"id": "{id}"}}"#);
     publisher.publish(&RosString { data }).unwrap();
@@ -138,17 +152,9 @@ fn a_sigkilled_collector_resumes_publishing_within_two_seconds_and_keeps_every_f
     let rt = runtime();
     let _entered = rt.enter();
     let stack = Stack::new(domain);
-    let mut probe = Ros2ClientTransport
-        .create_node(&NodeOptions::new("fault_probe", "/").with_domain(domain))
-        .unwrap();
-    let mut metrics: Subscription<Typed<MetricArray>> =
-        Subscription::typed(probe.as_mut(), "/vla_perf/metrics", Qos::reliable(10)).unwrap();
-    let mut latencies: Subscription<Typed<CommandLatency>> = Subscription::typed(
-        probe.as_mut(),
-        "/vla_perf/command_latency",
-        Qos::reliable(1000),
-    )
-    .unwrap();
+    let mut probe = probe(domain);
+    let mut metrics = subscribe::<MetricArray>(probe.as_mut(), "/vla_perf/metrics");
+    let mut latencies = subscribe::<CommandLatency>(probe.as_mut(), "/vla_perf/command_latency");
     let stop = Arc::new(AtomicBool::new(false));
     let spoken = Arc::new(AtomicU64::new(0));
     let streamer = stream(&stack, stop.clone(), spoken.clone());
@@ -232,17 +238,9 @@ fn a_publisher_that_disappears_turns_its_stage_stale_and_times_out_the_open_comm
     let domain = 82;
     let rt = runtime();
     let _entered = rt.enter();
-    let mut probe = Ros2ClientTransport
-        .create_node(&NodeOptions::new("fault_probe", "/").with_domain(domain))
-        .unwrap();
-    let mut diagnostics: Subscription<Typed<DiagnosticArray>> =
-        Subscription::typed(probe.as_mut(), "/diagnostics", Qos::reliable(50)).unwrap();
-    let mut latencies: Subscription<Typed<CommandLatency>> = Subscription::typed(
-        probe.as_mut(),
-        "/vla_perf/command_latency",
-        Qos::reliable(1000),
-    )
-    .unwrap();
+    let mut probe = probe(domain);
+    let mut diagnostics = subscribe::<DiagnosticArray>(probe.as_mut(), "/diagnostics");
+    let mut latencies = subscribe::<CommandLatency>(probe.as_mut(), "/vla_perf/command_latency");
     // Voice is expected at 10 Hz: stale after five silent periods (0.5 s).
     let mut node = collector(collector_config(dir.path(), Some(10.0)), domain);
     let stack = Stack::new(domain);

@@ -48,23 +48,24 @@ fn production_lines() -> Vec<(String, usize, String)> {
     out
 }
 
+/// `src/FILE:LINE: code` of every production line containing one of `needles`.
+fn lines_containing(needles: &[&str]) -> Vec<String> {
+    production_lines()
+        .into_iter()
+        .filter(|(_, _, code)| needles.iter().any(|needle| code.contains(needle)))
+        .map(|(file, line, code)| format!("src/{file}:{line}: {}", code.trim()))
+        .collect()
+}
+
 #[test]
 fn no_production_code_starts_a_process_or_a_shell() {
-    let spawns: Vec<String> = production_lines()
-        .into_iter()
-        .filter(|(_, _, code)| {
-            [
-                "process::Command",
-                "Command::new",
-                "libc::system",
-                "\"sh\"",
-                "\"bash\"",
-            ]
-            .iter()
-            .any(|needle| code.contains(needle))
-        })
-        .map(|(file, line, code)| format!("src/{file}:{line}: {}", code.trim()))
-        .collect();
+    let spawns = lines_containing(&[
+        "process::Command",
+        "Command::new",
+        "libc::system",
+        "\"sh\"",
+        "\"bash\"",
+    ]);
     assert!(
         spawns.is_empty(),
         "process spawns outside tests: {spawns:#?}"
@@ -78,21 +79,13 @@ fn every_listener_binds_loopback_unless_configured() {
     assert!(vla_perf::prometheus::DEFAULT_LISTEN.ip().is_loopback());
     // The only socket the suite listens on itself is the Prometheus endpoint; DDS sockets
     // belong to the middleware, whose discovery defaults to localhost (README, transport).
-    let listeners: Vec<String> = production_lines()
-        .into_iter()
-        .filter(|(_, _, code)| {
-            [
-                "TcpListener::bind",
-                "UdpSocket::bind",
-                "0.0.0.0",
-                "UNSPECIFIED",
-                "[::]",
-            ]
-            .iter()
-            .any(|needle| code.contains(needle))
-        })
-        .map(|(file, line, code)| format!("src/{file}:{line}: {}", code.trim()))
-        .collect();
+    let listeners = lines_containing(&[
+        "TcpListener::bind",
+        "UdpSocket::bind",
+        "0.0.0.0",
+        "UNSPECIFIED",
+        "[::]",
+    ]);
     assert_eq!(
         listeners,
         ["src/prometheus/server.rs:49: let listener = TcpListener::bind(addr)"],

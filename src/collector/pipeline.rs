@@ -861,6 +861,18 @@ mod tests {
         }
     }
 
+    /// Voice on `/asr`, then done on `/done`, both FIFO.
+    fn voice_and_done() -> CollectorConfig {
+        let mut config = voice_and(vec![]);
+        config.stages.push(StageConfig::new(
+            "done",
+            "/done",
+            RosString::TYPE_NAME,
+            Correlation::Fifo,
+        ));
+        config
+    }
+
     fn arrival(topic: usize, at: Duration, message: Message) -> Arrival {
         Arrival {
             topic,
@@ -940,14 +952,8 @@ mod tests {
 
     #[test]
     fn a_stage_with_an_expected_rate_goes_stale_when_its_publisher_falls_silent() {
-        let mut config = voice_and(vec![]);
+        let mut config = voice_and_done();
         config.stages[0].expected_rate_hz = Some(10.0);
-        config.stages.push(StageConfig::new(
-            "done",
-            "/done",
-            RosString::TYPE_NAME,
-            Correlation::Fifo,
-        ));
         let mut p = Pipeline::new(&config).unwrap();
         for i in 0..10 {
             p.arrive(&arrival(0, ms(1_000 + 100 * i), Message::Text("go".into())));
@@ -969,13 +975,7 @@ mod tests {
 
     #[test]
     fn a_backward_stamp_is_an_out_of_order_anomaly_not_a_negative_latency() {
-        let mut config = voice_and(vec![]);
-        config.stages.push(StageConfig::new(
-            "done",
-            "/done",
-            RosString::TYPE_NAME,
-            Correlation::Fifo,
-        ));
+        let config = voice_and_done();
         let mut p = Pipeline::new(&config).unwrap();
         p.arrive(&arrival(0, ms(5_000), Message::Text("go".into())));
         // The done stage's clock stepped back 2 s.
