@@ -60,7 +60,8 @@ impl NodeProcess {
         let child = Command::new(binary)
             .args(args)
             .env("ROS_DOMAIN_ID", DOMAIN.to_string())
-            .env("RUST_LOG", "warn")
+            // RustDDS reports its own teardown as errors at every clean exit.
+            .env("RUST_LOG", "warn,rustdds=off")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
