@@ -21,7 +21,7 @@ seed_dirs() {
   echo "seeds/$1"
   [ -d "regressions/$1" ] && echo "regressions/$1"
   case $1 in
-    config_*) echo ../config ../config/scenarios ../tests/fixtures/bad_configs ;;
+    config_*) printf '%s\n' ../config ../config/scenarios ../tests/fixtures/bad_configs ;;
   esac
 }
 

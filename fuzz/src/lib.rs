@@ -17,9 +17,12 @@ use vla_perf::msg::{action_msgs, audio_common_msgs, sensor_msgs, std_msgs};
 use vla_perf::msg::{vision_msgs, RosMessage};
 use vla_perf::sim::SimConfig;
 
+/// A target's body: takes libFuzzer's input, panics on a finding.
+pub type Body = fn(&[u8]);
+
 /// Every target: its name (the `fuzz_targets/<name>.rs` binary and the `seeds/<name>/` and
 /// `regressions/<name>/` directories) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("config_collector", config_collector),
     ("config_alerts", config_alerts),
     ("config_scenario", config_scenario),
@@ -138,7 +141,7 @@ fn round_trip<T: RosMessage>(bytes: &[u8]) {
 }
 
 /// The decoders of every message mirror, chosen by the first byte: `(type name, decoder)`.
-pub const MESSAGES: &[(&str, fn(&[u8]))] = {
+pub const MESSAGES: &[(&str, Body)] = {
     macro_rules! messages {
         ($($t:ty),* $(,)?) => { &[$((<$t as RosMessage>::TYPE_NAME, round_trip::<$t>)),*] };
     }
