@@ -508,6 +508,33 @@ mod tests {
     use crate::core::timeline::Correlation;
     use crate::transport::inproc::InprocTransport;
 
+    #[test]
+    fn held_messages_leave_by_the_monotonic_clock_whatever_the_wall_clock_does() {
+        let at = |wall_secs: u64| Arrival {
+            topic: 0,
+            received_at: Duration::from_secs(wall_secs),
+            produced_at: Duration::from_secs(wall_secs) - Duration::from_millis(5),
+            size: 1,
+            message: Message::Text(wall_secs.to_string()),
+        };
+        let mono = Duration::from_millis;
+        let mut held = Reorder::new(Duration::from_millis(50));
+        hold(&mut held, mono(1_000), at(10_000));
+        // The wall clock is set back an hour between the two messages.
+        hold(&mut held, mono(1_010), at(6_400));
+        assert_eq!(
+            held.pop_due(mono(1_030)).count(),
+            0,
+            "still within the hold"
+        );
+        let released: Vec<Message> = held.pop_due(mono(1_100)).map(|a| a.message).collect();
+        assert_eq!(
+            released,
+            [Message::Text("10000".into()), Message::Text("6400".into())],
+            "both leave within the hold, in arrival order"
+        );
+    }
+
     fn config() -> CollectorConfig {
         let text = |name: &str, corr: Correlation| {
             StageConfig::new(name, &format!("/vla/{name}"), "std_msgs/msg/String", corr)
