@@ -430,6 +430,7 @@ fn a_full_or_read_only_results_directory_fails_analyze_with_the_path_and_leaves_
             err.contains(&full.display().to_string()) && err.contains("No space left on device"),
             "{err}"
         );
+        assert_eq!(err.matches("No space left").count(), 1, "said once: {err}");
         for file in files_below(&full) {
             let name = file.file_name().unwrap().to_string_lossy().into_owned();
             assert!(
