@@ -33,7 +33,7 @@ use vla_perf::transport::{
 };
 
 const INSIDE: &str = "VLA_PERF_IN_NETNS";
-const DOMAIN: u16 = 73;
+const DOMAIN: u16 = 79;
 /// The demo's command period (`vla-perf demo --command-period`).
 const DEMO_PERIOD: Duration = Duration::from_secs(3);
 /// RSS at "start" is taken after this long: histograms, windows and DDS caches fill first.
