@@ -224,6 +224,20 @@ const EXPECTED: &[Expected] = &[
         Some("notifications.channels[0].url"),
         "must start with http:// or https://",
     ),
+    // Security rules: credentials only from the environment (and the message must not
+    // repeat them), scenario paths inside the scenario's directory.
+    bad(
+        "credentials_in_webhook_url.yaml",
+        6,
+        Some("notifications.channels[0].url"),
+        "credentials (user:password@host) (found: https://***@hooks.example.com/...)",
+    ),
+    bad(
+        "scenario_path_escapes_its_directory.yaml",
+        6,
+        Some("scenario.commands[0].audio"),
+        "inside the scenario file's directory",
+    ),
     bad(
         "unknown_aggregation.yaml",
         5,

@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -159,17 +159,7 @@ impl History {
             .open(path)
             .map_err(io)?;
         let restored = replay(&mut file, path).map_err(io)?;
-        // A torn last line has no newline: end it, so the next record starts clean.
-        let len = file.metadata().map_err(io)?.len();
-        if len > 0 {
-            let mut last = [0u8; 1];
-            file.seek(SeekFrom::Start(len - 1)).map_err(io)?;
-            file.read_exact(&mut last).map_err(io)?;
-            if last[0] != b'\n' {
-                file.write_all(b"\n").map_err(io)?;
-                file.sync_data().map_err(io)?;
-            }
-        }
+        crate::report::end_torn_line(&mut file).map_err(io)?;
         let next_seq = restored.1 + 1;
         Ok((
             Self {

@@ -205,7 +205,9 @@ impl McapOut {
         if let Some(mut writer) = self.writer.take() {
             writer.finish().map_err(|e| err(e.to_string()))?;
             let inner = writer.into_inner();
-            inner.into_inner().map_err(|e| err(e.error().to_string()))?;
+            // On disk before the rename makes it visible.
+            let file = inner.into_inner().map_err(|e| err(e.error().to_string()))?;
+            file.sync_all().map_err(|e| err(e.to_string()))?;
         }
         std::fs::rename(&self.tmp, &self.path).map_err(|e| err(e.to_string()))?;
         Ok(self.path.clone())

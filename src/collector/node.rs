@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 
 use super::pipeline::{Arrival, Batch, ConfigError, Message, Pipeline};
 use crate::config::{CollectorConfig, WatchedTopic};
+use crate::core::clock::ClockWatch;
 use crate::core::reorder::Reorder;
 use crate::core::stats::Window;
 use crate::core::timeline::CompletedCommand;
@@ -68,6 +69,10 @@ pub enum Error {
 
 /// Result alias of this module.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Disagreement between the wall and monotonic clocks over one publish period that counts
+/// as a step of the wall clock rather than slewing or a late tick.
+const CLOCK_STEP_TOLERANCE: Duration = Duration::from_millis(250);
 
 /// Subscribes to `topic` with the decoder its type needs and forwards into `tx`.
 fn subscribe(
@@ -175,8 +180,10 @@ pub async fn run(
         Some(path) => Some(
             std::fs::OpenOptions::new()
                 .create(true)
+                .read(true)
                 .append(true)
                 .open(path)
+                .and_then(|mut file| crate::report::end_torn_line(&mut file).map(|()| file))
                 .map_err(|source| Error::Jsonl {
                     path: path.display().to_string(),
                     source,
@@ -215,12 +222,19 @@ pub async fn run(
         publications,
         unreadable: 0,
     };
+    // Held messages are released by the monotonic clock: a wall clock set back must not
+    // hold them for as long as the step. Their production order is kept by shifting each
+    // production stamp into monotonic time by its own delivery lag.
+    let started = std::time::Instant::now();
+    let monotonic = || started.elapsed();
     let mut held = Reorder::new(config.reorder_window);
+    let mut clock = ClockWatch::new(CLOCK_STEP_TOLERANCE);
+    clock.observe(wall_clock(), monotonic());
     loop {
         let due = held.next_due();
         let release = async {
             match due {
-                Some(due) => tokio::time::sleep(due.saturating_sub(wall_clock())).await,
+                Some(due) => tokio::time::sleep(due.saturating_sub(monotonic())).await,
                 None => std::future::pending().await,
             }
         };
@@ -231,26 +245,33 @@ pub async fn run(
                 let topic = &pipeline.topics()[arrival.topic].topic;
                 out.exporter.add_topic_traffic(topic, 1, arrival.size as u64);
                 pipeline.observe(&arrival);
-                held.push(arrival.produced_at, arrival.received_at, arrival);
+                hold(&mut held, monotonic(), arrival);
             }
             _ = release => {}
             _ = tick.tick() => {
                 // Commands are timed out only as far as held messages cannot still end them.
                 let now = wall_clock();
+                if let Some(step) = clock.observe(now, monotonic()) {
+                    pipeline.clock_stepped();
+                    tracing::warn!(
+                        "the wall clock stepped ({step:?}); latencies across the step are \
+                         not recorded, commands opened before a step back time out"
+                    );
+                }
                 let expired = pipeline.expire(now.saturating_sub(config.reorder_window));
                 out.finished(&pipeline, expired).await;
                 out.metrics(&pipeline, now).await;
                 out.topic_health(&pipeline, now).await;
             }
         }
-        for arrival in held.pop_due(wall_clock()).collect::<Vec<_>>() {
+        for arrival in held.pop_due(monotonic()).collect::<Vec<_>>() {
             out.arrive(&mut pipeline, &arrival).await;
         }
     }
     // What already arrived is measured before the open commands are abandoned.
     while let Ok(arrival) = rx.try_recv() {
         pipeline.observe(&arrival);
-        held.push(arrival.produced_at, arrival.received_at, arrival);
+        hold(&mut held, monotonic(), arrival);
     }
     for arrival in held.drain().collect::<Vec<_>>() {
         out.arrive(&mut pipeline, &arrival).await;
@@ -263,6 +284,13 @@ pub async fn run(
     drop(out);
     let _ = tokio::task::spawn_blocking(move || publisher.join()).await;
     Ok(())
+}
+
+/// Holds `arrival`, received at monotonic time `now`, for reordering: its production stamp
+/// is placed in monotonic time by its delivery lag (wall receive time minus production).
+fn hold(held: &mut Reorder<Arrival>, now: Duration, arrival: Arrival) {
+    let lag = arrival.received_at.saturating_sub(arrival.produced_at);
+    held.push(now.saturating_sub(lag), now, arrival);
 }
 
 /// Samples CPU, memory, disks, network, watched processes and GPUs every
@@ -351,14 +379,19 @@ fn spawn_publisher(mut p: Publishers) -> (mpsc::Sender<Publication>, std::thread
         while let Some(publication) = rx.blocking_recv() {
             match publication {
                 Publication::Command(msg) => {
-                    if let Err(e) = p.latency_pub.publish(&msg) {
-                        tracing::warn!("publishing command_latency: {e}");
-                    }
+                    // The file first: a kill between the two may leave a record on disk
+                    // that was never published, never one published and not on disk.
                     if let Some(file) = p.jsonl.as_mut() {
-                        let line = serde_json::to_string(&msg).unwrap_or_default();
-                        if let Err(e) = writeln!(file, "{line}").and_then(|_| file.flush()) {
+                        let mut line = serde_json::to_vec(&msg).unwrap_or_default();
+                        line.push(b'\n');
+                        // One write per line (`writeln!` would write the newline apart): a
+                        // kill leaves no line without its end for the next one to run into.
+                        if let Err(e) = file.write_all(&line) {
                             tracing::warn!("appending to the JSONL file: {e}");
                         }
+                    }
+                    if let Err(e) = p.latency_pub.publish(&msg) {
+                        tracing::warn!("publishing command_latency: {e}");
                     }
                 }
                 Publication::Batch {
@@ -474,6 +507,33 @@ mod tests {
     use crate::config::{JsonFields, StageConfig};
     use crate::core::timeline::Correlation;
     use crate::transport::inproc::InprocTransport;
+
+    #[test]
+    fn held_messages_leave_by_the_monotonic_clock_whatever_the_wall_clock_does() {
+        let at = |wall_secs: u64| Arrival {
+            topic: 0,
+            received_at: Duration::from_secs(wall_secs),
+            produced_at: Duration::from_secs(wall_secs) - Duration::from_millis(5),
+            size: 1,
+            message: Message::Text(wall_secs.to_string()),
+        };
+        let mono = Duration::from_millis;
+        let mut held = Reorder::new(Duration::from_millis(50));
+        hold(&mut held, mono(1_000), at(10_000));
+        // The wall clock is set back an hour between the two messages.
+        hold(&mut held, mono(1_010), at(6_400));
+        assert_eq!(
+            held.pop_due(mono(1_030)).count(),
+            0,
+            "still within the hold"
+        );
+        let released: Vec<Message> = held.pop_due(mono(1_100)).map(|a| a.message).collect();
+        assert_eq!(
+            released,
+            [Message::Text("10000".into()), Message::Text("6400".into())],
+            "both leave within the hold, in arrival order"
+        );
+    }
 
     fn config() -> CollectorConfig {
         let text = |name: &str, corr: Correlation| {

@@ -160,6 +160,8 @@ pub struct Pipeline {
     recorder: Recorder,
     signals: Signals,
     sides: Vec<StageSide>,
+    /// Steps of the receiving machine's wall clock seen so far (see [`Self::clock_stepped`]).
+    clock_steps: u64,
 }
 
 impl Pipeline {
@@ -295,7 +297,15 @@ impl Pipeline {
             recorder,
             signals,
             sides: vec![StageSide::default(); config.stages.len()],
+            clock_steps: 0,
         })
+    }
+
+    /// Counts a step of the wall clock the arrivals are stamped with (published with the
+    /// correlation anomalies as `clock_step`); the live node detects them with
+    /// [`crate::core::clock::ClockWatch`].
+    pub fn clock_stepped(&mut self) {
+        self.clock_steps += 1;
     }
 
     /// The topics to subscribe to, each once.
@@ -550,6 +560,8 @@ impl Pipeline {
             ("duplicate", c.duplicates),
             ("out_of_order", c.out_of_order),
             ("evicted", c.evicted),
+            ("clock_backwards", c.clock_backwards),
+            ("clock_step", self.clock_steps),
         ] {
             metrics.push(scalar_msg(
                 "correlation_anomalies",
@@ -564,7 +576,15 @@ impl Pipeline {
             .iter()
             .zip(&self.sides)
             .enumerate()
-            .map(|(i, (name, side))| stage_status(name, i, *side, recorder))
+            .map(|(i, (name, side))| {
+                // Only a topic with a stated rhythm (an expected rate or `stale_after`) can
+                // fall silent: voice commands may legitimately pause for hours.
+                let health = &self.health[self.stage_topic[i]];
+                let timed = health.config().expected_rate_hz.is_some()
+                    || health.config().stale_after.is_some();
+                let silence = timed.then(|| health.staleness(now)).flatten();
+                stage_status(name, i, *side, silence, recorder)
+            })
             .collect();
         Batch { metrics, status }
     }
@@ -637,10 +657,12 @@ fn tag(key: &str, value: &str) -> KeyValue {
     }
 }
 
+/// A stage's diagnostic status; `silence` says why its topic went quiet, if it did.
 fn stage_status(
     name: &str,
     index: usize,
     side: StageSide,
+    silence: Option<String>,
     recorder: &Recorder,
 ) -> DiagnosticStatus {
     let failures = recorder.stage_failures(index).unwrap_or(0);
@@ -649,6 +671,8 @@ fn stage_status(
             DiagnosticStatus::STALE,
             "no message received yet".to_owned(),
         )
+    } else if let Some(silence) = silence {
+        (DiagnosticStatus::STALE, silence)
     } else if side.unreadable > 0 {
         (
             DiagnosticStatus::WARN,
@@ -837,6 +861,18 @@ mod tests {
         }
     }
 
+    /// Voice on `/asr`, then done on `/done`, both FIFO.
+    fn voice_and_done() -> CollectorConfig {
+        let mut config = voice_and(vec![]);
+        config.stages.push(StageConfig::new(
+            "done",
+            "/done",
+            RosString::TYPE_NAME,
+            Correlation::Fifo,
+        ));
+        config
+    }
+
     fn arrival(topic: usize, at: Duration, message: Message) -> Arrival {
         Arrival {
             topic,
@@ -912,6 +948,60 @@ mod tests {
         assert_eq!(arrived.unreadable.len(), 1);
         let status = &p.metrics(ms(2)).status[0];
         assert_eq!(status.level, DiagnosticStatus::WARN);
+    }
+
+    #[test]
+    fn a_stage_with_an_expected_rate_goes_stale_when_its_publisher_falls_silent() {
+        let mut config = voice_and_done();
+        config.stages[0].expected_rate_hz = Some(10.0);
+        let mut p = Pipeline::new(&config).unwrap();
+        for i in 0..10 {
+            p.arrive(&arrival(0, ms(1_000 + 100 * i), Message::Text("go".into())));
+        }
+        p.arrive(&arrival(1, ms(1_950), Message::Text("ok".into())));
+        let level = |p: &Pipeline, at| p.metrics(ms(at)).status[0].level;
+        assert_eq!(level(&p, 2_000), DiagnosticStatus::OK);
+        // Five expected periods (0.5 s) of silence: the publisher is gone.
+        let status = &p.metrics(ms(2_500)).status[0];
+        assert_eq!(status.level, DiagnosticStatus::STALE, "{status:?}");
+        assert!(
+            status.message.contains("no message for"),
+            "{}",
+            status.message
+        );
+        // A stage without a stated rhythm may pause: silence alone does not make it stale.
+        assert_eq!(p.metrics(ms(60_000)).status[1].level, DiagnosticStatus::OK);
+    }
+
+    #[test]
+    fn a_backward_stamp_is_an_out_of_order_anomaly_not_a_negative_latency() {
+        let config = voice_and_done();
+        let mut p = Pipeline::new(&config).unwrap();
+        p.arrive(&arrival(0, ms(5_000), Message::Text("go".into())));
+        // The done stage's clock stepped back 2 s.
+        let done = p.arrive(&arrival(1, ms(3_000), Message::Text("ok".into())));
+        assert_eq!(done.finished.len(), 1);
+        let msg = p.command_latency(&done.finished[0]);
+        assert!(
+            msg.stages
+                .iter()
+                .all(|s| s.latency.is_nan() || s.latency >= 0.0),
+            "{msg:?}"
+        );
+        assert!(msg.end_to_end.is_nan(), "{}", msg.end_to_end);
+        p.clock_stepped();
+        let anomalies = |reason: &str| {
+            p.metrics(ms(6_000))
+                .metrics
+                .iter()
+                .find(|m| {
+                    m.name == "correlation_anomalies" && m.tags.iter().any(|t| t.value == reason)
+                })
+                .map(|m| m.max)
+        };
+        assert_eq!(anomalies("out_of_order"), Some(1.0));
+        assert_eq!(anomalies("clock_step"), Some(1.0));
+        assert_eq!(anomalies("clock_backwards"), Some(0.0));
     }
 
     #[test]

@@ -662,6 +662,17 @@ fn validate_channel(check: &mut Checker, at: &FieldPath, channel: &Channel) {
                     "url must start with http:// or https://",
                 );
             }
+            // Credentials come from the environment only: a config file is shared, checked
+            // in and printed by check-config, and the URL names the channel in logs.
+            let authority = url.split("://").nth(1).unwrap_or("").split('/').next();
+            if let Some((_, host)) = authority.and_then(|a| a.rsplit_once('@')) {
+                let scheme = url.split("://").next().unwrap_or("");
+                check.secret_error(
+                    at.key("url"),
+                    format!("{scheme}://***@{host}/..."),
+                    "url must not carry credentials (user:password@host)",
+                );
+            }
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! The file has one top-level key, `scenario:`. Paths (audio files, image sets) are only
 //! checked for form here; whether they exist is checked when the benchmark starts, relative
-//! to the scenario file.
+//! to the scenario file. They must stay inside the scenario file's directory (relative,
+//! no `..`): a scenario cannot make the benchmark read files from elsewhere.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -419,6 +420,7 @@ impl ScenarioFile {
                 );
             }
             if let Some(audio) = &command.audio {
+                check_confined(check, path.key("audio"), audio);
                 if !has_extension(audio, "wav") {
                     check.error(
                         path.key("audio"),
@@ -456,6 +458,8 @@ impl ScenarioFile {
             if set.directory.as_os_str().is_empty() {
                 check.error(path.key("directory"), "", "directory must not be empty");
             }
+            check_confined(check, path.key("directory"), &set.directory);
+            check_confined(check, path.key("annotations"), &set.annotations);
             if !has_extension(&set.annotations, "json") {
                 check.error(
                     path.key("annotations"),
@@ -658,6 +662,25 @@ impl PassThresholds {
     }
 }
 
+/// Paths a scenario reads must stay inside the scenario file's directory: relative, with
+/// no `..` component.
+fn check_confined(check: &mut Checker, field: FieldPath, path: &Path) {
+    use std::path::Component;
+    let escapes = path.components().any(|c| {
+        matches!(
+            c,
+            Component::RootDir | Component::Prefix(_) | Component::ParentDir
+        )
+    });
+    if escapes {
+        check.error(
+            field,
+            path.display(),
+            "paths must stay inside the scenario file's directory: relative, without `..`",
+        );
+    }
+}
+
 fn has_extension(path: &Path, extension: &str) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
@@ -807,6 +830,24 @@ mod tests {
         let text = MINIMAL.replace("[end_to_end]", "[visual_perception]");
         let error = parse_scenario("s.yaml", &text).unwrap_err();
         assert_eq!(error.field(), Some("scenario.suites"));
+    }
+
+    #[test]
+    fn paths_outside_the_scenario_directory_are_rejected_with_their_field() {
+        for bad in [
+            "/etc/passwd.wav",
+            "../elsewhere/cmd.wav",
+            "audio/../../cmd.wav",
+        ] {
+            let text = format!("{MINIMAL}      audio: {bad}\n");
+            let error = parse_scenario("s.yaml", &text).unwrap_err();
+            assert_eq!(error.field(), Some("scenario.commands[0].audio"), "{bad}");
+            assert!(error
+                .to_string()
+                .contains("inside the scenario file's directory"));
+        }
+        let fine = format!("{MINIMAL}      audio: audio/./cmd.wav\n");
+        assert!(parse_scenario("s.yaml", &fine).is_ok());
     }
 
     #[test]

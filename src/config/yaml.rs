@@ -251,6 +251,9 @@ pub(crate) struct Issue {
     pub(crate) field: FieldPath,
     pub(crate) value: String,
     pub(crate) message: String,
+    /// Whether messages quote the value as written in the file (else `value` as given:
+    /// a secret must not be repeated).
+    pub(crate) quote_source: bool,
 }
 
 /// Collects validation errors and warnings in document order of discovery.
@@ -266,6 +269,15 @@ impl Issue {
             field,
             value: value.to_string(),
             message: message.into(),
+            quote_source: true,
+        }
+    }
+
+    /// The value to show: as written at `scalar` unless this issue must not repeat it.
+    fn shown(&self, scalar: Option<String>) -> String {
+        match (self.quote_source, scalar) {
+            (true, Some(written)) => written,
+            _ => self.value.clone(),
         }
     }
 }
@@ -279,6 +291,19 @@ impl Checker {
         message: impl Into<String>,
     ) {
         self.errors.push(Issue::new(field, value, message));
+    }
+
+    /// Records an error about `field` whose value holds a secret: messages show `shown`
+    /// (a redacted rendering), never the value as written.
+    pub(crate) fn secret_error(
+        &mut self,
+        field: FieldPath,
+        shown: impl fmt::Display,
+        message: impl Into<String>,
+    ) {
+        let mut issue = Issue::new(field, shown, message);
+        issue.quote_source = false;
+        self.errors.push(issue);
     }
 
     /// Records a warning about `field`.
@@ -406,7 +431,7 @@ impl Document {
             line,
             column,
             field: issue.field.to_string(),
-            value: scalar.unwrap_or_else(|| issue.value.clone()),
+            value: issue.shown(scalar),
             message: issue.message.clone(),
         })
     }
@@ -423,7 +448,7 @@ impl Document {
                     line,
                     column,
                     field: issue.field.to_string(),
-                    value: scalar.unwrap_or_else(|| issue.value.clone()),
+                    value: issue.shown(scalar),
                     message: issue.message.clone(),
                 }
             })

@@ -7,6 +7,7 @@
 
 pub mod alert;
 pub mod bench;
+pub mod clock;
 pub mod extract;
 pub mod ingest;
 pub mod kpi;

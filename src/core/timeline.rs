@@ -202,6 +202,9 @@ pub struct TrackerCounters {
     pub evicted: u64,
     /// Commands opened.
     pub opened: u64,
+    /// Commands timed out because they started more than `command_timeout` after the time
+    /// they were expired at: the clock jumped backwards while they were open.
+    pub clock_backwards: u64,
 }
 
 /// Why a tracker configuration is unusable.
@@ -368,9 +371,13 @@ impl Tracker {
     pub fn expire(&mut self, now: Duration, done: &mut Vec<CompletedCommand>) {
         let timeout = self.config.command_timeout;
         while let Some(front) = self.front_live() {
-            if front.started_at.saturating_add(timeout) > now {
+            // A start this far in the future of `now` means the clock went back: waiting for
+            // it to catch up would keep the command open for as long as the jump.
+            let from_the_future = front.started_at > now.saturating_add(timeout);
+            if front.started_at.saturating_add(timeout) > now && !from_the_future {
                 break;
             }
+            self.counters.clock_backwards += u64::from(from_the_future);
             done.extend(self.close(None, Outcome::TimedOut, None, now));
         }
     }
@@ -693,6 +700,66 @@ mod tests {
         assert_eq!(done[0].ended_at, ms(1000));
         t.ingest(StageEvent::done(1, ms(1100)), &mut done);
         assert_eq!(done.len(), 1);
+        assert_eq!(t.counters().unmatched, 1);
+    }
+
+    #[test]
+    fn a_clock_that_jumps_back_records_no_negative_latency_and_counts_the_step() {
+        let mut t = tracker(&[Correlation::Fifo, Correlation::Fifo, Correlation::Fifo]);
+        // Stage 1 is stamped 40 ms before stage 0: the clock stepped back in between.
+        let done = feed(
+            &mut t,
+            vec![
+                StageEvent::done(0, ms(500)),
+                StageEvent::done(1, ms(460)),
+                StageEvent::done(2, ms(470)),
+            ],
+        );
+        assert_eq!(done.len(), 1);
+        let cmd = &done[0];
+        assert_eq!(cmd.outcome, Outcome::Succeeded);
+        assert_eq!(cmd.stage_latency[1], None, "no negative stage latency");
+        assert_eq!(cmd.stage_latency[2], Some(ms(10)));
+        assert_eq!(cmd.end_to_end, None, "the end lies before the start");
+        assert!(cmd.ended_at >= cmd.started_at);
+        // Both later stages lie before the start.
+        assert_eq!(t.counters().out_of_order, 2);
+    }
+
+    #[test]
+    fn commands_opened_before_a_clock_jumped_back_time_out_at_once_and_are_counted() {
+        let mut t = tracker(&[Correlation::Fifo, Correlation::Fifo]);
+        let mut done = feed(
+            &mut t,
+            vec![
+                StageEvent::done(0, ms(3_600_000)),
+                StageEvent::done(0, ms(3_600_010)),
+            ],
+        );
+        // The clock went back an hour: waiting for it would keep both open for an hour.
+        t.expire(ms(5), &mut done);
+        assert_eq!(done.len(), 2);
+        assert!(done.iter().all(|c| c.outcome == Outcome::TimedOut));
+        assert!(done.iter().all(|c| c.ended_at >= c.started_at));
+        assert_eq!(t.counters().clock_backwards, 2);
+        assert_eq!(t.open_count(), 0);
+        // A command within the timeout's reach of `now` is not from the future.
+        t.ingest(StageEvent::done(0, ms(900)), &mut done);
+        t.expire(ms(5), &mut done);
+        assert_eq!((done.len(), t.open_count()), (2, 1));
+    }
+
+    #[test]
+    fn a_clock_that_jumps_forward_times_the_command_out_instead_of_a_huge_latency() {
+        let mut t = tracker(&[Correlation::Fifo, Correlation::Fifo]);
+        let mut done = feed(&mut t, vec![StageEvent::done(0, ms(0))]);
+        // As the collector does: overdue commands expire at each event's time first.
+        let jumped = ms(3_600_000);
+        t.expire(jumped, &mut done);
+        t.ingest(StageEvent::done(1, jumped), &mut done);
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].outcome, Outcome::TimedOut);
+        assert_eq!(done[0].end_to_end, None);
         assert_eq!(t.counters().unmatched, 1);
     }
 

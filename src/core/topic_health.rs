@@ -298,18 +298,24 @@ impl TopicHealth {
         }
     }
 
-    fn verdict(&self, now: Duration, rate_hz: Option<f64>) -> (HealthStatus, String) {
+    /// Why the topic is stale at `now` (never received, or silent for `stale_after`), if it is.
+    pub fn staleness(&self, now: Duration) -> Option<String> {
         let Some(last) = self.last_received else {
-            return (HealthStatus::Stale, "no message received".to_owned());
+            return Some("no message received".to_owned());
         };
         // A `now` before the last message (clocks stepping back) reads as no silence.
         let silence = now.saturating_sub(last);
-        if silence >= self.stale_after {
-            let reason = format!(
+        (silence >= self.stale_after).then(|| {
+            format!(
                 "no message for {:.3} s (stale after {:.3} s)",
                 silence.as_secs_f64(),
                 self.stale_after.as_secs_f64()
-            );
+            )
+        })
+    }
+
+    fn verdict(&self, now: Duration, rate_hz: Option<f64>) -> (HealthStatus, String) {
+        if let Some(reason) = self.staleness(now) {
             return (HealthStatus::Stale, reason);
         }
         let Some(rate) = rate_hz else {

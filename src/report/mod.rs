@@ -12,6 +12,7 @@ pub mod svg;
 mod table;
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
@@ -503,21 +504,43 @@ impl Report {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it into place.
+/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place:
+/// `path` is either absent, its old content, or complete. On any error (a full disk, a
+/// read-only directory) the temporary is removed and the error names `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temp_path(path);
-    let io = |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    };
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::Io {
-            path: path.to_owned(),
-            source,
-        }
-    })
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    written
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|source| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::Io {
+                path: path.to_owned(),
+                source,
+            }
+        })
+}
+
+/// Ends a file's last line if it has no newline (a writer was killed mid-line, or the disk
+/// filled), so that the next appended line starts clean; the torn line stays, for readers
+/// to skip and count. `file` must be open for reading and appending.
+pub fn end_torn_line(file: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        file.write_all(b"\n")?;
+        file.sync_data()?;
+    }
+    Ok(())
 }
 
 /// A hidden temporary name beside `path`, unique to this process.

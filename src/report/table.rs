@@ -114,7 +114,9 @@ impl CommandTable {
         };
         if let Some(writer) = self.writer.take() {
             let inner = writer.into_inner().map_err(|e| io(e.into_error()))?;
-            inner.into_inner().map_err(|e| io(e.into_error()))?;
+            // On disk before the rename makes it visible.
+            let file = inner.into_inner().map_err(|e| io(e.into_error()))?;
+            file.sync_all().map_err(io)?;
         }
         std::fs::rename(&self.tmp, &self.path).map_err(io)?;
         Ok(path)

@@ -3,10 +3,13 @@
 //! DDS traffic must never leave loopback. [`isolated`] re-runs the calling test in a private
 //! network namespace (`unshare -n`, falling back to `unshare -rn` without root) whose only
 //! interface is `lo`, with multicast on and 224.0.0.0/4 routed through it.
+//! [`fault`] holds the fault-injection helpers (restartable node processes, waiting for a
+//! topic, reading JSONL files that may end torn).
 
 #![allow(dead_code)]
 
 pub mod sim_truth;
+pub mod fault;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -23,7 +26,29 @@ pub const LOOPBACK_MULTICAST: &str =
 /// body. Otherwise re-runs test `name` of this test binary inside a fresh namespace prepared
 /// by `setup` (shell commands), asserts it passed, and returns false.
 pub fn isolated(name: &str, setup: &str) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
+    reexec_in(name, &[&["-n"], &["-r", "-n"]], setup, &[])
+}
+
+/// Like [`isolated`], with a private mount namespace as well: `setup` may mount (a small
+/// tmpfs to fill, a read-only remount) without touching the machine's mounts; `env` is
+/// passed to the re-run test (and to `setup`).
+pub fn isolated_with_mounts(name: &str, setup: &str, env: &[(&str, &std::ffi::OsStr)]) -> bool {
+    reexec_in(name, &[&["-m", "-n"], &["-r", "-m", "-n"]], setup, env)
+}
+
+/// Whether this process is a test re-run inside its private namespace.
+pub fn inside_namespace() -> bool {
+    std::env::var_os(INSIDE).is_some()
+}
+
+/// Re-runs test `name` under `unshare` with the first of `flag_sets` that works.
+fn reexec_in(
+    name: &str,
+    flag_sets: &[&[&str]],
+    setup: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> bool {
+    if inside_namespace() {
         return true;
     }
     // One namespace at a time per test binary: DDS tests measure rates and latencies, and
@@ -35,13 +60,14 @@ pub fn isolated(name: &str, setup: &str) -> bool {
     let exe = std::env::current_exe().expect("test binary path");
     let script = format!("{setup} && exec \"$0\" \"$@\"");
     let mut last_error = String::new();
-    for flags in [&["-n"][..], &["-r", "-n"][..]] {
+    for flags in flag_sets {
         let output = Command::new("unshare")
-            .args(flags)
+            .args(*flags)
             .args(["--", "sh", "-c", &script])
             .arg(&exe)
             .args([name, "--exact", "--nocapture", "--test-threads=1"])
             .env(INSIDE, "1")
+            .envs(env.iter().copied())
             .output()
             .expect("unshare (util-linux) must be installed");
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -52,11 +78,11 @@ pub fn isolated(name: &str, setup: &str) -> bool {
         }
         // A namespace we could not create is worth the next attempt; a failed test is not.
         if stdout.contains("running 1 test") {
-            panic!("{name} failed inside its network namespace:\n{stdout}\n{stderr}");
+            panic!("{name} failed inside its namespace:\n{stdout}\n{stderr}");
         }
         last_error = format!("unshare {flags:?}: {stderr}");
     }
-    panic!("cannot create a private network namespace for {name}: {last_error}");
+    panic!("cannot create a private namespace for {name}: {last_error}");
 }
 
 /// The repository root.
