@@ -8,8 +8,8 @@
 
 #![allow(dead_code)]
 
-pub mod sim_truth;
 pub mod fault;
+pub mod sim_truth;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
