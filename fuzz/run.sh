@@ -11,6 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
 seconds=${1:-60}
+# AddressSanitizer (the default, as the long runs in docs/reliability.md used) or `none`:
+# the targets are safe Rust, where a panic, hang or runaway allocation is found either
+# way, and an uninstrumented build of the C parts (bundled SQLite, zstd, lz4) is several
+# times quicker, which is what CI's short runs use.
+sanitizer=${VLA_PERF_FUZZ_SANITIZER:-address}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
@@ -26,7 +31,7 @@ seed_dirs() {
 }
 
 # One build of every target up front, so that build output stays out of the run logs.
-cargo fuzz build
+cargo fuzz build --sanitizer "$sanitizer"
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
   log="corpus/$target.log"
@@ -34,7 +39,7 @@ for target in "${targets[@]}"; do
   echo "---- fuzz $target for ${seconds}s ----"
   # -rss_limit_mb / -malloc_limit_mb: an input that makes us allocate without bound is a
   # finding; -timeout: one input running 10 s is a hang.
-  if ! cargo fuzz run "$target" "corpus/$target" "${seeds[@]}" -- \
+  if ! cargo fuzz run --sanitizer "$sanitizer" "$target" "corpus/$target" "${seeds[@]}" -- \
       -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 \
       -print_final_stats=1 >"$log" 2>&1; then
     tail -n 60 "$log"

@@ -76,7 +76,8 @@ fn scenario_text(load: &str, suites: &str, images: &Path) -> String {
     max_p95_latency: {{plan: 400ms, end_to_end: 3s}}
     min_success_rate: 0.5
 "#,
-        dir = images.display(),
+        // Scenario paths are relative to the scenario file, which sits beside `images`.
+        dir = images.file_name().unwrap().to_string_lossy(),
     )
 }
 
@@ -626,7 +627,7 @@ fn bad_scenarios_and_missing_files_are_refused_before_anything_is_sent() {
         ),
         (
             "images.yaml",
-            good.replace("directory: ", "directory: /nonexistent"),
+            good.replace("directory: ", "directory: missing_"),
             "frame_000.png: scenario.image_sets[0].directory: cannot open the image",
         ),
     ] {
