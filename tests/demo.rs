@@ -81,6 +81,23 @@ fn the_degraded_demo_measures_every_stage_fires_and_resolves_alerts_and_sends_no
         return;
     }
     let state = tempfile::tempdir().unwrap();
+    // The shipped scenario with its image set rendered at 160x120: a debug build of
+    // RustDDS does not reassemble 640x480 frames fast enough on a loaded machine.
+    let scenario = state.path().join("scenario.yaml");
+    std::fs::copy(repo().join("config/scenarios/basic.yaml"), &scenario).unwrap();
+    let images = state.path().join("images/sim_shapes");
+    std::fs::create_dir_all(&images).unwrap();
+    let (frames, coco) = vla_perf::sim::scene::image_set(8, 160, 120);
+    for (name, frame) in &frames {
+        vla_perf::bench::assets::write_png(
+            &images.join(name),
+            frame.width,
+            frame.height,
+            &frame.rgb,
+        )
+        .unwrap();
+    }
+    std::fs::write(images.join("instances.json"), coco.to_string()).unwrap();
     let pcap = state.path().join("v0.pcap");
     let capture = Capture::start("v0", &pcap);
     let output = Command::new(env!("CARGO_BIN_EXE_vla-perf"))
@@ -100,6 +117,8 @@ fn the_degraded_demo_measures_every_stage_fires_and_resolves_alerts_and_sends_no
         .arg(repo().join("tests/fixtures/demo/alerts.yaml"))
         .arg("--state-dir")
         .arg(state.path())
+        .arg("--scenario")
+        .arg(&scenario)
         .output()
         .expect("vla-perf binary");
     let packets = capture.packets(&pcap);

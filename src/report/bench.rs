@@ -528,3 +528,37 @@ fn resources_section(out: &mut String, r: &BenchReport) {
         );
     }
 }
+
+#[cfg(test)]
+mod round_trip {
+    use crate::core::timeline::Outcome;
+
+    #[test]
+    fn the_report_of_a_run_where_nothing_answered_reads_back() {
+        let dir = env!("CARGO_MANIFEST_DIR");
+        let text =
+            std::fs::read_to_string(format!("{dir}/tests/fixtures/bench/run_record.json")).unwrap();
+        let mut record: crate::core::bench::RunRecord = serde_json::from_str(&text).unwrap();
+        for suite in &mut record.suites {
+            for image in &mut suite.images {
+                image.received = None;
+                image.detections.clear();
+            }
+            for c in &mut suite.commands {
+                c.reached.iter_mut().for_each(|r| *r = None);
+                c.outcome = Outcome::TimedOut;
+                c.transcript = None;
+                c.plan = None;
+            }
+        }
+        let scenario =
+            crate::config::load_scenario(format!("{dir}/tests/fixtures/bench/scenario.yaml"))
+                .unwrap();
+        let report = crate::core::bench::score(&record, &scenario);
+        // Unmeasured figures are NaN in places (a recommendation's evidence) and null in JSON.
+        let json = report.to_json().unwrap();
+        let back = super::BenchReport::from_json(&json).unwrap();
+        assert_eq!(back.suites.len(), report.suites.len());
+        assert_eq!(back.recommendations.len(), report.recommendations.len());
+    }
+}

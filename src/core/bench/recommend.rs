@@ -58,10 +58,16 @@ pub struct Evidence {
     pub suite: Option<Suite>,
     /// Figure name, e.g. `share_p95.plan`, `frames_per_second`, `cpu_mean_percent.asr`.
     pub name: String,
-    /// Its value.
+    /// Its value; NaN when the figure was not measured (written as JSON `null`).
+    #[serde(deserialize_with = "nan_when_null")]
     pub value: f64,
     /// The limit it crossed.
     pub limit: Option<f64>,
+}
+
+/// JSON has no NaN (serde_json writes it as `null`): read `null` back as NaN.
+fn nan_when_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl std::fmt::Display for Evidence {
