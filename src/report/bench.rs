@@ -12,7 +12,6 @@ use crate::core::bench::score::{
     DETECTION_IOU, DETECTION_SCORE_THRESHOLD, END_TO_END, END_TO_END_UNCORRECTED,
 };
 use crate::core::bench::{BenchReport, Compare, SuiteReport, TimeBin};
-use crate::core::stats::Summary;
 use crate::notify::rfc3339;
 
 /// The plots written beside the report, in order.
@@ -345,18 +344,9 @@ fn suite_section(out: &mut String, s: &SuiteReport) {
             "max",
         ],
         s.latencies.iter().map(|l| {
-            let q = |f: fn(&Summary) -> f64| millis(l.summary.as_ref().map(f));
-            vec![
-                l.name.clone(),
-                l.count().to_string(),
-                q(|s| s.mean),
-                q(|s| s.min),
-                q(|s| s.p50),
-                q(|s| s.p90),
-                q(|s| s.p95),
-                q(|s| s.p99),
-                q(|s| s.max),
-            ]
+            let mut row = vec![l.name.clone()];
+            row.extend(super::markdown::summary_cells(l.summary.as_ref(), millis));
+            row
         }),
     );
     if !s.classes.is_empty() {

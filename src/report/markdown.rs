@@ -32,20 +32,29 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// The count and the statistics columns of a latency table row (mean, min, p50, p90, p95,
+/// p99, max), each formatted by `ms`.
+pub(super) fn summary_cells(s: Option<&Summary>, ms: fn(Option<f64>) -> String) -> Vec<String> {
+    let stats: [fn(&Summary) -> f64; 7] = [
+        |s| s.mean,
+        |s| s.min,
+        |s| s.p50,
+        |s| s.p90,
+        |s| s.p95,
+        |s| s.p99,
+        |s| s.max,
+    ];
+    std::iter::once(s.map_or(0, |s| s.count).to_string())
+        .chain(stats.iter().map(|f| ms(s.map(f))))
+        .collect()
+}
+
 fn latency_row(out: &mut String, name: &str, s: Option<&Summary>) {
-    let f = |g: fn(&Summary) -> f64| ms(s.map(g));
     let _ = writeln!(
         out,
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {} |",
         cell(name),
-        s.map_or(0, |s| s.count),
-        f(|s| s.mean),
-        f(|s| s.min),
-        f(|s| s.p50),
-        f(|s| s.p90),
-        f(|s| s.p95),
-        f(|s| s.p99),
-        f(|s| s.max),
+        summary_cells(s, ms).join(" | ")
     );
 }
 
