@@ -27,7 +27,7 @@ use crate::msg::std_msgs::Header;
 use crate::msg::{Alert, MetricArray, ResourceUsage};
 use crate::notify::{self, Dispatcher, RetryPolicy};
 use crate::transport::{
-    self, wall_clock, NodeOptions, Publisher, Qos, Received, Subscription, Transport, Typed,
+    self, wall_clock, NodeOptions, Publisher, Qos, Subscription, Transport, Typed,
 };
 
 /// Why the alert node could not start.
@@ -153,41 +153,19 @@ pub async fn run(
         Publisher::<DiagnosticArray>::new(node.as_mut(), "/diagnostics", Qos::reliable(10))?;
     let (tx, mut inputs) = mpsc::channel::<Input>(1024);
     for topic in ["metrics", "topic_health"] {
-        let mut sub = Subscription::<Typed<MetricArray>>::typed(
+        Subscription::<Typed<MetricArray>>::typed(
             node.as_mut(),
             &format!("{ns}/{topic}"),
             Qos::reliable(10),
-        )?;
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            while let Some(Received {
-                message,
-                received_at,
-                ..
-            }) = sub.recv().await
-            {
-                if tx.send(Input::Metrics(message, received_at)).await.is_err() {
-                    break;
-                }
-            }
-        });
+        )?
+        .forward(tx.clone(), |r| Input::Metrics(r.message, r.received_at));
     }
-    let mut resources = Subscription::<Typed<ResourceUsage>>::typed(
+    Subscription::<Typed<ResourceUsage>>::typed(
         node.as_mut(),
         &format!("{ns}/resources"),
         Qos::reliable(10),
-    )?;
-    tokio::spawn(async move {
-        while let Some(r) = resources.recv().await {
-            if tx
-                .send(Input::Resources(r.message, r.received_at))
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
+    )?
+    .forward(tx, |r| Input::Resources(r.message, r.received_at));
 
     let mut out = Output {
         alert_pub,

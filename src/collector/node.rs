@@ -81,31 +81,18 @@ fn subscribe(
     watched: &WatchedTopic,
     tx: mpsc::Sender<Arrival>,
 ) -> Result<()> {
-    fn forward<D, F>(mut sub: Subscription<D>, index: usize, tx: mpsc::Sender<Arrival>, wrap: F)
+    fn forward<D, F>(sub: Subscription<D>, index: usize, tx: mpsc::Sender<Arrival>, wrap: F)
     where
-        D: Decoder + 'static,
+        D: Decoder + Send + 'static,
         D::Output: Send,
         F: Fn(D::Output) -> Message + Send + 'static,
     {
-        tokio::spawn(async move {
-            while let Some(Received {
-                message,
-                received_at,
-                source_time,
-                size,
-            }) = sub.recv().await
-            {
-                let arrival = Arrival {
-                    topic: index,
-                    received_at,
-                    produced_at: source_time.unwrap_or(received_at),
-                    size,
-                    message: wrap(message),
-                };
-                if tx.send(arrival).await.is_err() {
-                    break;
-                }
-            }
+        sub.forward(tx, move |r: Received<D::Output>| Arrival {
+            topic: index,
+            received_at: r.received_at,
+            produced_at: r.source_time.unwrap_or(r.received_at),
+            size: r.size,
+            message: wrap(r.message),
         });
     }
     let (topic, qos) = (watched.topic.as_str(), watched.subscription_qos());

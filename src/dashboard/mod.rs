@@ -39,20 +39,10 @@ fn forward<T>(
 where
     T: RosMessage + serde::de::DeserializeOwned + Send + 'static,
 {
-    let mut sub = Subscription::<Typed<T>>::typed(node, topic, qos)?;
-    let tx = tx.clone();
-    tokio::spawn(async move {
-        while let Some(Received {
-            message,
-            received_at,
-            ..
-        }) = sub.recv().await
-        {
-            if tx.send((received_at, wrap(message))).await.is_err() {
-                break;
-            }
-        }
-    });
+    Subscription::<Typed<T>>::typed(node, topic, qos)?
+        .forward(tx.clone(), move |r: Received<T>| {
+            (r.received_at, wrap(r.message))
+        });
     Ok(())
 }
 

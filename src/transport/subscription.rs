@@ -228,6 +228,24 @@ impl<D: Decoder> Subscription<D> {
         }
     }
 
+    /// Hands every received sample, mapped by `wrap`, to `tx` from a task of its own, until
+    /// the backend shuts down or the receiver goes away.
+    pub fn forward<T, F>(mut self, tx: tokio::sync::mpsc::Sender<T>, wrap: F)
+    where
+        D: Send + 'static,
+        D::Output: Send,
+        T: Send + 'static,
+        F: Fn(Received<D::Output>) -> T + Send + 'static,
+    {
+        tokio::spawn(async move {
+            while let Some(received) = self.recv().await {
+                if tx.send(wrap(received)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
     /// Like [`Self::recv`] without waiting: `None` when nothing decodable is queued.
     pub fn try_recv(&mut self) -> Option<Received<D::Output>> {
         while let Ok(sample) = self.rx.try_recv() {
