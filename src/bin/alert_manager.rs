@@ -44,9 +44,11 @@ struct Args {
     ros_args: Vec<String>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    node_main::init_logging("info");
+fn main() -> anyhow::Result<()> {
+    node_main::run_node("info", run)
+}
+
+async fn run() -> anyhow::Result<()> {
     // Installed before start-up so an early signal is not lost to the default action.
     let shutdown = node_main::shutdown_signal();
     let args = Args::parse();

@@ -25,7 +25,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    let arenas = node_main::bound_malloc_arenas();
     node_main::init_logging("info,rustdds=off,ros2_client=warn");
+    node_main::log_malloc_arenas(arenas);
     let cli = Cli::parse();
     let args = node_main::node_parameters("vla_perf_benchmark", &cli.ros_args)
         .and_then(|params| node_main::note_use_sim_time(&params).map(|()| params))

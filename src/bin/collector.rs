@@ -24,9 +24,11 @@ struct Args {
     ros_args: Vec<String>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    node_main::init_logging("info");
+fn main() -> anyhow::Result<()> {
+    node_main::run_node("info", run)
+}
+
+async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let params = node_main::node_parameters("vla_perf_collector", &args.ros_args)?;
     node_main::note_use_sim_time(&params)?;

@@ -30,11 +30,13 @@ struct Args {
     ros_args: Vec<String>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    // Like node_main::init_logging, but RustDDS's own info lines (discovery chatter of five
-    // participants, thousands of lines a second at start-up) are left out unless asked for.
-    node_main::init_logging("info,rustdds=warn");
+fn main() -> anyhow::Result<()> {
+    // RustDDS's own info lines (discovery chatter of five participants, thousands of lines
+    // a second at start-up) are left out unless asked for.
+    node_main::run_node("info,rustdds=warn", run)
+}
+
+async fn run() -> anyhow::Result<()> {
     // Installed before start-up so an early signal is not lost to the default action.
     let shutdown = node_main::shutdown_signal();
     let args = Args::parse();

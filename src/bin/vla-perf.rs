@@ -66,6 +66,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The demo and the benchmark run nodes in this process (node_main::bound_malloc_arenas).
+    vla_perf::node_main::bound_malloc_arenas();
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { files } => check_config(&files),
