@@ -4,13 +4,19 @@
 //!
 //! The demo speaks one command every 3 s; this driver speaks one every 3 s /
 //! `VLA_PERF_SOAK_RATE` (default 10, i.e. every 300 ms) for `VLA_PERF_SOAK_SECONDS`
-//! (default 1800). Every `VLA_PERF_SOAK_SAMPLE` seconds (default 60) it prints each node's
-//! RSS and CPU. At the end: per node RSS at start (after a 60 s warm-up, when the
-//! collector's windows have filled), at the end and its peak (VmHWM), the growth in
-//! percent, CPU as % of one core, and the commands spoken, measured (CommandLatency
-//! received) and not measured, with outcomes and the collector's own drop counters
-//! (Prometheus `vla_perf_dropped_events_total`, `vla_perf_topic_decode_failures_total`).
-//! The last line says whether every node's RSS grew by less than 5 %.
+//! (default 1800). Each node's RSS is read every second; every `VLA_PERF_SOAK_SAMPLE`
+//! seconds (default 60) a line shows each node's RSS and CPU.
+//!
+//! RSS moves by a few MiB from one second to the next in a node that has camera frames in
+//! flight, so one reading is a poor "RSS at start". At the end, per node: RSS at start
+//! (the median of the minute after a 60 s warm-up, when the collector's windows have
+//! filled), at the end (the median of the last minute), the growth between the two in
+//! percent, the single readings at both instants, the range, the peak (VmHWM), the
+//! least-squares trend in MiB per hour, CPU as % of one core, and the commands spoken,
+//! measured (CommandLatency received) and not measured, with outcomes and the collector's
+//! own drop counters (Prometheus `vla_perf_dropped_events_total`,
+//! `vla_perf_topic_decode_failures_total`). The last line says whether every node's RSS
+//! grew by less than 5 %.
 //!
 //! DDS stays on loopback: the bench re-runs itself in a private network namespace
 //! (`unshare -n`, or `-rn` without root) and the nodes inherit it.
@@ -38,6 +44,10 @@ const DOMAIN: u16 = 79;
 const DEMO_PERIOD: Duration = Duration::from_secs(3);
 /// RSS at "start" is taken after this long: histograms, windows and DDS caches fill first.
 const WARM_UP: Duration = Duration::from_secs(60);
+/// How often each node's RSS is read.
+const READ_EVERY: Duration = Duration::from_secs(1);
+/// The span whose median is "RSS at start" (after the warm-up) and "RSS at end".
+const MEDIAN_OVER: Duration = Duration::from_secs(60);
 /// Most RSS growth from start to end that passes.
 const RSS_GROWTH_LIMIT_PERCENT: f64 = 5.0;
 
@@ -123,6 +133,54 @@ struct Sample {
     rss_mib: f64,
     cpu_seconds: f64,
     at: Instant,
+}
+
+/// A node's RSS over the soak, from its once-a-second readings.
+struct RssFigures {
+    /// Median of the first [`MEDIAN_OVER`].
+    start: f64,
+    /// Median of the last [`MEDIAN_OVER`].
+    end: f64,
+    min: f64,
+    max: f64,
+    /// Least-squares slope over every reading.
+    trend_mib_per_hour: f64,
+}
+
+impl RssFigures {
+    fn of(series: &[Sample]) -> Self {
+        let t0 = series[0].at;
+        let points: Vec<(f64, f64)> = series
+            .iter()
+            .filter(|s| s.rss_mib.is_finite())
+            .map(|s| (s.at.duration_since(t0).as_secs_f64(), s.rss_mib))
+            .collect();
+        let last_t = points.last().map_or(0.0, |p| p.0);
+        let span = MEDIAN_OVER.as_secs_f64();
+        let median_of = |keep: &dyn Fn(f64) -> bool| {
+            let mut v: Vec<f64> = points.iter().filter(|p| keep(p.0)).map(|p| p.1).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        };
+        let n = points.len() as f64;
+        let (mean_t, mean_r) = (
+            points.iter().map(|p| p.0).sum::<f64>() / n,
+            points.iter().map(|p| p.1).sum::<f64>() / n,
+        );
+        let covariance: f64 = points.iter().map(|p| (p.0 - mean_t) * (p.1 - mean_r)).sum();
+        let variance: f64 = points.iter().map(|p| (p.0 - mean_t).powi(2)).sum();
+        Self {
+            start: median_of(&|t| t < span),
+            end: median_of(&|t| t > last_t - span),
+            min: points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min),
+            max: points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max),
+            trend_mib_per_hour: covariance / variance.max(1e-9) * 3600.0,
+        }
+    }
+
+    fn growth_percent(&self) -> f64 {
+        (self.end - self.start) / self.start * 100.0
+    }
 }
 
 fn sample(node: &NodeProcess) -> Sample {
@@ -298,10 +356,11 @@ fn main() {
 
     let started = Instant::now();
     let mut next_command = started;
-    let mut next_sample = started + warm_up;
+    let mut next_read = started + warm_up;
+    let mut next_line = next_read;
     let mut spoken = 0u64;
-    let mut first: Option<Vec<Sample>> = None;
-    let mut peak_rss = vec![0.0f64; nodes.len()];
+    // One reading of every node per second from the end of the warm-up on.
+    let mut readings: Vec<Vec<Sample>> = Vec::new();
     while started.elapsed() < duration {
         let now = Instant::now();
         if now >= next_command {
@@ -317,12 +376,16 @@ fn main() {
             // Fixed schedule: a late tick does not shift the ones after it.
             next_command += period;
         }
-        if now >= next_sample {
-            let samples: Vec<Sample> = nodes.iter().map(sample).collect();
+        if now >= next_read {
+            readings.push(nodes.iter().map(sample).collect());
+            next_read += READ_EVERY;
+        }
+        if now >= next_line {
+            let samples = readings.last().expect("read at this instant or before");
             let measured: u64 = outcomes.lock().unwrap().values().sum();
             let line: Vec<String> = nodes
                 .iter()
-                .zip(&samples)
+                .zip(samples)
                 .map(|(n, s)| format!("{} {:.1} MiB {:.1} cpu-s", n.name, s.rss_mib, s.cpu_seconds))
                 .collect();
             println!(
@@ -330,16 +393,12 @@ fn main() {
                 started.elapsed().as_secs_f64(),
                 line.join(" | ")
             );
-            for (peak, s) in peak_rss.iter_mut().zip(&samples) {
-                *peak = peak.max(s.rss_mib);
-            }
-            first.get_or_insert(samples);
-            next_sample += sample_every;
+            next_line += sample_every;
         }
-        let wake = next_command.min(next_sample);
+        let wake = next_command.min(next_read).min(next_line);
         std::thread::sleep(wake.saturating_duration_since(Instant::now()));
     }
-    let last: Vec<Sample> = nodes.iter().map(sample).collect();
+    readings.push(nodes.iter().map(sample).collect());
     let hwm: Vec<f64> = nodes.iter().map(|n| n.memory_mib("VmHWM:")).collect();
     // Commands still in the stack finish or time out (command_timeout 10 s).
     std::thread::sleep(Duration::from_secs(12));
@@ -356,23 +415,36 @@ fn main() {
         "\n---- soak figures ({:?} at {rate}x, {spoken} commands) ----",
         duration
     );
-    println!("node           rss start MiB  rss end MiB  rss peak MiB  growth %  cpu % of a core");
-    let first = first.unwrap_or_else(|| last.clone());
+    println!(
+        "RSS start/end: medians of the first minute after the warm-up and of the last minute \
+         ({} readings a node, one a second)",
+        readings.len()
+    );
+    println!(
+        "node           rss start MiB  rss end MiB  growth %  first/last reading MiB  \
+         range MiB    peak MiB  trend MiB/h  cpu % of a core"
+    );
     let mut worst_growth = f64::NEG_INFINITY;
     for (i, node) in nodes.iter().enumerate() {
-        let (start, end) = (first[i], last[i]);
-        let growth = (end.rss_mib - start.rss_mib) / start.rss_mib * 100.0;
-        worst_growth = worst_growth.max(growth);
+        let series: Vec<Sample> = readings.iter().map(|r| r[i]).collect();
+        let rss = RssFigures::of(&series);
+        worst_growth = worst_growth.max(rss.growth_percent());
+        let (start, end) = (series[0], series[series.len() - 1]);
         let cpu = (end.cpu_seconds - start.cpu_seconds)
             / end.at.duration_since(start.at).as_secs_f64().max(1e-9)
             * 100.0;
         println!(
-            "{:<14} {:>13.1}  {:>11.1}  {:>12.1}  {:>8.2}  {:>15.1}",
+            "{:<14} {:>13.1}  {:>11.1}  {:>8.2}  {:>10.1} / {:<10.1}  {:>5.1}-{:<5.1}  {:>8.1}  {:>11.2}  {:>15.1}",
             node.name,
+            rss.start,
+            rss.end,
+            rss.growth_percent(),
             start.rss_mib,
             end.rss_mib,
-            hwm[i].max(peak_rss[i]),
-            growth,
+            rss.min,
+            rss.max,
+            hwm[i].max(rss.max),
+            rss.trend_mib_per_hour,
             cpu
         );
     }

@@ -1,17 +1,18 @@
 //! Fault injection (issue 9): nodes killed mid-stream and restarted, a publisher that
-//! vanishes, and results directories that are full or read-only.
+//! vanishes, the wall clock stepped back and forward mid-command, and results directories
+//! that are full or read-only.
 //!
 //! DDS tests run in a private network namespace; the file-system tests also get a private
 //! mount namespace, where a small tmpfs stands for a full disk and a read-only remount for
-//! a read-only one (root in CI cannot be kept out of a directory by `chmod`).
-//! The alert node's own kill test is `tests/alert_node.rs`; clock steps are covered in
-//! `core::timeline`, `core::clock` and `collector::pipeline`.
+//! a read-only one (root in CI cannot be kept out of a directory by `chmod`). The clock
+//! test runs the publishers and the collector under libfaketime, whose offset it rewrites.
+//! The alert node's own kill test is `tests/alert_node.rs`.
 
 #![cfg(feature = "ros2-client")]
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,7 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::fault::{collect_for, first_within, read_jsonl, KillSchedule, NodeProcess};
-use common::{isolated, isolated_with_mounts, LOOPBACK_MULTICAST};
+use common::{
+    inside_namespace, isolated, isolated_with_env, isolated_with_mounts, LOOPBACK_MULTICAST,
+};
 use serde_json::Value;
 use vla_perf::alerts::history::{self, History};
 use vla_perf::msg::cdr::to_cdr;
@@ -307,6 +310,198 @@ const MOUNTS: &str = "mount -t tmpfs -o size=16k tmpfs \"$VLA_PERF_FAULT_FULL_DI
 
 /// Outside the namespace: makes the mount points and re-runs test `name` with them.
 /// Inside: returns the two directories.
+/// Debian's `libfaketime` (installed by .ci/setup), under `/usr/lib/<multiarch>/faketime/`:
+/// preloaded, it offsets the wall clock by what `FAKETIME_TIMESTAMP_FILE` says (`+0`,
+/// `-30`, ...), re-read at every call with `FAKETIME_NO_CACHE`; the monotonic clock is left
+/// alone.
+fn libfaketime() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib")
+        .ok()?
+        .flatten()
+        .map(|dir| dir.path().join("faketime/libfaketime.so.1"))
+        .find(|lib| lib.exists())
+}
+/// Where the re-run test finds the offset file it steps the clock with.
+const CLOCK_FILE: &str = "VLA_PERF_TEST_CLOCK_FILE";
+
+/// Sets the offset of every process under libfaketime (a rename, so that no reader ever
+/// sees a half-written file).
+fn set_clock_offset(file: &Path, offset: &str) {
+    let temp = file.with_extension("tmp");
+    std::fs::write(&temp, format!("{offset}\n")).unwrap();
+    std::fs::rename(&temp, file).unwrap();
+}
+
+/// Seconds of a latency field; None for "not measured" (NaN, or null in the JSONL file).
+fn measured(latency: f64) -> Option<f64> {
+    latency.is_finite().then_some(latency)
+}
+
+#[test]
+fn a_wall_clock_stepped_back_and_forward_mid_command_records_no_negative_or_jumped_latency() {
+    const NAME: &str =
+        "a_wall_clock_stepped_back_and_forward_mid_command_records_no_negative_or_jumped_latency";
+    if !inside_namespace() {
+        let lib = libfaketime()
+            .expect("libfaketime.so.1 is missing: install Debian's libfaketime (.ci/setup does)");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("offset");
+        set_clock_offset(&file, "+0");
+        let env = [
+            ("LD_PRELOAD", lib.as_os_str()),
+            ("FAKETIME_TIMESTAMP_FILE", file.as_os_str()),
+            ("FAKETIME_NO_CACHE", "1".as_ref()),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1".as_ref()),
+            (CLOCK_FILE, file.as_os_str()),
+        ];
+        isolated_with_env(NAME, LOOPBACK_MULTICAST, &env);
+        return;
+    }
+    /// How far the clock is stepped each way: far past the collector's command timeout.
+    const STEP_SECONDS: u64 = 30;
+    const PER_PHASE: usize = 20;
+    let file = PathBuf::from(std::env::var_os(CLOCK_FILE).unwrap());
+    // The step must be real in this process: the stack's stamps come from its wall clock.
+    let (wall, mono) = (wall_clock(), Instant::now());
+    set_clock_offset(&file, "-3600");
+    let behind = (wall + mono.elapsed()).saturating_sub(wall_clock());
+    set_clock_offset(&file, "+0");
+    assert!(
+        behind > Duration::from_secs(3590),
+        "libfaketime did not step this process's clock (behind by {behind:?})"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let domain = 84;
+    let rt = runtime();
+    let _entered = rt.enter();
+    let stack = Stack::new(domain);
+    let mut probe = probe(domain);
+    let mut metrics = subscribe::<MetricArray>(probe.as_mut(), "/vla_perf/metrics");
+    let mut latencies = subscribe::<CommandLatency>(probe.as_mut(), "/vla_perf/command_latency");
+    // The collector inherits LD_PRELOAD and the offset file: it sees every step too.
+    let mut node = collector(collector_config(dir.path(), None), domain);
+    first_within(&rt, &mut metrics, LIMIT, |_| true).expect("no /vla_perf/metrics");
+    // Discovery both ways: a command is measured.
+    let mut warm = 0;
+    let mut results: Vec<CommandLatency> = Vec::new();
+    let deadline = Instant::now() + LIMIT;
+    while results.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no command measured within {LIMIT:?}"
+        );
+        say(&stack.voice, &format!("w{warm}"));
+        std::thread::sleep(Duration::from_millis(20));
+        say(&stack.done, &format!("w{warm}"));
+        warm += 1;
+        results = collect_for(&rt, &mut latencies, Duration::from_millis(300));
+    }
+
+    // One command: voice, 20 ms, the clock stepped (or not), done.
+    let command = |id: &str, step_to: Option<&str>| {
+        say(&stack.voice, id);
+        std::thread::sleep(Duration::from_millis(20));
+        if let Some(offset) = step_to {
+            set_clock_offset(&file, offset);
+        }
+        say(&stack.done, id);
+        std::thread::sleep(Duration::from_millis(30));
+    };
+    let back = format!("-{STEP_SECONDS}");
+    for i in 0..PER_PHASE {
+        command(&format!("a{i}"), None);
+    }
+    command("back", Some(&back));
+    for i in 0..PER_PHASE {
+        command(&format!("b{i}"), None);
+    }
+    command("fwd", Some("+0"));
+    for i in 0..PER_PHASE {
+        command(&format!("c{i}"), None);
+    }
+    // Past the command timeout (1.5 s), so that every command has ended.
+    results.extend(collect_for(&rt, &mut latencies, Duration::from_secs(4)));
+    let last_metrics = collect_for(&rt, &mut metrics, Duration::from_millis(600))
+        .pop()
+        .expect("the collector still publishes metrics");
+    let status = node.terminate(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+
+    // No latency is negative or as long as the step, on the topic or in the file.
+    let limit = 1.5; // the command timeout
+    let in_range = |latency: f64| measured(latency).is_none_or(|s| (0.0..limit).contains(&s));
+    for c in &results {
+        assert!(in_range(c.end_to_end), "{c:?}");
+        assert!(c.stages.iter().all(|s| in_range(s.latency)), "{c:?}");
+    }
+    let (lines, torn) = read_jsonl::<Value>(&dir.path().join("commands.jsonl"));
+    assert_eq!(torn, 0);
+    let seconds = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    for line in &lines {
+        assert!(in_range(seconds(&line["end_to_end"])), "{line}");
+        for stage in line["stages"].as_array().unwrap() {
+            assert!(in_range(seconds(&stage["latency"])), "{line}");
+        }
+    }
+    assert_eq!(lines.len(), results.len(), "file and topic disagree");
+
+    // The commands across a step have no end-to-end latency; those around them do.
+    let by_id = |id: &str| results.iter().find(|c| c.command_id == id);
+    for id in ["back", "fwd"] {
+        let c = by_id(id).unwrap_or_else(|| panic!("command {id} never ended"));
+        assert!(measured(c.end_to_end).is_none(), "{id}: {c:?}");
+        assert!(measured(c.stages[1].latency).is_none(), "{id}: {c:?}");
+    }
+    let mut fine = BTreeMap::new();
+    for phase in ["a", "b", "c"] {
+        let n = (0..PER_PHASE)
+            .filter_map(|i| by_id(&format!("{phase}{i}")))
+            .filter(|c| {
+                c.outcome == CommandLatency::OUTCOME_SUCCEEDED
+                    && measured(c.end_to_end).is_some_and(|s| s < 1.0)
+            })
+            .count();
+        fine.insert(phase, n);
+    }
+    // The anomalies were counted: both steps by the collector's own clock check, and the
+    // stage stamped before its command's start.
+    let anomalies = |reason: &str| {
+        last_metrics
+            .metrics
+            .iter()
+            .find(|m| m.name == "correlation_anomalies" && m.tags.iter().any(|t| t.value == reason))
+            .map_or(0.0, |m| m.max)
+    };
+    let counted: BTreeMap<&str, f64> = [
+        "clock_step",
+        "out_of_order",
+        "clock_backwards",
+        "unmatched",
+        "duplicate",
+        "evicted",
+    ]
+    .into_iter()
+    .map(|r| (r, anomalies(r)))
+    .collect();
+    println!(
+        "{} commands ended; measured normally per phase (before, during, after the step back): \
+         {fine:?}; back: {:?}; fwd: {:?}; anomalies {counted:?}",
+        results.len(),
+        by_id("back").map(|c| c.outcome),
+        by_id("fwd").map(|c| c.outcome),
+    );
+    assert!(
+        fine.values().all(|&n| n >= PER_PHASE - 2),
+        "commands between the steps were not measured: {fine:?}"
+    );
+    assert!(counted["clock_step"] >= 2.0, "{counted:?}");
+    assert!(
+        counted["out_of_order"] + counted["clock_backwards"] >= 1.0,
+        "{counted:?}"
+    );
+}
+
 fn with_small_and_read_only_dirs(name: &str) -> Option<(PathBuf, PathBuf)> {
     if common::inside_namespace() {
         let dir = |var| PathBuf::from(std::env::var_os(var).expect(var));

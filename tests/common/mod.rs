@@ -29,6 +29,11 @@ pub fn isolated(name: &str, setup: &str) -> bool {
     reexec_in(name, &[&["-n"], &["-r", "-n"]], setup, &[])
 }
 
+/// Like [`isolated`], with `env` passed to the re-run test (and to `setup`).
+pub fn isolated_with_env(name: &str, setup: &str, env: &[(&str, &std::ffi::OsStr)]) -> bool {
+    reexec_in(name, &[&["-n"], &["-r", "-n"]], setup, env)
+}
+
 /// Like [`isolated`], with a private mount namespace as well: `setup` may mount (a small
 /// tmpfs to fill, a read-only remount) without touching the machine's mounts; `env` is
 /// passed to the re-run test (and to `setup`).
