@@ -107,6 +107,29 @@ fn probe(domain: u16) -> Box<dyn Node> {
         .unwrap()
 }
 
+/// The stack's publishers, and the collector's metrics and measured commands as a probe
+/// receives them.
+struct Watched {
+    stack: Stack,
+    metrics: Subscription<Typed<MetricArray>>,
+    latencies: Subscription<Typed<CommandLatency>>,
+    /// Keeps the subscriptions alive.
+    _probe: Box<dyn Node>,
+}
+
+impl Watched {
+    fn new(domain: u16) -> Self {
+        let stack = Stack::new(domain);
+        let mut probe = probe(domain);
+        Self {
+            stack,
+            metrics: subscribe(probe.as_mut(), "/vla_perf/metrics"),
+            latencies: subscribe(probe.as_mut(), "/vla_perf/command_latency"),
+            _probe: probe,
+        }
+    }
+}
+
 fn subscribe<M: RosMessage + Send + 'static>(
     node: &mut dyn Node,
     topic: &str,
@@ -154,13 +177,10 @@ fn a_sigkilled_collector_resumes_publishing_within_two_seconds_and_keeps_every_f
     let domain = 81;
     let rt = runtime();
     let _entered = rt.enter();
-    let stack = Stack::new(domain);
-    let mut probe = probe(domain);
-    let mut metrics = subscribe::<MetricArray>(probe.as_mut(), "/vla_perf/metrics");
-    let mut latencies = subscribe::<CommandLatency>(probe.as_mut(), "/vla_perf/command_latency");
+    let mut w = Watched::new(domain);
     let stop = Arc::new(AtomicBool::new(false));
     let spoken = Arc::new(AtomicU64::new(0));
-    let streamer = stream(&stack, stop.clone(), spoken.clone());
+    let streamer = stream(&w.stack, stop.clone(), spoken.clone());
 
     let mut node = collector(collector_config(dir.path(), None), domain);
     let mut schedule = KillSchedule::new(9);
@@ -171,13 +191,13 @@ fn a_sigkilled_collector_resumes_publishing_within_two_seconds_and_keeps_every_f
         let spawned_wall = wall_clock();
         let spawned = node.spawned_at();
         let wait = if life == 0 { LIMIT } else { RESUME_WITHIN * 5 };
-        let (_, at) = first_within(&rt, &mut metrics, wait, |m| stamp_of(m) >= spawned_wall)
+        let (_, at) = first_within(&rt, &mut w.metrics, wait, |m| stamp_of(m) >= spawned_wall)
             .unwrap_or_else(|| panic!("life {life}: no /vla_perf/metrics within {wait:?}"));
         if life > 0 {
             resumed.push(at.duration_since(spawned));
         }
         let alive = schedule.between(Duration::from_millis(800), Duration::from_millis(2000));
-        let measured: Vec<CommandLatency> = collect_for(&rt, &mut latencies, alive);
+        let measured: Vec<CommandLatency> = collect_for(&rt, &mut w.latencies, alive);
         assert!(
             measured
                 .iter()
@@ -196,7 +216,7 @@ fn a_sigkilled_collector_resumes_publishing_within_two_seconds_and_keeps_every_f
     let status = node.terminate(Duration::from_secs(10));
     assert!(status.success(), "{status}");
     received.extend(
-        collect_for(&rt, &mut latencies, Duration::from_millis(500))
+        collect_for(&rt, &mut w.latencies, Duration::from_millis(500))
             .into_iter()
             .map(|c| c.command_id),
     );
@@ -375,13 +395,10 @@ fn a_wall_clock_stepped_back_and_forward_mid_command_records_no_negative_or_jump
     let domain = 84;
     let rt = runtime();
     let _entered = rt.enter();
-    let stack = Stack::new(domain);
-    let mut probe = probe(domain);
-    let mut metrics = subscribe::<MetricArray>(probe.as_mut(), "/vla_perf/metrics");
-    let mut latencies = subscribe::<CommandLatency>(probe.as_mut(), "/vla_perf/command_latency");
+    let mut w = Watched::new(domain);
     // The collector inherits LD_PRELOAD and the offset file: it sees every step too.
     let mut node = collector(collector_config(dir.path(), None), domain);
-    first_within(&rt, &mut metrics, LIMIT, |_| true).expect("no /vla_perf/metrics");
+    first_within(&rt, &mut w.metrics, LIMIT, |_| true).expect("no /vla_perf/metrics");
     // Discovery both ways: a command is measured.
     let mut warm = 0;
     let mut results: Vec<CommandLatency> = Vec::new();
@@ -391,21 +408,21 @@ fn a_wall_clock_stepped_back_and_forward_mid_command_records_no_negative_or_jump
             Instant::now() < deadline,
             "no command measured within {LIMIT:?}"
         );
-        say(&stack.voice, &format!("w{warm}"));
+        say(&w.stack.voice, &format!("w{warm}"));
         std::thread::sleep(Duration::from_millis(20));
-        say(&stack.done, &format!("w{warm}"));
+        say(&w.stack.done, &format!("w{warm}"));
         warm += 1;
-        results = collect_for(&rt, &mut latencies, Duration::from_millis(300));
+        results = collect_for(&rt, &mut w.latencies, Duration::from_millis(300));
     }
 
     // One command: voice, 20 ms, the clock stepped (or not), done.
     let command = |id: &str, step_to: Option<&str>| {
-        say(&stack.voice, id);
+        say(&w.stack.voice, id);
         std::thread::sleep(Duration::from_millis(20));
         if let Some(offset) = step_to {
             set_clock_offset(&file, offset);
         }
-        say(&stack.done, id);
+        say(&w.stack.done, id);
         std::thread::sleep(Duration::from_millis(30));
     };
     let back = format!("-{STEP_SECONDS}");
@@ -421,8 +438,8 @@ fn a_wall_clock_stepped_back_and_forward_mid_command_records_no_negative_or_jump
         command(&format!("c{i}"), None);
     }
     // Past the command timeout (1.5 s), so that every command has ended.
-    results.extend(collect_for(&rt, &mut latencies, Duration::from_secs(4)));
-    let last_metrics = collect_for(&rt, &mut metrics, Duration::from_millis(600))
+    results.extend(collect_for(&rt, &mut w.latencies, Duration::from_secs(4)));
+    let last_metrics = collect_for(&rt, &mut w.metrics, Duration::from_millis(600))
         .pop()
         .expect("the collector still publishes metrics");
     let status = node.terminate(Duration::from_secs(10));
