@@ -162,19 +162,13 @@ impl RssFigures {
             v.sort_by(f64::total_cmp);
             v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
         };
-        let n = points.len() as f64;
-        let (mean_t, mean_r) = (
-            points.iter().map(|p| p.0).sum::<f64>() / n,
-            points.iter().map(|p| p.1).sum::<f64>() / n,
-        );
-        let covariance: f64 = points.iter().map(|p| (p.0 - mean_t) * (p.1 - mean_r)).sum();
-        let variance: f64 = points.iter().map(|p| (p.0 - mean_t).powi(2)).sum();
         Self {
             start: median_of(&|t| t < span),
             end: median_of(&|t| t > last_t - span),
             min: points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min),
             max: points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max),
-            trend_mib_per_hour: covariance / variance.max(1e-9) * 3600.0,
+            trend_mib_per_hour: vla_perf::core::trend::slope(&points)
+                .map_or(f64::NAN, |s| s * 3600.0),
         }
     }
 
