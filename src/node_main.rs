@@ -131,7 +131,13 @@ where
 
 /// Log lines on stderr, filtered by `RUST_LOG`, else `default_filter` (e.g. `info`).
 pub fn init_logging(default_filter: &str) {
-    init_logging_to(default_filter, std::io::stderr, true);
+    use std::io::IsTerminal;
+    // Colour codes only for a person's terminal, not for `ros2 launch`'s pipes or log files.
+    init_logging_to(
+        default_filter,
+        std::io::stderr,
+        std::io::stderr().is_terminal(),
+    );
 }
 
 /// Log lines into `writer` (a file while a dashboard owns the terminal), filtered like
@@ -150,9 +156,23 @@ where
         .init();
 }
 
+/// Where ROS 2 keeps a node's files: `ROS_HOME`, else `~/.ros` (what rcl uses for logs), else
+/// the working directory when there is no home either.
+pub fn ros_home() -> std::path::PathBuf {
+    ros_home_from(|name| std::env::var_os(name))
+}
+
+fn ros_home_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> std::path::PathBuf {
+    let set = |name: &str| var(name).filter(|v| !v.is_empty());
+    match (set("ROS_HOME"), set("HOME")) {
+        (Some(ros_home), _) => ros_home.into(),
+        (None, Some(home)) => std::path::PathBuf::from(home).join(".ros"),
+        (None, None) => std::path::PathBuf::from("."),
+    }
+}
+
 /// The ROS 2 backend the binaries were built with: r2r (rcl) when its feature is on, else
-/// the pure-Rust ros2-client.
-#[cfg(any(feature = "ros2-client", feature = "r2r"))]
+/// the pure-Rust ros2-client. A build with neither says so when a node is created.
 pub fn transport() -> std::sync::Arc<dyn crate::transport::Transport> {
     #[cfg(feature = "r2r")]
     {
@@ -161,6 +181,34 @@ pub fn transport() -> std::sync::Arc<dyn crate::transport::Transport> {
     #[cfg(all(feature = "ros2-client", not(feature = "r2r")))]
     {
         std::sync::Arc::new(crate::transport::ros2_client::Ros2ClientTransport)
+    }
+    #[cfg(not(any(feature = "ros2-client", feature = "r2r")))]
+    {
+        std::sync::Arc::new(NoBackend)
+    }
+}
+
+/// The transport of a build without a ROS 2 backend: every node creation fails, saying why.
+#[cfg(not(any(feature = "ros2-client", feature = "r2r")))]
+struct NoBackend;
+
+#[cfg(not(any(feature = "ros2-client", feature = "r2r")))]
+impl crate::transport::Transport for NoBackend {
+    fn backend(&self) -> &'static str {
+        "none"
+    }
+
+    fn create_node(
+        &self,
+        options: &crate::transport::NodeOptions,
+    ) -> crate::transport::Result<Box<dyn crate::transport::Node>> {
+        Err(crate::transport::Error::Backend {
+            backend: "none",
+            operation: format!("create node {}", options.name),
+            message: "this build has no ROS 2 backend: build with --features ros2-client \
+                      (pure Rust) or --features r2r (rcl)"
+                .into(),
+        })
     }
 }
 
@@ -453,6 +501,28 @@ collector:
       seed: 3
       ratio: 0.5
 "#;
+
+    #[test]
+    fn ros_home_follows_ros_home_then_home_like_rcl() {
+        use std::ffi::OsString;
+        let vars = |pairs: &'static [(&str, &str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        assert_eq!(
+            ros_home_from(vars(&[("ROS_HOME", "/data/ros"), ("HOME", "/root")])),
+            Path::new("/data/ros")
+        );
+        assert_eq!(
+            ros_home_from(vars(&[("ROS_HOME", ""), ("HOME", "/home/me")])),
+            Path::new("/home/me/.ros")
+        );
+        assert_eq!(ros_home_from(vars(&[])), Path::new("."));
+    }
 
     #[test]
     fn a_params_file_applies_the_sections_matching_the_node_and_p_overrides_it() {

@@ -35,6 +35,11 @@ const NOT_FROM_THE_COLLECTOR: &[&str] = &[
     "benchmark_degradation",
 ];
 
+/// Whether metric `name` is one vla_perf's benchmark node publishes (not the collector).
+pub fn from_the_benchmark(name: &str) -> bool {
+    NOT_FROM_THE_COLLECTOR.contains(&name)
+}
+
 /// Whether this module produces metric `name` from the collector's topics; other names in
 /// rules only match if another publisher sends them in a `MetricArray`.
 pub fn produced(name: &str) -> bool {

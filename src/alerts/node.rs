@@ -110,7 +110,15 @@ pub async fn run(
         restored.undelivered.len()
     );
     for rule in &rules.rules {
-        if !intake::produced(&rule.metric) {
+        if intake::from_the_benchmark(&rule.metric) {
+            tracing::info!(
+                "rule `{}`: metric `{}` comes from the benchmark node; the rule fires only \
+                 while a benchmark publishes it on {}/metrics",
+                rule.name,
+                rule.metric,
+                settings.namespace
+            );
+        } else if !intake::produced(&rule.metric) {
             tracing::warn!(
                 "rule `{}`: the collector does not publish metric `{}`; it fires only if \
                  another node publishes it in a MetricArray on {}/metrics",

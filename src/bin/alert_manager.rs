@@ -30,7 +30,8 @@ struct Args {
     /// Namespace of the collector topics and of the `alerts` topic [default: /vla_perf].
     #[arg(long)]
     namespace: Option<String>,
-    /// Directory for the alert history (`alert_history.jsonl`) [default: vla_perf_state].
+    /// Directory for the alert history (`alert_history.jsonl`) [default: $ROS_HOME/vla_perf,
+    /// where ROS_HOME defaults to ~/.ros, as for every ROS 2 node's logs].
     #[arg(long)]
     state_dir: Option<PathBuf>,
     /// The history file itself (overrides --state-dir).
@@ -83,7 +84,7 @@ async fn run() -> anyhow::Result<()> {
     let state_dir = args
         .state_dir
         .or(param_path("state_dir"))
-        .unwrap_or_else(|| PathBuf::from("vla_perf_state"));
+        .unwrap_or_else(|| node_main::ros_home().join("vla_perf"));
     let mut settings = Settings::new(
         args.history
             .or(param_path("history"))

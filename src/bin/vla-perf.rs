@@ -10,7 +10,7 @@ use vla_perf::config;
 mod analyze;
 #[path = "vla-perf/compare.rs"]
 mod compare;
-#[cfg(feature = "ros2-client")]
+#[cfg(any(feature = "ros2-client", feature = "r2r"))]
 #[path = "vla-perf/dashboard.rs"]
 mod dashboard;
 #[cfg(feature = "ros2-client")]
@@ -48,7 +48,7 @@ enum Command {
     /// Benchmark a live stack from a scenario: drive its topics, score it against the
     /// scenario's ground truth, write a report; exit 2 when a threshold failed, 3 when it
     /// regressed against --baseline.
-    #[cfg(feature = "ros2-client")]
+    #[cfg(any(feature = "ros2-client", feature = "r2r"))]
     Bench(vla_perf::bench::cli::Args),
     /// Compare a benchmark report.json against a baseline one: a verdict per figure;
     /// exit status 3 when anything regressed (for CI gates).
@@ -61,7 +61,7 @@ enum Command {
     Demo(demo::Args),
     /// Live terminal dashboard of a running collector (latency per stage with trends, SLO,
     /// rates, success rates, resources, active alerts); q or Ctrl-C quits.
-    #[cfg(feature = "ros2-client")]
+    #[cfg(any(feature = "ros2-client", feature = "r2r"))]
     Dashboard(dashboard::Args),
 }
 
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { files } => check_config(&files),
         Command::Analyze(args) => analyze::main(&args),
-        #[cfg(feature = "ros2-client")]
+        #[cfg(any(feature = "ros2-client", feature = "r2r"))]
         Command::Bench(args) => {
             vla_perf::node_main::init_logging("info,rustdds=off,ros2_client=warn");
             vla_perf::bench::cli::run(
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
         Command::Recommend(args) => recommend::main(&args),
         #[cfg(feature = "ros2-client")]
         Command::Demo(args) => demo::main(&args),
-        #[cfg(feature = "ros2-client")]
+        #[cfg(any(feature = "ros2-client", feature = "r2r"))]
         Command::Dashboard(args) => dashboard::main(&args),
     }
 }

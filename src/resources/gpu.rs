@@ -26,7 +26,9 @@ impl GpuSource {
             Ok(nvml) => Self::Nvml(Box::new(nvml)),
             Err(e) => {
                 let reason = format!("NVML could not be initialised: {e}");
-                tracing::warn!(%reason, "GPU metrics unavailable");
+                // Info, not a warning: most machines have no NVIDIA GPU, and the reason is
+                // reported on the resources topic and /diagnostics as well.
+                tracing::info!(%reason, "GPU metrics unavailable");
                 Self::Unavailable(reason)
             }
         }

@@ -611,13 +611,13 @@ mod tests {
             }
             let mut text = Text(String::new());
             event.record(&mut text);
-            if *event.metadata().level() == tracing::Level::WARN && text.0.contains(self.needle) {
+            if *event.metadata().level() <= tracing::Level::INFO && text.0.contains(self.needle) {
                 self.seen.fetch_add(1, Ordering::SeqCst);
             }
         }
     }
 
-    fn count_warnings(needle: &'static str, run: impl FnOnce()) -> usize {
+    fn count_logged(needle: &'static str, run: impl FnOnce()) -> usize {
         let counter = CountWarnings {
             needle,
             seen: Arc::new(AtomicUsize::new(0)),
@@ -845,7 +845,7 @@ mod tests {
 
     #[test]
     fn a_missing_nvml_is_logged_once_however_often_the_gpu_is_sampled() {
-        let warnings = count_warnings("GPU metrics unavailable", || {
+        let warnings = count_logged("GPU metrics unavailable", || {
             let options = ResourceOptions {
                 processes: Vec::new(),
                 gpu: true,
@@ -863,7 +863,7 @@ mod tests {
     #[test]
     fn a_failing_sensor_is_counted_every_time_and_logged_once() {
         let mut log = ErrorLog::default();
-        let warnings = count_warnings("resource read failed", || {
+        let warnings = count_logged("resource read failed", || {
             for _ in 0..3 {
                 log.record(ResourceError::Gpu {
                     field: "gpu_power",

@@ -396,6 +396,11 @@ impl SampleSink {
         }
     }
 
+    /// Counts a sample the middleware held but could not hand over (a failed take).
+    pub fn record_drop(&self) {
+        self.counters.record_queue_drop();
+    }
+
     /// Whether the subscriber is gone (the backend may stop reading).
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()

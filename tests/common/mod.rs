@@ -4,12 +4,15 @@
 //! network namespace (`unshare -n`, falling back to `unshare -rn` without root) whose only
 //! interface is `lo`, with multicast on and 224.0.0.0/4 routed through it.
 //! [`fault`] holds the fault-injection helpers (restartable node processes, waiting for a
-//! topic, reading JSONL files that may end torn).
+//! topic, reading JSONL files that may end torn). [`stack_peer`] plays scripted commands on
+//! the stack peers of `tests/peers/` and compares a collector's figures with their ground
+//! truth.
 
 #![allow(dead_code)]
 
 pub mod fault;
 pub mod sim_truth;
+pub mod stack_peer;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

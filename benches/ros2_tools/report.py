@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""Tables of benches/ros2_tools.sh from its per-case directories.
+
+Usage: report.py WORK_DIR (one sub-directory per case, written by the shell script):
+  case.env        key=value: name, kind (rate | load), backend, topic, t0, t1, nominal,
+                  truth (publish), clk_tck
+  cpu.tsv         role pid ticks_at_t0 ticks_at_t1 rss_kib_at_t1
+  hz.log, hz.lines  `ros2 topic hz` output; line counts at t0 and t1
+  prom_rate.tsv   "wall_time value" of vla_perf_topic_rate_hz{topic}, scraped once a second
+  prom0.txt, prom1.txt  whole scrapes at t0 and t1
+  truth.log       the publisher's "wall_time sent" lines
+"""
+import math
+import re
+import sys
+from pathlib import Path
+
+
+def load_env(path):
+    env = {}
+    for line in path.read_text().splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            env[key] = value
+    return env
+
+
+def cpu(case, env):
+    """role -> (cpu % of one core over [t0, t1], rss MiB)."""
+    span = float(env["t1"]) - float(env["t0"])
+    tck = float(env.get("clk_tck", 100))
+    out = {}
+    path = case / "cpu.tsv"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            role, _pid, a, b, rss = line.split()
+            out[role] = (100.0 * (int(b) - int(a)) / tck / span, int(rss) / 1024.0)
+    return out
+
+
+def interpolate(points, t):
+    """Value of a piecewise-linear (time, value) series at t."""
+    for (ta, va), (tb, vb) in zip(points, points[1:]):
+        if ta <= t <= tb:
+            return va + (vb - va) * (t - ta) / (tb - ta) if tb > ta else va
+    raise ValueError(f"t={t} outside the log ({points[0][0]}..{points[-1][0]})")
+
+
+def truth(case, env):
+    """(true rate over [t0, t1], note): from the publisher's own count."""
+    t0, t1 = float(env["t0"]), float(env["t1"])
+    rows = [line.split() for line in (case / "truth.log").read_text().splitlines() if line]
+    points = [(float(t), int(n)) for t, n in rows]
+    sent = interpolate(points, t1) - interpolate(points, t0)
+    return sent / (t1 - t0), "publisher's own count"
+
+
+def hz_readings(case):
+    lines = (case / "hz.log").read_text().splitlines()
+    l0, l1 = (int(x) for x in (case / "hz.lines").read_text().split())
+    return [float(m.group(1)) for line in lines[l0:l1]
+            if (m := re.match(r"average rate: ([0-9.]+)", line))]
+
+
+def prom_readings(case):
+    path = case / "prom_rate.tsv"
+    if not path.exists():
+        return []
+    return [float(v) for _, v in (l.split() for l in path.read_text().splitlines() if l.strip())
+            if v != "nan"]
+
+
+def prom_value(case, which, name, **labels):
+    path = case / f"prom{which}.txt"
+    if not path.exists():
+        return None
+    total, found = 0.0, False
+    for line in path.read_text().splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.split()[-1])
+            found = True
+    return total if found else None
+
+
+def fmt(x, spec):
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def err_pct(value, true):
+    return 100.0 * (value - true) / true
+
+
+BACKEND = {"r2r": "collector (r2r, rcl/Cyclone)", "rc": "collector (ros2-client/RustDDS)",
+           "rclpy": "bare rclpy subscriber"}
+
+
+def main():
+    work = Path(sys.argv[1])
+    cases = sorted((p for p in work.iterdir() if (p / "case.env").exists()),
+                   key=lambda p: int(load_env(p / "case.env")["order"]))
+    rate_rows, load_rows, hz_cpu, coll_cpu = [], [], {}, {}
+    for case in cases:
+        env = load_env(case / "case.env")
+        c = cpu(case, env)
+        if env["kind"] == "rate":
+            true, note = truth(case, env)
+            what = env["what"]
+            for tool, readings, role in (
+                ("ros2 topic hz", hz_readings(case), "hz"),
+                (BACKEND[env["backend"]], prom_readings(case), "collector"),
+            ):
+                mean = sum(readings) / len(readings) if readings else math.nan
+                worst = max((abs(err_pct(r, true)) for r in readings), default=math.nan)
+                cpu_pct = c.get(role, (math.nan, 0))[0]
+                rate_rows.append((what, env["name"], f"{true:.3f}", tool, len(readings),
+                                  fmt(mean, ".3f"), fmt(err_pct(mean, true), "+.3f"),
+                                  fmt(worst, ".3f"), fmt(cpu_pct, ".1f"),
+                                  fmt(c.get(role, (0, math.nan))[1], ".0f")))
+                (hz_cpu if role == "hz" else coll_cpu).setdefault(what, []).append(
+                    (env["backend"], cpu_pct, abs(err_pct(mean, true)),
+                     max(abs(err_pct(mean, true)), worst) if readings else math.nan))
+            received = None
+            m0 = prom_value(case, 0, "vla_perf_topic_messages_total", topic=env["topic"])
+            m1 = prom_value(case, 1, "vla_perf_topic_messages_total", topic=env["topic"])
+            if m0 is not None and m1 is not None:
+                received = (m1 - m0) / (float(env["t1"]) - float(env["t0"]))
+            extra = ", ".join(f"{r} {v[0]:.1f}%" for r, v in c.items()
+                              if r not in ("hz", "collector"))
+            rate_rows.append(("", "", "", f"  (true rate: {note}; collector received "
+                              f"{fmt(received, '.3f')} msg/s over the window; others: {extra})",
+                              "", "", "", "", "", ""))
+        else:
+            role = "subscriber"
+            c_sub = c.get(role, (math.nan, math.nan))
+            done0 = prom_value(case, 0, "vla_perf_commands_total")
+            done1 = prom_value(case, 1, "vla_perf_commands_total")
+            measured = fmt(done1 - done0 if done0 is not None and done1 is not None else None,
+                           ".0f")
+            cam = prom_value(case, 1, "vla_perf_topic_rate_hz", topic="/camera/image_raw")
+            t0, t1 = float(env["t0"]), float(env["t1"])
+            spoken = sum(1 for line in (case / "speaker.log").read_text().splitlines()
+                         if " spoken " in line and t0 <= float(line.split()[0]) <= t1)
+            others = ", ".join(f"{r} {v[0]:.1f}%" for r, v in c.items() if r != role)
+            load_rows.append((BACKEND[env["backend"]], fmt(c_sub[0], ".1f"),
+                              fmt(c_sub[1], ".0f"), measured, spoken, fmt(cam, ".2f"), others))
+
+    seconds = None
+    for case in cases:
+        env = load_env(case / "case.env")
+        seconds = float(env["t1"]) - float(env["t0"])
+    print()
+    print(f"== 1. Rate accuracy and CPU, side by side (each case ~{seconds:.0f} s; CPU = "
+          "utime+stime over the window, % of one core)")
+    head = ("topic", "case", "true Hz", "tool", "n", "rate Hz", "err %", "worst %", "CPU %",
+            "RSS MiB")
+    table(head, rate_rows)
+    print()
+    print("== 2. CPU at the typical VLA load with camera (SIMULATED stack: camera 30 Hz "
+          "640x480 rgb8, vision, commands every 3 s)")
+    table(("subscriber", "CPU %", "RSS MiB", "commands finished", "spoken", "camera Hz",
+           "others (CPU %)"), load_rows)
+    print()
+    print("== 3. Ratios: collector CPU / `ros2 topic hz` CPU (goal <= 0.2 at the same accuracy)")
+    ratio_rows = []
+    hz_mean = {}
+    for what, runs in hz_cpu.items():
+        vals = [r[1] for r in runs if not math.isnan(r[1])]
+        hz_mean[what] = sum(vals) / len(vals) if vals else math.nan
+    for what, runs in coll_cpu.items():
+        for backend, cpu_pct, err, worst in runs:
+            hz_run = next(r for r in hz_cpu[what] if r[0] == backend)
+            ratio = cpu_pct / hz_run[1] if hz_run[1] else math.nan
+            same = err <= max(hz_run[2], 0.5)
+            verdict = "met" if ratio <= 0.2 and same else "NOT met"
+            ratio_rows.append((what, BACKEND[backend], fmt(cpu_pct, ".1f"),
+                               fmt(hz_run[1], ".1f"), fmt(ratio, ".2f"),
+                               f"{err:.3f} vs {hz_run[2]:.3f}", verdict))
+    cam_hz = hz_mean.get("camera", math.nan)
+    for row, env_backend in ((r, r[0]) for r in load_rows):
+        if env_backend.startswith("bare"):
+            continue
+        c_pct = float(row[1]) if row[1] != "n/a" else math.nan
+        ratio = c_pct / cam_hz if cam_hz else math.nan
+        ratio_rows.append(("VLA load (vs hz on camera)", env_backend, row[1],
+                           fmt(cam_hz, ".1f"), fmt(ratio, ".2f"), "-",
+                           "met" if ratio <= 0.2 else "NOT met"))
+    table(("topic", "collector", "collector CPU %", "hz CPU %", "ratio",
+           "|mean err| % coll vs hz", "goal"), ratio_rows)
+
+
+def table(head, rows):
+    plain = [r for r in rows if not (r[0] == "" and r[1] == "")]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *plain)]
+    line = "  ".join(f"{h:<{w}}" for h, w in zip(head, widths))
+    print(line)
+    print("-" * len(line))
+    for row in rows:
+        if row[0] == "" and row[1] == "":
+            print("  ".join(str(x) for x in row if x != ""))
+            continue
+        print("  ".join(f"{str(x):<{w}}" for x, w in zip(row, widths)))
+
+
+if __name__ == "__main__":
+    main()
