@@ -12,7 +12,9 @@
 #           publisher. The publishers (benches/ros2_tools/helpers.py) log their own count:
 #           the true rate (the SIMULATED stack's camera has no such count, and frames lost
 #           on the way to a receiver are exactly what a rate measurement must show).
-#     `ros2 topic hz` gets -w RATE*10, the collector's 10 s rate window.
+#     `ros2 topic hz` gets -w RATE*10, the collector's 10 s rate window; each reading of
+#     either tool (hz prints one a second) is compared with the true rate over the 10 s
+#     before it.
 #  2. CPU at the typical VLA load with camera (the SIMULATED stack: camera 30 Hz 640x480,
 #     vision, a spoken command every 3 s as `vla-perf demo` does) of the r2r collector, the
 #     ros2-client collector and a bare rclpy subscriber to the camera (bare_sub.py), one at
@@ -133,6 +135,16 @@ start() {
   group_pids+=("$!")
 }
 
+# start_hz TOPIC WINDOW: `ros2 topic hz` (its python process is started[hz]); each output
+# line is prefixed with the wall time it was read at, into $case_dir/hz.log
+start_hz() {
+  setsid ros2 topic hz "$1" -w "$2" \
+    > >(while IFS= read -r line; do echo "$EPOCHREALTIME $line"; done >"$case_dir/hz.log") \
+    2>"$case_dir/hz.err" </dev/null &
+  started[hz]=$!
+  group_pids+=("$!")
+}
+
 now() { echo "$EPOCHREALTIME"; }
 # sleep_until WALL_TIME (seconds, fractional)
 sleep_until() {
@@ -199,14 +211,16 @@ declare -A ticks0=()
 measure() { # PROM_TOPIC (empty: no per-second scrape)
   local prom_topic=$1 role t0 t1 i
   check_alive
-  [[ -e $case_dir/hz.log ]] && wc -l <"$case_dir/hz.log" >"$case_dir/hz.l0"
+  now >"$case_dir/prom0.t"
   scrape >"$case_dir/prom0.txt"
   t0=$(now)
   for role in "${!measured[@]}"; do ticks0[$role]=$(ticks "${measured[$role]}"); done
   for ((i = 1; i <= secs; i++)); do
     sleep_until "$(awk -v a="$t0" -v i="$i" 'BEGIN { printf "%.6f", a + i }')"
     if [[ -n $prom_topic ]]; then
-      echo "$(now) $(prom_rate "$prom_topic")" >>"$case_dir/prom_rate.tsv"
+      local t
+      t=$(now)
+      echo "$t $(prom_rate "$prom_topic")" >>"$case_dir/prom_rate.tsv"
     fi
   done
   t1=$(now)
@@ -216,10 +230,8 @@ measure() { # PROM_TOPIC (empty: no per-second scrape)
     local pid=${measured[$role]}
     echo "$role $pid ${ticks0[$role]} $(ticks "$pid") $(rss_kib "$pid")" >>"$case_dir/cpu.tsv"
   done
+  now >"$case_dir/prom1.t"
   scrape >"$case_dir/prom1.txt"
-  if [[ -e $case_dir/hz.log ]]; then
-    echo "$(cat "$case_dir/hz.l0") $(wc -l <"$case_dir/hz.log")" >"$case_dir/hz.lines"
-  fi
   {
     echo "t0=$t0"
     echo "t1=$t1"
@@ -260,7 +272,7 @@ for backend in r2r rc; do
   printf 'what=camera\ntopic=%s\nnominal=30\ntruth=publish\n' "$camera" >>"$case_dir/case.env"
   start publisher /usr/bin/python3 "$helpers/helpers.py" publish --topic "$camera" --rate 30 --image 640 480 --log "$case_dir/truth.log"
   start_collector "$backend" "$work/camera.yaml"
-  start hz ros2 topic hz "$camera" -w 300
+  start_hz "$camera" 300
   measured=([hz]=${started[hz]} [collector]=${started[collector]} [publisher]=${started[publisher]})
   wait_for "ros2 topic hz reading" 40 hz_printed
   wait_for "collector topic_rate" 30 prom_has_rate "$camera"
@@ -275,7 +287,7 @@ for backend in r2r rc; do
   printf 'what=1 kHz\ntopic=%s\nnominal=1000\ntruth=publish\n' "$fast" >>"$case_dir/case.env"
   start publisher /usr/bin/python3 "$helpers/helpers.py" publish --topic "$fast" --rate 1000 --log "$case_dir/truth.log"
   start_collector "$backend" "$work/fast.yaml"
-  start hz ros2 topic hz "$fast" -w 10000
+  start_hz "$fast" 10000
   measured=([hz]=${started[hz]} [collector]=${started[collector]} [publisher]=${started[publisher]})
   wait_for "ros2 topic hz reading" 40 hz_printed
   wait_for "collector topic_rate" 30 prom_has_rate "$fast"

@@ -4,10 +4,10 @@
 //! (ros2-client/RustDDS) must report each command's outcome and, for every stage it
 //! reached, a latency equal to the difference of those send times.
 //!
-//! The collector times stages by receive time, so each measured latency differs from the
-//! truth by the difference of two loopback delivery delays; 1 ms at p99 is far above that
-//! and far below every simulated stage delay (>= 10 ms), so a collector that pairs a stage
-//! with the wrong command, or times it by anything but its own message, fails.
+//! The collector times stages by the DDS source timestamp of each write, which the peer sets
+//! to the time it prints, so each measured latency should equal the truth; 1 ms at p99 is far
+//! below every simulated stage delay (>= 10 ms), so a collector that pairs a stage with the
+//! wrong command, or times it by anything but its own message, fails.
 //!
 //! Runs in a private network namespace on its own domain id (see `common::isolated`).
 

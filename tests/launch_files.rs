@@ -228,7 +228,6 @@ fn fails_with(exe: &str, args: &[&str], expected: &[&str]) {
     }
 }
 
-#[cfg(feature = "ros2-client")]
 #[test]
 fn node_binaries_take_config_and_knobs_from_a_params_file_as_ros2_launch_passes_them() {
     let dir = tempfile::tempdir().unwrap();

@@ -25,8 +25,7 @@ mod with_r2r {
     use vla_perf::msg::{CommandLatency, RosMessage, StageLatency};
     use vla_perf::transport::r2r::R2rTransport;
     use vla_perf::transport::{
-        wall_clock, Error, Node, NodeOptions, Publisher, Qos, Subscription,
-        Transport, Typed,
+        wall_clock, Error, Node, NodeOptions, Publisher, Qos, Subscription, Transport, Typed,
     };
 
     /// One rcl context per process fixes the domain; each test runs in its own process
@@ -112,7 +111,9 @@ mod with_r2r {
 
     #[test]
     fn a_std_string_published_through_rcl_comes_back_with_the_publishers_source_time() {
-        if !isolated("a_std_string_published_through_rcl_comes_back_with_the_publishers_source_time") {
+        if !isolated(
+            "a_std_string_published_through_rcl_comes_back_with_the_publishers_source_time",
+        ) {
             return;
         }
         let sent = RosString {
@@ -152,12 +153,9 @@ mod with_r2r {
         )
         .expect("subscribe to an installed type");
         let mut publishing = r2r_node("header_pub");
-        let publisher = Publisher::<Image>::new(
-            publishing.as_mut(),
-            "camera/image_raw",
-            Qos::reliable(10),
-        )
-        .expect("publisher");
+        let publisher =
+            Publisher::<Image>::new(publishing.as_mut(), "camera/image_raw", Qos::reliable(10))
+                .expect("publisher");
         let stamp = Time {
             sec: 1_700_000_123,
             nanosec: 456,
@@ -190,7 +188,10 @@ mod with_r2r {
         });
         assert_eq!(got.message.stamp, stamp);
         assert_eq!(got.message.frame_id, "camera");
-        assert!(got.size > 640 * 480 * 3, "the whole image's size is counted");
+        assert!(
+            got.size > 640 * 480 * 3,
+            "the whole image's size is counted"
+        );
         let err = Subscription::header_only(
             subscribing.as_mut(),
             "nothing",
@@ -201,7 +202,9 @@ mod with_r2r {
         .expect("a type nobody installed is refused");
         assert!(
             matches!(err, Error::Name { what: "type", .. })
-                && err.to_string().contains("libno_such_msgs__rosidl_typesupport_c.so"),
+                && err
+                    .to_string()
+                    .contains("libno_such_msgs__rosidl_typesupport_c.so"),
             "{err}"
         );
     }
@@ -275,7 +278,10 @@ mod with_r2r {
         };
         let got = round_trip(rustdds.as_mut(), rcl.as_mut(), "to_rcl", &to_rcl);
         assert_eq!(got.message, to_rcl);
-        assert!(got.source_time.is_some(), "RustDDS writes source timestamps");
+        assert!(
+            got.source_time.is_some(),
+            "RustDDS writes source timestamps"
+        );
     }
 
     #[test]
@@ -304,7 +310,16 @@ mod with_r2r {
             .create_node(&options("bad name", DOMAIN_ID))
             .err()
             .expect("rcl refuses a node name with a space");
-        assert!(matches!(err, Error::Name { what: "node name", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Name {
+                    what: "node name",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = R2rTransport
             .create_node(&options("nul\0name", DOMAIN_ID))
             .err()

@@ -250,10 +250,10 @@ fn recorded_ids(path: &Path) -> Vec<String> {
 }
 
 #[test]
-fn an_rclpy_stack_is_measured_within_a_millisecond_by_every_collector_build() {
+fn an_rclpy_stack_is_measured_within_a_millisecond_by_every_collector_build_on_a_busy_machine() {
     require_ros_jazzy();
     if !isolated(
-        "an_rclpy_stack_is_measured_within_a_millisecond_by_every_collector_build",
+        "an_rclpy_stack_is_measured_within_a_millisecond_by_every_collector_build_on_a_busy_machine",
         LOOPBACK_MULTICAST,
     ) {
         return;
@@ -273,6 +273,10 @@ fn an_rclpy_stack_is_measured_within_a_millisecond_by_every_collector_build() {
     let plan_path = dir.path().join("plan.json");
     std::fs::write(&plan_path, plan.to_string()).expect("write plan");
 
+    // A busy machine: one more spinning process than there are cores, for the whole run.
+    // Stage times come from the publisher's source timestamps, so the collectors' own
+    // scheduling delays must not show in the errors.
+    let _load = CpuLoad::start();
     let builds = Build::under_test();
     let mut collectors: Vec<NodeProcess> = builds.iter().map(|b| b.start(dir.path())).collect();
     // The stack starts once every topic has a reader in every collector.
@@ -377,5 +381,34 @@ fn an_rclpy_stack_is_measured_within_a_millisecond_by_every_collector_build() {
             summary.max * 1e3,
             summary.worst
         );
+    }
+}
+
+/// Busy-looping shell processes, one more than the machine has cores; stopped on drop.
+struct CpuLoad(Vec<std::process::Child>);
+
+impl CpuLoad {
+    fn start() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self(
+            (0..=cores)
+                .map(|_| {
+                    Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .stdin(Stdio::null())
+                        .spawn()
+                        .expect("sh")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for CpuLoad {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

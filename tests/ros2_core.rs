@@ -164,7 +164,11 @@ fn speak_commands(stop: std::sync::Arc<std::sync::atomic::AtomicBool>, period: D
 fn ros2_until(args: &[&str], needles: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let output = run_limited(ros2(args, cwd, env), Duration::from_secs(30), &args.join(" "));
+        let output = run_limited(
+            ros2(args, cwd, env),
+            Duration::from_secs(30),
+            &args.join(" "),
+        );
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
         if needles.iter().all(|n| text.contains(n)) {
             return text;
@@ -231,7 +235,11 @@ fn launch_file_is_seen_and_echoed_by_ros2_tools(test: &str, launch_file: &str, d
     );
     let echo = |topic: &str, type_name: &str| {
         let output = run_limited(
-            ros2(&["topic", "echo", "--once", topic, type_name], &cwd, &env),
+            ros2(
+                &["topic", "echo", "--once", "--no-daemon", topic, type_name],
+                &cwd,
+                &env,
+            ),
             Duration::from_secs(60),
             &format!("ros2 topic echo --once {topic}"),
         );
@@ -253,11 +261,11 @@ fn launch_file_is_seen_and_echoed_by_ros2_tools(test: &str, launch_file: &str, d
     driver.join().expect("driver thread");
     let status = launch.interrupt(Duration::from_secs(20));
     let log = launch.output();
+    println!("{launch_file} under {}:\n{nodes}{topics}", prefix.display());
     println!(
-        "{launch_file} under {}:\n{nodes}{topics}",
-        prefix.display()
+        "{}",
+        latency.lines().take(12).collect::<Vec<_>>().join("\n")
     );
-    println!("{}", latency.lines().take(12).collect::<Vec<_>>().join("\n"));
 
     assert!(
         latency.contains("command_id: t") && latency.contains("end_to_end:"),
@@ -270,7 +278,10 @@ fn launch_file_is_seen_and_echoed_by_ros2_tools(test: &str, launch_file: &str, d
     assert!(diagnostics.contains("status:"), "{diagnostics}");
     let interface = String::from_utf8_lossy(&interface.stdout);
     assert!(interface.contains("StageLatency[] stages"), "{interface}");
-    assert!(status.success(), "ros2 launch after Ctrl-C: {status}\n{log}");
+    assert!(
+        status.success(),
+        "ros2 launch after Ctrl-C: {status}\n{log}"
+    );
     for node in ["collector", "alert_manager"] {
         assert!(
             log.lines()
@@ -284,9 +295,16 @@ fn launch_file_is_seen_and_echoed_by_ros2_tools(test: &str, launch_file: &str, d
         .filter(|l| !l.starts_with("[WARNING] [launch]: user interrupted"))
         .filter(|l| l.contains("ERROR") || l.contains("WARN"))
         .collect();
-    assert!(noisy.is_empty(), "no ERROR/WARN in normal operation:\n{}", noisy.join("\n"));
+    assert!(
+        noisy.is_empty(),
+        "no ERROR/WARN in normal operation:\n{}",
+        noisy.join("\n")
+    );
     let left: Vec<_> = std::fs::read_dir(&cwd).expect("cwd").collect();
-    assert!(left.is_empty(), "nothing is written into the working directory: {left:?}");
+    assert!(
+        left.is_empty(),
+        "nothing is written into the working directory: {left:?}"
+    );
     assert!(
         ros_home.join("vla_perf").is_dir(),
         "the alert node keeps its state under ROS_HOME"

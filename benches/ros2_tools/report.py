@@ -5,9 +5,9 @@ Usage: report.py WORK_DIR (one sub-directory per case, written by the shell scri
   case.env        key=value: name, kind (rate | load), backend, topic, t0, t1, nominal,
                   truth (publish), clk_tck
   cpu.tsv         role pid ticks_at_t0 ticks_at_t1 rss_kib_at_t1
-  hz.log, hz.lines  `ros2 topic hz` output; line counts at t0 and t1
+  hz.log          `ros2 topic hz` output, each line prefixed with the wall time it was read
   prom_rate.tsv   "wall_time value" of vla_perf_topic_rate_hz{topic}, scraped once a second
-  prom0.txt, prom1.txt  whole scrapes at t0 and t1
+  prom0.txt, prom1.txt, prom0.t, prom1.t  whole scrapes at t0 and t1, and their times
   truth.log       the publisher's "wall_time sent" lines
 """
 import math
@@ -46,28 +46,34 @@ def interpolate(points, t):
     raise ValueError(f"t={t} outside the log ({points[0][0]}..{points[-1][0]})")
 
 
-def truth(case, env):
-    """(true rate over [t0, t1], note): from the publisher's own count."""
-    t0, t1 = float(env["t0"]), float(env["t1"])
+def sent_series(case):
+    """(wall_time, messages sent so far) from the publisher's log."""
     rows = [line.split() for line in (case / "truth.log").read_text().splitlines() if line]
-    points = [(float(t), int(n)) for t, n in rows]
-    sent = interpolate(points, t1) - interpolate(points, t0)
-    return sent / (t1 - t0), "publisher's own count"
+    return [(float(t), int(n)) for t, n in rows]
 
 
-def hz_readings(case):
-    lines = (case / "hz.log").read_text().splitlines()
-    l0, l1 = (int(x) for x in (case / "hz.lines").read_text().split())
-    return [float(m.group(1)) for line in lines[l0:l1]
-            if (m := re.match(r"average rate: ([0-9.]+)", line))]
+def true_rate(points, a, b):
+    """Messages sent per second over [a, b] (a clamped to the log's start)."""
+    a = max(a, points[0][0])
+    return (interpolate(points, b) - interpolate(points, a)) / (b - a)
+
+
+def hz_readings(case, t0, t1):
+    """(wall_time, rate) of the `ros2 topic hz` readings printed within [t0, t1]."""
+    out = []
+    for line in (case / "hz.log").read_text().splitlines():
+        m = re.match(r"([0-9.]+) average rate: ([0-9.]+)", line)
+        if m and t0 <= float(m.group(1)) <= t1:
+            out.append((float(m.group(1)), float(m.group(2))))
+    return out
 
 
 def prom_readings(case):
     path = case / "prom_rate.tsv"
     if not path.exists():
         return []
-    return [float(v) for _, v in (l.split() for l in path.read_text().splitlines() if l.strip())
-            if v != "nan"]
+    return [(float(t), float(v)) for t, v in
+            (l.split() for l in path.read_text().splitlines() if l.strip()) if v != "nan"]
 
 
 def prom_value(case, which, name, **labels):
@@ -92,6 +98,8 @@ def err_pct(value, true):
     return 100.0 * (value - true) / true
 
 
+RATE_WINDOW = 10.0  # seconds: the collector's rate window; `ros2 topic hz -w RATE*10`
+
 BACKEND = {"r2r": "collector (r2r, rcl/Cyclone)", "rc": "collector (ros2-client/RustDDS)",
            "rclpy": "bare rclpy subscriber"}
 
@@ -105,31 +113,37 @@ def main():
         env = load_env(case / "case.env")
         c = cpu(case, env)
         if env["kind"] == "rate":
-            true, note = truth(case, env)
+            t0, t1 = float(env["t0"]), float(env["t1"])
+            sent = sent_series(case)
+            true = true_rate(sent, t0, t1)
             what = env["what"]
             for tool, readings, role in (
-                ("ros2 topic hz", hz_readings(case), "hz"),
+                ("ros2 topic hz", hz_readings(case, t0, t1), "hz"),
                 (BACKEND[env["backend"]], prom_readings(case), "collector"),
             ):
-                mean = sum(readings) / len(readings) if readings else math.nan
-                worst = max((abs(err_pct(r, true)) for r in readings), default=math.nan)
+                # Each reading against the true rate of the RATE_WINDOW seconds before it.
+                errs = [err_pct(v, true_rate(sent, t - RATE_WINDOW, t)) for t, v in readings]
+                mean = sum(v for _, v in readings) / len(readings) if readings else math.nan
+                mean_err = sum(errs) / len(errs) if errs else math.nan
+                worst = max((abs(e) for e in errs), default=math.nan)
                 cpu_pct = c.get(role, (math.nan, 0))[0]
                 rate_rows.append((what, env["name"], f"{true:.3f}", tool, len(readings),
-                                  fmt(mean, ".3f"), fmt(err_pct(mean, true), "+.3f"),
+                                  fmt(mean, ".3f"), fmt(mean_err, "+.3f"),
                                   fmt(worst, ".3f"), fmt(cpu_pct, ".1f"),
                                   fmt(c.get(role, (0, math.nan))[1], ".0f")))
                 (hz_cpu if role == "hz" else coll_cpu).setdefault(what, []).append(
-                    (env["backend"], cpu_pct, abs(err_pct(mean, true)),
-                     max(abs(err_pct(mean, true)), worst) if readings else math.nan))
+                    (env["backend"], cpu_pct, abs(mean_err), worst))
             received = None
             m0 = prom_value(case, 0, "vla_perf_topic_messages_total", topic=env["topic"])
             m1 = prom_value(case, 1, "vla_perf_topic_messages_total", topic=env["topic"])
             if m0 is not None and m1 is not None:
-                received = (m1 - m0) / (float(env["t1"]) - float(env["t0"]))
+                s0, s1 = (float((case / f"prom{i}.t").read_text()) for i in (0, 1))
+                received = (m1 - m0) / (s1 - s0)
+                received = f"{received:.3f} msg/s ({100 * (received / true_rate(sent, s0, s1) - 1):+.3f}% vs sent)"
             extra = ", ".join(f"{r} {v[0]:.1f}%" for r, v in c.items()
                               if r not in ("hz", "collector"))
-            rate_rows.append(("", "", "", f"  (true rate: {note}; collector received "
-                              f"{fmt(received, '.3f')} msg/s over the window; others: {extra})",
+            rate_rows.append(("", "", "", f"  (collector received {fmt(received, 's')} over "
+                              f"the window by its message counter; other processes: {extra})",
                               "", "", "", "", "", ""))
         else:
             role = "subscriber"
@@ -151,8 +165,11 @@ def main():
         env = load_env(case / "case.env")
         seconds = float(env["t1"]) - float(env["t0"])
     print()
-    print(f"== 1. Rate accuracy and CPU, side by side (each case ~{seconds:.0f} s; CPU = "
-          "utime+stime over the window, % of one core)")
+    print(f"== 1. Rate accuracy and CPU, side by side ({seconds:.0f} s measured per case; CPU ="
+          " utime+stime over it, % of one core)")
+    print("   true Hz: the publisher's own count over the window; n: readings (one a second);"
+          " err %: mean of each\n   reading's error vs the true rate of the 10 s before it;"
+          " worst %: largest |error| of one reading")
     head = ("topic", "case", "true Hz", "tool", "n", "rate Hz", "err %", "worst %", "CPU %",
             "RSS MiB")
     table(head, rate_rows)

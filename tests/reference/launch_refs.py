@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """What the vla_perf launch files reference, read with Python's own parsers.
 
-The ROS `launch` package is not available in CI, so this reads the files the way a reviewer
-would: the Python launch file with `ast` (it must parse; nothing is imported or run) and the
+This reads the files without ROS, the way a reviewer would (tests/ros2_core.rs runs them
+with `ros2 launch` on a ROS 2 machine): the Python launch file with `ast` (it must parse; nothing is imported or run) and the
 XML one with `xml.etree`. Prints one JSON object:
 
     {"py": {...}, "xml": {...}, "cargo_bins": [...]}

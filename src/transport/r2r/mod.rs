@@ -324,7 +324,9 @@ impl RawPublisher for R2rPublisher {
             ));
         }
         self.publisher.publish(cdr).map_err(|e| match e {
-            Error::Backend { message, .. } => backend_error(format!("publish {}", self.topic), message),
+            Error::Backend { message, .. } => {
+                backend_error(format!("publish {}", self.topic), message)
+            }
             other => other,
         })
     }

@@ -211,7 +211,9 @@ fn rmw_qos(mut base: sys::rmw_qos_profile_t, qos: Qos) -> sys::rmw_qos_profile_t
         }
     };
     base.durability = match qos.durability {
-        Durability::Volatile => sys::rmw_qos_durability_policy_e::RMW_QOS_POLICY_DURABILITY_VOLATILE,
+        Durability::Volatile => {
+            sys::rmw_qos_durability_policy_e::RMW_QOS_POLICY_DURABILITY_VOLATILE
+        }
         Durability::TransientLocal => {
             sys::rmw_qos_durability_policy_e::RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL
         }
@@ -293,7 +295,11 @@ impl RclSubscription {
                     &mut this.subscription,
                     ptr::null_mut(),
                 )));
-                return Err(topic_error(ret, topic, format!("create subscription {topic}")));
+                return Err(topic_error(
+                    ret,
+                    topic,
+                    format!("create subscription {topic}"),
+                ));
             }
             Ok(this)
         }
@@ -494,8 +500,10 @@ impl WaitSet {
                 return Ok(());
             }
             check(ret, || "wait".into())?;
-            let slots =
-                std::slice::from_raw_parts(self.wait_set.subscriptions, self.wait_set.size_of_subscriptions);
+            let slots = std::slice::from_raw_parts(
+                self.wait_set.subscriptions,
+                self.wait_set.size_of_subscriptions,
+            );
             ready.extend(slots.iter().take(count).map(|slot| !slot.is_null()));
             ready.resize(count, false);
         }

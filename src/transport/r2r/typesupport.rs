@@ -104,7 +104,8 @@ pub fn load(type_name: &str) -> Result<TypeSupport> {
                 failures.join("; ")
             ))
         })?;
-    let symbol = format!("rosidl_typesupport_c__get_message_type_support_handle__{package}__msg__{name}");
+    let symbol =
+        format!("rosidl_typesupport_c__get_message_type_support_handle__{package}__msg__{name}");
     // SAFETY: rosidl generates this function with exactly this signature.
     let handle = unsafe {
         let get = library
@@ -168,7 +169,9 @@ mod tests {
 
     #[test]
     fn a_type_nobody_installed_is_a_clear_error_naming_the_library() {
-        let err = load("no_such_pkg_here/msg/Nothing").unwrap_err().to_string();
+        let err = load("no_such_pkg_here/msg/Nothing")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("libno_such_pkg_here__rosidl_typesupport_c.so"),
             "{err}"
