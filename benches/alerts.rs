@@ -41,7 +41,7 @@ fn evaluation_cost() {
     let mut rounds = Vec::new();
     let mut notifications = 0;
     for round in 0..5 {
-        let mut engine = Engine::new(&rules);
+        let mut engine = Engine::new(&rules.rules, rules.notifications.alert_cooldown);
         let start = Instant::now();
         for t in 0..SECONDS {
             let at = Duration::from_secs(t + round * SECONDS);

@@ -238,10 +238,6 @@ fn collector_drops(url: &str) -> BTreeMap<String, f64> {
     sums
 }
 
-fn outcome_name(outcome: u8) -> &'static str {
-    vla_perf::demo::outcome_name(outcome)
-}
-
 fn reexec_in_network_namespace() -> ! {
     let exe = std::env::current_exe().expect("bench path");
     let setup = "ip link set lo up multicast on && ip route add 224.0.0.0/4 dev lo";
@@ -341,7 +337,7 @@ fn main() {
             *counted
                 .lock()
                 .unwrap()
-                .entry(outcome_name(m.message.outcome))
+                .entry(CommandLatency::outcome_name(m.message.outcome))
                 .or_default() += 1;
         }
     });

@@ -181,7 +181,7 @@ pub async fn run(
                     tracing::info!(
                         "command {}: outcome {} end to end {:.2} s [{}]",
                         c.command_id,
-                        outcome_name(c.outcome),
+                        CommandLatency::outcome_name(c.outcome),
                         c.end_to_end,
                         stages.join(", ")
                     );
@@ -323,15 +323,4 @@ pub async fn run(
         None => {}
     }
     Ok(summary)
-}
-
-/// The name of a CommandLatency outcome.
-pub fn outcome_name(outcome: u8) -> &'static str {
-    match outcome {
-        CommandLatency::OUTCOME_SUCCEEDED => "succeeded",
-        CommandLatency::OUTCOME_FAILED => "failed",
-        CommandLatency::OUTCOME_TIMED_OUT => "timed_out",
-        CommandLatency::OUTCOME_ABANDONED => "abandoned",
-        _ => "unknown",
-    }
 }

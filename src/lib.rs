@@ -11,7 +11,9 @@ pub mod bag;
 pub mod bench;
 pub mod collector;
 pub mod config;
-pub mod core;
+/// The pure core lives in its own crate (`crates/vla_perf_core`), so the compiler keeps it
+/// free of I/O, configuration, transport and messages.
+pub use vla_perf_core as core;
 pub mod dashboard;
 pub mod demo;
 pub mod msg;

@@ -13,6 +13,7 @@ use std::process::{Command, Output};
 use vla_perf::config::load_scenario;
 use vla_perf::config::scenario::{Scenario, Suite};
 use vla_perf::core::bench::{score, BenchReport, RunRecord};
+use vla_perf::report::bench::ReportFiles;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench")
@@ -55,7 +56,7 @@ fn write(report: &BenchReport, dir: &Path) -> PathBuf {
 
 #[test]
 fn a_scored_run_writes_a_report_that_reads_back_and_matches_the_golden_markdown() {
-    let report = score(&record(), &scenario());
+    let report = score(&record(), &scenario().expectations());
     let dir = tempfile::tempdir().unwrap();
     let written = report.write_to(dir.path()).unwrap();
     let names: Vec<String> = written
@@ -159,7 +160,7 @@ fn wer_and_map_agree_with_jiwer_and_pycocotools() {
         String::from_utf8_lossy(&out.stderr)
     );
     let want: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let report = score(&record(), &scenario);
+    let report = score(&record(), &scenario.expectations());
     let got = |suite, kpi| {
         report
             .suite(suite)
@@ -191,9 +192,18 @@ fn wer_and_map_agree_with_jiwer_and_pycocotools() {
 fn compare_exits_3_when_the_current_run_is_slower_and_0_when_it_is_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = scenario();
-    let baseline = write(&score(&record(), &scenario), &dir.path().join("base"));
-    let same = write(&score(&record(), &scenario), &dir.path().join("same"));
-    let slow = write(&score(&slower(1.3), &scenario), &dir.path().join("slow"));
+    let baseline = write(
+        &score(&record(), &scenario.expectations()),
+        &dir.path().join("base"),
+    );
+    let same = write(
+        &score(&record(), &scenario.expectations()),
+        &dir.path().join("same"),
+    );
+    let slow = write(
+        &score(&slower(1.3), &scenario.expectations()),
+        &dir.path().join("slow"),
+    );
 
     let out = vla_perf(&[Path::new("compare"), &baseline, &same]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -242,11 +252,11 @@ fn recommend_prints_the_newest_reports_recommendations_with_evidence() {
     old.gpu_unavailable = None;
     old.run_id = "old-run".into();
     write(
-        &score(&old, &scenario),
+        &score(&old, &scenario.expectations()),
         &results.join("2026-01-01T00-00-00"),
     );
     let newest = write(
-        &score(&record(), &scenario),
+        &score(&record(), &scenario.expectations()),
         &results.join("2026-01-02T00-00-00"),
     );
 

@@ -194,10 +194,11 @@ fn the_degraded_demo_measures_every_stage_fires_and_resolves_alerts_and_sends_no
         .find_map(|l| l.strip_prefix("report: "))
         .unwrap_or_else(|| panic!("no report path:\n{stdout}"));
     let report_json = std::path::Path::new(report_md).with_file_name("report.json");
-    let report = vla_perf::core::bench::BenchReport::from_json(
-        &std::fs::read_to_string(&report_json).unwrap(),
-    )
-    .unwrap();
+    let report =
+        <vla_perf::core::bench::BenchReport as vla_perf::report::bench::ReportFiles>::from_json(
+            &std::fs::read_to_string(&report_json).unwrap(),
+        )
+        .unwrap();
     let e2e = report
         .suite(vla_perf::config::scenario::Suite::EndToEnd)
         .expect("an end_to_end suite");

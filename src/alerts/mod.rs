@@ -5,4 +5,7 @@ pub mod history;
 pub mod intake;
 pub mod node;
 
+#[cfg(test)]
+mod engine_tests;
+
 pub use node::{run, Settings};

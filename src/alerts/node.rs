@@ -95,7 +95,7 @@ pub async fn run(
         );
     }
     let now = wall_clock();
-    let mut engine = Engine::new(&rules);
+    let mut engine = Engine::new(&rules.rules, rules.notifications.alert_cooldown);
     let mut resumed = 0;
     for (key, machine) in &restored.active {
         match engine.restore(key, *machine, now) {

@@ -35,6 +35,7 @@ use crate::core::bench::trend::{self, parse_history, Degradation, HistoryPoint};
 use crate::core::bench::{BenchReport, GpuRecord, ProcessRecord, RunMeta, RunRecord, SuiteRecord};
 use crate::core::timeline::Outcome;
 use crate::msg::{BenchmarkResult, MetricArray};
+use crate::report::bench::ReportFiles;
 use crate::resources::{GpuStatus, ResourceOptions, ResourceSampler};
 use crate::transport::{wall_clock, Node, NodeOptions, Publisher, Qos, Transport};
 
@@ -627,12 +628,13 @@ async fn run_on(
     let metrics_pub =
         Publisher::<MetricArray>::new(node, &format!("{ns}/metrics"), Qos::reliable(10))
             .map_err(transport_error)?;
+    let expectations = scenario.expectations();
     let verdict =
-        |suite: &SuiteRecord, step: usize| step_verdict(suite, step, scenario).sustainable;
+        |suite: &SuiteRecord, step: usize| step_verdict(suite, step, &expectations).sustainable;
     // Each suite's result goes out as soon as the suite ends, while the node has the rest
     // of the run to deliver it.
     let mut publish_suite = |run_id: &str, dir: &Path, suite: &SuiteRecord| {
-        let report = score_suite(suite, scenario);
+        let report = score_suite(suite, &expectations);
         let msg = publish::suite_result(
             run_id,
             &scenario.name,
@@ -651,7 +653,7 @@ async fn run_on(
     let output = record_run(options, node, stop, &verdict, &mut publish_suite).await?;
     let report = score_with(
         &output.record,
-        scenario,
+        &expectations,
         &ScoreOptions {
             camera_rate_hz: settings.camera_rate_hz,
         },

@@ -3,7 +3,6 @@
 //! node's rules see them (`word_error_rate`, `detection_map`, `navigation_success_rate`,
 //! `benchmark_degradation`).
 
-use crate::collector::pipeline::{scalar_msg, summary_msg};
 use crate::core::bench::score::{kpi, SuiteReport};
 use crate::core::bench::trend::Degradation;
 use crate::core::bench::BenchReport;
@@ -55,7 +54,9 @@ pub fn suite_result(
         latencies: suite
             .latencies
             .iter()
-            .map(|l| summary_msg(&l.name, "s", Window::Cumulative, l.summary, vec![]))
+            .map(|l| {
+                MetricSummary::from_summary(&l.name, "s", Window::Cumulative, l.summary, vec![])
+            })
             .collect(),
         kpis: suite
             .kpis
@@ -85,7 +86,7 @@ pub fn metric_array(
     let one = |name: &str, unit: &str, value: Option<f64>, tags: Vec<KeyValue>| {
         value
             .filter(|v| v.is_finite())
-            .map(|v| scalar_msg(name, unit, Window::Cumulative, Some((1, v)), tags))
+            .map(|v| MetricSummary::scalar(name, unit, Window::Cumulative, Some((1, v)), tags))
     };
     for s in &report.suites {
         let suite = || vec![tag("suite", s.suite.as_str())];
@@ -124,6 +125,15 @@ pub fn metric_array(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn compare_codes_are_the_kpi_message_constants() {
+        use crate::core::bench::Compare;
+        use crate::msg::Kpi;
+        assert_eq!(Compare::None.code(), Kpi::COMPARE_NONE);
+        assert_eq!(Compare::AtMost.code(), Kpi::COMPARE_AT_MOST);
+        assert_eq!(Compare::AtLeast.code(), Kpi::COMPARE_AT_LEAST);
+    }
+
     use super::*;
     use crate::config::scenario::Suite;
     use crate::core::bench::trend::DegradationKind;
@@ -140,7 +150,7 @@ mod tests {
             "/tests/fixtures/bench/scenario.yaml"
         ))
         .unwrap();
-        crate::core::bench::score(&record, &scenario)
+        crate::core::bench::score(&record, &scenario.expectations())
     }
 
     #[test]

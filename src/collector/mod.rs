@@ -11,6 +11,21 @@ pub mod signals;
 pub use node::{run, Error, Result};
 pub use pipeline::{command_latency, Pipeline};
 
+/// The transport QoS of a configured subscription.
+pub fn transport_qos(qos: crate::config::SubscriptionQos) -> crate::transport::Qos {
+    use crate::config::QosProfile;
+    use crate::transport::Qos;
+    let profile = match qos.profile {
+        QosProfile::Reliable => Qos::reliable(10),
+        QosProfile::SensorData => Qos::sensor_data(),
+        QosProfile::Latched => Qos::latched(),
+    };
+    Qos {
+        depth: qos.depth.unwrap_or(profile.depth),
+        ..profile
+    }
+}
+
 use std::collections::{HashSet, VecDeque};
 
 /// Action goals remembered, so a status topic republishing every goal it knows yields

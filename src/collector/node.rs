@@ -95,7 +95,10 @@ fn subscribe(
             message: wrap(r.message),
         });
     }
-    let (topic, qos) = (watched.topic.as_str(), watched.subscription_qos());
+    let (topic, qos) = (
+        watched.topic.as_str(),
+        super::transport_qos(watched.subscription_qos()),
+    );
     match watched.msg_type.as_str() {
         RosString::TYPE_NAME => forward(
             Subscription::<Typed<RosString>>::typed(node, topic, qos)?,

@@ -10,7 +10,7 @@ use super::signals::{GoalOutcomes, StageOutcomes};
 use crate::config::{CollectorConfig, WatchedTopic};
 use crate::core::ingest::{Recorder, RecorderConfig};
 use crate::core::stats::{Distribution, DistributionConfig, RateMeter};
-use crate::core::stats::{Slo, StatsConfig, Summary, Window};
+use crate::core::stats::{Slo, StatsConfig, Window};
 use crate::core::timeline::{CompletedCommand, Outcome};
 use crate::core::topic_health::{TopicHealth, TopicHealthConfig, TopicSnapshot};
 use crate::msg::action_msgs::GoalStatusArray;
@@ -439,7 +439,7 @@ impl Pipeline {
             let tags = || vec![tag("topic", &t.topic)];
             let window = Window::Sliding(h.config().window);
             let scalar = |name: &str, unit: &str, v: Option<f64>| {
-                scalar_msg(name, unit, window, v.map(|v| (snap.messages, v)), tags())
+                MetricSummary::scalar(name, unit, window, v.map(|v| (snap.messages, v)), tags())
             };
             batch.metrics.push(scalar("topic_rate", "Hz", snap.rate_hz));
             batch
@@ -449,29 +449,45 @@ impl Pipeline {
             batch
                 .metrics
                 .push(scalar("topic_max_gap", "s", snap.max_gap));
-            batch
-                .metrics
-                .push(summary_msg("topic_age", "s", window, snap.age, tags()));
+            batch.metrics.push(MetricSummary::from_summary(
+                "topic_age",
+                "s",
+                window,
+                snap.age,
+                tags(),
+            ));
             if let Some((meter, latest)) = self.stamp_rate.get(i).filter(|(m, _)| m.total() > 0) {
                 // Measured up to the latest stamp: the source's clock, not this host's.
                 let rate = meter.rate(*latest).map(|r| (meter.total(), r));
-                batch
-                    .metrics
-                    .push(scalar_msg("topic_stamp_rate", "Hz", window, rate, tags()));
+                batch.metrics.push(MetricSummary::scalar(
+                    "topic_stamp_rate",
+                    "Hz",
+                    window,
+                    rate,
+                    tags(),
+                ));
             }
             if let Some(Some((_, meter))) = self.signals.goals.get(i) {
                 let rate = meter.rate(now).map(|r| (meter.total(), r));
-                batch
-                    .metrics
-                    .push(scalar_msg("action_rate", "Hz", window, rate, tags()));
+                batch.metrics.push(MetricSummary::scalar(
+                    "action_rate",
+                    "Hz",
+                    window,
+                    rate,
+                    tags(),
+                ));
             }
             if let Some(Some((_, meter))) = self.audio.get(i) {
                 let rate = meter.rate(now).map(|r| (meter.total(), r));
-                batch
-                    .metrics
-                    .push(scalar_msg("audio_sample_rate", "Hz", window, rate, tags()));
+                batch.metrics.push(MetricSummary::scalar(
+                    "audio_sample_rate",
+                    "Hz",
+                    window,
+                    rate,
+                    tags(),
+                ));
             }
-            batch.metrics.push(scalar_msg(
+            batch.metrics.push(MetricSummary::scalar(
                 "topic_messages",
                 "1",
                 Window::Cumulative,
@@ -504,7 +520,7 @@ impl Pipeline {
         for window in &windows {
             for (i, name) in self.stage_names.iter().enumerate().skip(1) {
                 if let Some(stats) = recorder.stage_latency(i) {
-                    metrics.push(summary_msg(
+                    metrics.push(MetricSummary::from_summary(
                         "stage_latency",
                         "s",
                         *window,
@@ -513,7 +529,7 @@ impl Pipeline {
                     ));
                 }
             }
-            metrics.push(summary_msg(
+            metrics.push(MetricSummary::from_summary(
                 "end_to_end_latency",
                 "s",
                 *window,
@@ -521,7 +537,7 @@ impl Pipeline {
                 vec![],
             ));
             let slo = recorder.slo_status(now, *window);
-            metrics.push(scalar_msg(
+            metrics.push(MetricSummary::scalar(
                 "slo_compliance",
                 "1",
                 *window,
@@ -531,14 +547,14 @@ impl Pipeline {
         }
         self.accuracy(&mut metrics, now);
         let first = self.windows.first().copied().map(Window::Sliding);
-        metrics.push(scalar_msg(
+        metrics.push(MetricSummary::scalar(
             "command_rate",
             "Hz",
             first.unwrap_or(Window::Cumulative),
             recorder.command_rate(now).map(|r| (1, r)),
             vec![],
         ));
-        metrics.push(scalar_msg(
+        metrics.push(MetricSummary::scalar(
             "commands_in_flight",
             "1",
             Window::Cumulative,
@@ -546,7 +562,7 @@ impl Pipeline {
             vec![],
         ));
         for outcome in Outcome::ALL {
-            metrics.push(scalar_msg(
+            metrics.push(MetricSummary::scalar(
                 "commands",
                 "1",
                 Window::Cumulative,
@@ -563,7 +579,7 @@ impl Pipeline {
             ("clock_backwards", c.clock_backwards),
             ("clock_step", self.clock_steps),
         ] {
-            metrics.push(scalar_msg(
+            metrics.push(MetricSummary::scalar(
                 "correlation_anomalies",
                 "1",
                 Window::Cumulative,
@@ -599,7 +615,7 @@ impl Pipeline {
                 let windows = std::iter::once(Window::Cumulative)
                     .chain(self.windows.iter().map(|w| Window::Sliding(*w)));
                 for window in windows {
-                    metrics.push(summary_msg(
+                    metrics.push(MetricSummary::from_summary(
                         "confidence",
                         "1",
                         window,
@@ -612,7 +628,7 @@ impl Pipeline {
                 continue;
             }
             let rate = signals.outcomes.stage_success_rate(stage);
-            metrics.push(scalar_msg(
+            metrics.push(MetricSummary::scalar(
                 "stage_success_rate",
                 "1",
                 Window::Cumulative,
@@ -620,7 +636,7 @@ impl Pipeline {
                 vec![tag("stage", name)],
             ));
             if name == UNDERSTANDING_STAGE {
-                metrics.push(scalar_msg(
+                metrics.push(MetricSummary::scalar(
                     "understanding_rate",
                     "1",
                     Window::Cumulative,
@@ -629,7 +645,7 @@ impl Pipeline {
                 ));
             }
         }
-        metrics.push(scalar_msg(
+        metrics.push(MetricSummary::scalar(
             "task_success_rate",
             "1",
             Window::Cumulative,
@@ -638,7 +654,7 @@ impl Pipeline {
         ));
         for (topic, goals) in self.topics.iter().zip(&signals.goals) {
             if let Some((goals, _)) = goals {
-                metrics.push(scalar_msg(
+                metrics.push(MetricSummary::scalar(
                     "action_success_rate",
                     "1",
                     Window::Cumulative,
@@ -701,86 +717,13 @@ fn stage_status(
     }
 }
 
-fn window_secs(window: Window) -> f64 {
-    match window {
-        Window::Cumulative => 0.0,
-        Window::Sliding(w) => w.as_secs_f64(),
-    }
-}
-
-pub(crate) fn summary_msg(
-    name: &str,
-    unit: &str,
-    window: Window,
-    s: Option<Summary>,
-    tags: Vec<KeyValue>,
-) -> MetricSummary {
-    let s = s.unwrap_or(Summary {
-        count: 0,
-        mean: f64::NAN,
-        stddev: f64::NAN,
-        min: f64::NAN,
-        max: f64::NAN,
-        p50: f64::NAN,
-        p90: f64::NAN,
-        p95: f64::NAN,
-        p99: f64::NAN,
-        p999: f64::NAN,
-    });
-    MetricSummary {
-        name: name.into(),
-        unit: unit.into(),
-        window: window_secs(window),
-        count: s.count,
-        mean: s.mean,
-        stddev: s.stddev,
-        min: s.min,
-        max: s.max,
-        p50: s.p50,
-        p90: s.p90,
-        p95: s.p95,
-        p99: s.p99,
-        p999: s.p999,
-        tags,
-    }
-}
-
-/// A single value as a summary: count and every statistic equal to the value.
-pub(crate) fn scalar_msg(
-    name: &str,
-    unit: &str,
-    window: Window,
-    v: Option<(u64, f64)>,
-    tags: Vec<KeyValue>,
-) -> MetricSummary {
-    let (count, value) = v.unwrap_or((0, f64::NAN));
-    let s = Summary {
-        count,
-        mean: value,
-        stddev: if count > 0 { 0.0 } else { f64::NAN },
-        min: value,
-        max: value,
-        p50: value,
-        p90: value,
-        p95: value,
-        p99: value,
-        p999: value,
-    };
-    summary_msg(name, unit, window, Some(s), tags)
-}
-
 /// The message of a finished command.
 pub fn command_latency(
     cmd: &CompletedCommand,
     robot_id: &str,
     stages: &[String],
 ) -> CommandLatency {
-    let outcome = match cmd.outcome {
-        Outcome::Succeeded => CommandLatency::OUTCOME_SUCCEEDED,
-        Outcome::Failed => CommandLatency::OUTCOME_FAILED,
-        Outcome::TimedOut => CommandLatency::OUTCOME_TIMED_OUT,
-        Outcome::Abandoned => CommandLatency::OUTCOME_ABANDONED,
-    };
+    let outcome = CommandLatency::outcome_code(cmd.outcome);
     CommandLatency {
         header: Header {
             stamp: Time::from(cmd.ended_at),
@@ -1040,15 +983,18 @@ mod tests {
         use crate::transport::{Durability, Qos, Reliability};
         let mut topic = watched("/t", "sensor_msgs/msg/Image");
         assert_eq!(
-            topic.subscription_qos().reliability,
+            crate::collector::transport_qos(topic.subscription_qos()).reliability,
             Reliability::BestEffort
         );
         topic.qos = Some("reliable".into());
-        assert_eq!(topic.subscription_qos().reliability, Reliability::Reliable);
+        assert_eq!(
+            crate::collector::transport_qos(topic.subscription_qos()).reliability,
+            Reliability::Reliable
+        );
         topic.qos = None;
         topic.msg_type = GoalStatusArray::TYPE_NAME.into();
         assert_eq!(
-            topic.subscription_qos().durability,
+            crate::collector::transport_qos(topic.subscription_qos()).durability,
             Durability::TransientLocal
         );
         // A stage's profile reaches its topic, and a later listing fills an unset one.
@@ -1059,7 +1005,10 @@ mod tests {
             ..CollectorConfig::default()
         };
         let p = Pipeline::new(&config).unwrap();
-        assert_eq!(p.topics()[0].subscription_qos(), Qos::sensor_data());
+        assert_eq!(
+            crate::collector::transport_qos(p.topics()[0].subscription_qos()),
+            Qos::sensor_data()
+        );
     }
 
     #[test]

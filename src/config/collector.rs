@@ -299,29 +299,59 @@ pub struct WatchedTopic {
     pub qos_depth: Option<usize>,
 }
 
-impl WatchedTopic {
-    /// The subscription QoS: the configured profile, else the type's usual one.
-    pub fn subscription_qos(&self) -> crate::transport::Qos {
-        use crate::transport::Qos;
-        let profile = match self.qos.as_deref().and_then(Qos::by_name) {
-            Some(qos) => qos,
-            None => self.default_qos(),
-        };
-        Qos {
-            depth: self.qos_depth.unwrap_or(profile.depth),
-            ..profile
+/// A subscription QoS profile by its name in the configuration. The configuration knows
+/// names; the collector maps them onto the transport's QoS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QosProfile {
+    /// `reliable` (or `default`): reliable, volatile, depth 10.
+    Reliable,
+    /// `sensor_data` (or `best_effort`): best effort, volatile, depth 5.
+    SensorData,
+    /// `latched` (or `transient_local`): reliable, transient local, depth 1.
+    Latched,
+}
+
+impl QosProfile {
+    /// The profile a config name stands for.
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "default" | "reliable" => Some(Self::Reliable),
+            "sensor_data" | "best_effort" => Some(Self::SensorData),
+            "latched" | "transient_local" => Some(Self::Latched),
+            _ => None,
         }
     }
+}
 
-    fn default_qos(&self) -> crate::transport::Qos {
-        use crate::transport::Qos;
-        match self.msg_type.as_str() {
-            // Action servers publish status transient-local (latched), keep last 1.
-            "action_msgs/msg/GoalStatusArray" => Qos::latched(),
-            "std_msgs/msg/String" | "vla_perf/msg/StageEvent" => Qos::reliable(100),
-            // A best-effort reader matches both reliable and best-effort publishers
-            // (cameras usually publish sensor data).
-            _ => Qos::sensor_data(),
+/// What a watched topic's subscription asks for: a profile, and a depth when not the
+/// profile's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriptionQos {
+    /// The profile.
+    pub profile: QosProfile,
+    /// History depth overriding the profile's.
+    pub depth: Option<usize>,
+}
+
+impl WatchedTopic {
+    /// The subscription QoS: the configured profile, else the type's usual one.
+    pub fn subscription_qos(&self) -> SubscriptionQos {
+        let (profile, depth) = match self.qos.as_deref().and_then(QosProfile::by_name) {
+            Some(profile) => (profile, None),
+            None => match self.msg_type.as_str() {
+                // Action servers publish status transient-local (latched), keep last 1.
+                "action_msgs/msg/GoalStatusArray" => (QosProfile::Latched, None),
+                "std_msgs/msg/String" | "vla_perf/msg/StageEvent" => {
+                    (QosProfile::Reliable, Some(100))
+                }
+                // A best-effort reader matches both reliable and best-effort publishers
+                // (cameras usually publish sensor data).
+                _ => (QosProfile::SensorData, None),
+            },
+        };
+        SubscriptionQos {
+            profile,
+            depth: self.qos_depth.or(depth),
         }
     }
 
@@ -834,7 +864,7 @@ fn check_topic(check: &mut Checker, field: FieldPath, topic: &str) {
 
 fn check_qos(check: &mut Checker, field: FieldPath, qos: Option<&str>) {
     if let Some(name) = qos {
-        if crate::transport::Qos::by_name(name).is_none() {
+        if QosProfile::by_name(name).is_none() {
             check.error(
                 field,
                 name,

@@ -23,8 +23,8 @@ pub use alerts::{
     Aggregation, AlertRule, AlertRules, Channel, Notifications, SmtpTls, KNOWN_METRICS,
 };
 pub use collector::{
-    AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, ResourcesConfig,
-    SloConfig, StageConfig, WatchedTopic,
+    AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, QosProfile,
+    ResourcesConfig, SloConfig, StageConfig, SubscriptionQos, WatchedTopic,
 };
 pub use error::{ConfigError, ConfigWarning, Result};
 pub use scenario::{

@@ -11,71 +11,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::duration::{self, format_duration};
 use super::yaml::{Checker, FieldPath};
+use crate::core::bench::scenario::Expectations;
+pub use crate::core::bench::scenario::{PassThresholds, ScenarioCommand, Suite};
 use crate::core::timeline::Outcome;
-
-/// A benchmark suite: one part of the stack measured on its own, or all of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Suite {
-    /// Speech to text: latency and word error rate.
-    VoiceProcessing,
-    /// LLM planning: latency, understanding rate, plan correctness.
-    CognitivePlanning,
-    /// Object detection: latency, precision/recall, mAP.
-    VisualPerception,
-    /// Action execution: latency and success rate.
-    ActionExecution,
-    /// Voice to finished action.
-    EndToEnd,
-}
-
-impl Suite {
-    /// The snake_case name used in YAML and reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Suite::VoiceProcessing => "voice_processing",
-            Suite::CognitivePlanning => "cognitive_planning",
-            Suite::VisualPerception => "visual_perception",
-            Suite::ActionExecution => "action_execution",
-            Suite::EndToEnd => "end_to_end",
-        }
-    }
-}
-
-/// One spoken (or typed) command and what it should lead to.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScenarioCommand {
-    /// The command text, published as the transcript when there is no audio.
-    pub text: String,
-    /// WAV recording of the command, relative to the scenario file.
-    #[serde(default)]
-    pub audio: Option<PathBuf>,
-    /// What ASR should transcribe, for WER; defaults to `text`.
-    #[serde(default)]
-    pub reference_transcript: Option<String>,
-    /// Action types the plan should contain, in order (`navigate`, `pick`, ...).
-    #[serde(default)]
-    pub expected_plan: Vec<String>,
-    /// How the command should end.
-    #[serde(default = "succeeded")]
-    pub expected_outcome: Outcome,
-}
-
-fn succeeded() -> Outcome {
-    Outcome::Succeeded
-}
-
-impl ScenarioCommand {
-    /// The transcript WER is computed against.
-    pub fn reference(&self) -> &str {
-        self.reference_transcript.as_deref().unwrap_or(&self.text)
-    }
-}
 
 /// Images with COCO ground truth, for the visual perception suite.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -135,21 +77,33 @@ pub struct LoadSettings {
     pub timeout: Duration,
 }
 
-/// Pass/fail thresholds; an absent one is not checked.
+/// The `thresholds:` section as written; it becomes a [`PassThresholds`].
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct PassThresholds {
+pub(crate) struct ThresholdsSpec {
     /// Largest acceptable p95 latency per stage name (`end_to_end` for the whole command).
     #[serde(deserialize_with = "duration::map")]
-    pub max_p95_latency: BTreeMap<String, Duration>,
+    max_p95_latency: BTreeMap<String, Duration>,
     /// Least acceptable fraction of commands with the expected outcome.
-    pub min_success_rate: Option<f64>,
+    min_success_rate: Option<f64>,
     /// Largest acceptable word error rate.
-    pub max_wer: Option<f64>,
+    max_wer: Option<f64>,
     /// Least acceptable detection mAP@[.5:.95].
-    pub min_map: Option<f64>,
+    min_map: Option<f64>,
     /// Least acceptable fraction of commands whose plan matched the expected plan.
-    pub min_understanding_rate: Option<f64>,
+    min_understanding_rate: Option<f64>,
+}
+
+impl ThresholdsSpec {
+    fn into_thresholds(self) -> PassThresholds {
+        PassThresholds {
+            max_p95_latency: self.max_p95_latency,
+            min_success_rate: self.min_success_rate,
+            max_wer: self.max_wer,
+            min_map: self.min_map,
+            min_understanding_rate: self.min_understanding_rate,
+        }
+    }
 }
 
 /// The stack's topics as the benchmark drives and reads them. Every default is the
@@ -335,7 +289,7 @@ struct ScenarioSpec {
     #[serde(default)]
     load: LoadSpec,
     #[serde(default)]
-    thresholds: PassThresholds,
+    thresholds: ThresholdsSpec,
     #[serde(default)]
     stack: StackTopics,
 }
@@ -485,7 +439,7 @@ impl ScenarioFile {
             commands: spec.commands,
             image_sets: spec.image_sets,
             load,
-            thresholds: spec.thresholds,
+            thresholds: spec.thresholds.into_thresholds(),
             stack: Box::new(spec.stack),
         }
     }
@@ -615,7 +569,7 @@ impl LoadSpec {
     }
 }
 
-impl PassThresholds {
+impl ThresholdsSpec {
     fn validate(&self, at: &FieldPath, check: &mut Checker) {
         for (stage, limit) in &self.max_p95_latency {
             if !super::collector::is_identifier(stage) {
@@ -688,6 +642,14 @@ fn has_extension(path: &Path, extension: &str) -> bool {
 }
 
 impl Scenario {
+    /// What scoring needs of this scenario (`core::bench::score`).
+    pub fn expectations(&self) -> Expectations<'_> {
+        Expectations {
+            commands: &self.commands,
+            thresholds: &self.thresholds,
+        }
+    }
+
     /// A readable account of what was understood, for `vla-perf check-config`.
     pub fn summary(&self) -> String {
         let mut out = String::new();

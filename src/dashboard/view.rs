@@ -10,7 +10,6 @@ use ratatui::Frame;
 
 use super::model::{severity_name, state_name, Dashboard, LatencyRow};
 use crate::core::trend::Trend;
-use crate::demo::outcome_name;
 use crate::msg::diagnostic_msgs::DiagnosticStatus;
 use crate::msg::{Alert, CommandLatency};
 
@@ -415,9 +414,13 @@ fn render_recent(frame: &mut Frame, area: Rect, d: &Dashboard) {
                 _ => Style::new().fg(Color::Red),
             };
             let outcome = if c.failed_stage.is_empty() {
-                outcome_name(c.outcome).to_owned()
+                CommandLatency::outcome_name(c.outcome).to_owned()
             } else {
-                format!("{} ({})", outcome_name(c.outcome), c.failed_stage)
+                format!(
+                    "{} ({})",
+                    CommandLatency::outcome_name(c.outcome),
+                    c.failed_stage
+                )
             };
             Row::new(vec![
                 Cell::from(c.command_id.clone()),

@@ -4,6 +4,8 @@ use super::builtin_interfaces::Time;
 use super::diagnostic_msgs::KeyValue;
 use super::ros_message;
 use super::std_msgs::Header;
+use crate::core::stats::{Summary, Window};
+use crate::core::timeline::Outcome;
 
 ros_message! {
     /// Optional instrumentation a VLA node may publish to mark a stage of a command.
@@ -317,5 +319,118 @@ ros_message! {
         passed: bool as "bool",
         /// Where the JSON/Markdown report was written.
         report_path: String as "string",
+    }
+}
+
+/// The one mapping between the core's outcomes and `CommandLatency`'s codes.
+impl CommandLatency {
+    /// The message code of `outcome`.
+    pub fn outcome_code(outcome: Outcome) -> u8 {
+        match outcome {
+            Outcome::Succeeded => Self::OUTCOME_SUCCEEDED,
+            Outcome::Failed => Self::OUTCOME_FAILED,
+            Outcome::TimedOut => Self::OUTCOME_TIMED_OUT,
+            Outcome::Abandoned => Self::OUTCOME_ABANDONED,
+        }
+    }
+
+    /// The outcome `code` stands for; `None` for a code this version does not know.
+    pub fn outcome_of(code: u8) -> Option<Outcome> {
+        Outcome::ALL
+            .into_iter()
+            .find(|&outcome| Self::outcome_code(outcome) == code)
+    }
+
+    /// The name of `code`'s outcome (`succeeded`, ...); `unknown` for a code this version
+    /// does not know.
+    pub fn outcome_name(code: u8) -> &'static str {
+        Self::outcome_of(code).map_or("unknown", Outcome::as_str)
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_round_trips_through_its_message_code() {
+        for outcome in Outcome::ALL {
+            let code = CommandLatency::outcome_code(outcome);
+            assert_eq!(CommandLatency::outcome_of(code), Some(outcome));
+        }
+        assert_eq!(CommandLatency::outcome_of(200), None);
+    }
+}
+
+/// The window of a summary as the message carries it: seconds, 0 for cumulative.
+fn window_secs(window: Window) -> f64 {
+    match window {
+        Window::Cumulative => 0.0,
+        Window::Sliding(w) => w.as_secs_f64(),
+    }
+}
+
+/// Summaries of the core's statistics as messages.
+impl MetricSummary {
+    /// The message of `s` (every statistic NaN, count 0, when there is none).
+    pub fn from_summary(
+        name: &str,
+        unit: &str,
+        window: Window,
+        s: Option<Summary>,
+        tags: Vec<KeyValue>,
+    ) -> Self {
+        let s = s.unwrap_or(Summary {
+            count: 0,
+            mean: f64::NAN,
+            stddev: f64::NAN,
+            min: f64::NAN,
+            max: f64::NAN,
+            p50: f64::NAN,
+            p90: f64::NAN,
+            p95: f64::NAN,
+            p99: f64::NAN,
+            p999: f64::NAN,
+        });
+        Self {
+            name: name.into(),
+            unit: unit.into(),
+            window: window_secs(window),
+            count: s.count,
+            mean: s.mean,
+            stddev: s.stddev,
+            min: s.min,
+            max: s.max,
+            p50: s.p50,
+            p90: s.p90,
+            p95: s.p95,
+            p99: s.p99,
+            p999: s.p999,
+            tags,
+        }
+    }
+
+    /// A single value as a summary: count and every statistic equal to the value.
+    pub fn scalar(
+        name: &str,
+        unit: &str,
+        window: Window,
+        v: Option<(u64, f64)>,
+        tags: Vec<KeyValue>,
+    ) -> Self {
+        let (count, value) = v.unwrap_or((0, f64::NAN));
+        let s = Summary {
+            count,
+            mean: value,
+            stddev: if count > 0 { 0.0 } else { f64::NAN },
+            min: value,
+            max: value,
+            p50: value,
+            p90: value,
+            p95: value,
+            p99: value,
+            p999: value,
+        };
+        Self::from_summary(name, unit, window, Some(s), tags)
     }
 }

@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
@@ -98,10 +98,7 @@ pub fn notifier(channel: &Channel) -> Result<Arc<dyn Notifier>> {
 /// Longest one HTTP delivery attempt may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// RFC 3339 text of a time since the UNIX epoch.
-pub fn rfc3339(since_epoch: Duration) -> String {
-    humantime::format_rfc3339_millis(UNIX_EPOCH + since_epoch).to_string()
-}
+pub use crate::core::clock::rfc3339;
 
 /// The JSON a notification is sent as (webhook body, file line).
 pub fn payload(n: &Notification) -> Value {

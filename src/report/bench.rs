@@ -12,30 +12,39 @@ use crate::core::bench::score::{
     DETECTION_IOU, DETECTION_SCORE_THRESHOLD, END_TO_END, END_TO_END_UNCORRECTED,
 };
 use crate::core::bench::{BenchReport, Compare, SuiteReport, TimeBin};
-use crate::notify::rfc3339;
+use crate::core::clock::rfc3339;
 
 /// The plots written beside the report, in order.
 pub const BENCH_PLOTS: [&str; 3] = ["latency_cdf.svg", "latency_over_time.svg", "throughput.svg"];
 
-impl BenchReport {
+/// A benchmark report's files: JSON, Markdown and plots (the report itself is pure data of
+/// the core, `core::bench::BenchReport`).
+pub trait ReportFiles: Sized {
     /// The report as pretty JSON (undefined figures are `null`).
-    pub fn to_json(&self) -> Result<String> {
+    fn to_json(&self) -> Result<String>;
+    /// Parses a `report.json` written by [`ReportFiles::to_json`].
+    fn from_json(text: &str) -> Result<Self>;
+    /// The report as a Markdown page; `plots` are linked where given.
+    fn to_markdown(&self, plots: &[&str]) -> String;
+    /// Writes `report.json`, `report.md`, `latency_cdf.svg`, `latency_over_time.svg` and
+    /// `throughput.svg` into `dir` (created if missing); returns the paths written.
+    fn write_to(&self, dir: &Path) -> Result<Vec<PathBuf>>;
+}
+
+impl ReportFiles for BenchReport {
+    fn to_json(&self) -> Result<String> {
         Ok(serde_json::to_string_pretty(self)?)
     }
 
-    /// Parses a `report.json` written by [`BenchReport::to_json`].
-    pub fn from_json(text: &str) -> Result<Self> {
+    fn from_json(text: &str) -> Result<Self> {
         Ok(serde_json::from_str(text)?)
     }
 
-    /// The report as a Markdown page; `plots` are linked where given.
-    pub fn to_markdown(&self, plots: &[&str]) -> String {
+    fn to_markdown(&self, plots: &[&str]) -> String {
         render(self, plots)
     }
 
-    /// Writes `report.json`, `report.md`, `latency_cdf.svg`, `latency_over_time.svg` and
-    /// `throughput.svg` into `dir` (created if missing); returns the paths written.
-    pub fn write_to(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+    fn write_to(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             path: dir.to_owned(),
             source,
@@ -544,7 +553,8 @@ mod round_trip {
         let scenario =
             crate::config::load_scenario(format!("{dir}/tests/fixtures/bench/scenario.yaml"))
                 .unwrap();
-        let report = crate::core::bench::score(&record, &scenario);
+        let report = crate::core::bench::score(&record, &scenario.expectations());
+        use super::ReportFiles as _;
         // Unmeasured figures are NaN in places (a recommendation's evidence) and null in JSON.
         let json = report.to_json().unwrap();
         let back = super::BenchReport::from_json(&json).unwrap();

@@ -67,12 +67,9 @@ impl CommandTable {
 
     /// Appends one finished command.
     pub fn push(&mut self, cmd: &CommandLatency) -> Result<()> {
-        let outcome = match cmd.outcome {
-            CommandLatency::OUTCOME_SUCCEEDED => "succeeded",
-            CommandLatency::OUTCOME_FAILED => "failed",
-            CommandLatency::OUTCOME_TIMED_OUT => "timed_out",
-            _ => "abandoned",
-        };
+        let outcome = CommandLatency::outcome_of(cmd.outcome)
+            .unwrap_or(crate::core::timeline::Outcome::Abandoned)
+            .as_str();
         let mut row = vec![
             cmd.command_id.clone(),
             outcome.to_owned(),

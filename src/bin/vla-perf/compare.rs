@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args as ClapArgs, ValueEnum};
 use vla_perf::core::bench::{compare, BenchReport, NoiseThreshold};
+use vla_perf::report::bench::ReportFiles;
 
 /// Exit status when a gating figure regressed.
 pub const REGRESSED: u8 = 3;

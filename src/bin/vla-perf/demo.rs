@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use vla_perf::config;
-use vla_perf::demo::{outcome_name, DemoOptions};
+use vla_perf::demo::DemoOptions;
+use vla_perf::msg::CommandLatency;
 
 /// Alert rules used when `--alerts` is not given: the shipped example.
 const DEFAULT_ALERTS: &str = include_str!("../../../config/alerts.yaml");
@@ -180,7 +181,9 @@ pub fn main(args: &Args) -> ExitCode {
     };
     let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
     for c in &summary.commands {
-        *outcomes.entry(outcome_name(c.outcome)).or_default() += 1;
+        *outcomes
+            .entry(CommandLatency::outcome_name(c.outcome))
+            .or_default() += 1;
     }
     println!(
         "spoken {} commands; the collector reported {}: {:?}",

@@ -1,31 +1,51 @@
 //! Hand-built records and scenarios for the scoring tests.
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use super::record::{CommandRecord, PlanRecord, StepRecord, SuiteRecord};
-use crate::config::parse_scenario;
-use crate::config::scenario::{Scenario, Suite};
-use crate::core::timeline::Outcome;
+use super::scenario::{Expectations, PassThresholds, ScenarioCommand, Suite};
+use crate::timeline::Outcome;
 
 /// Three commands: 0 navigates, 1 picks, 2 is impossible (expected to fail).
-pub const SCENARIO: &str = "scenario:
-  name: t
-  suites: [end_to_end]
-  commands:
-    - text: go to the kitchen
-      expected_plan: [navigate]
-    - text: pick up the red cup
-      expected_plan: [detect, pick]
-    - text: fly to the moon
-      expected_outcome: failed
-";
-
-/// The scenario with `thresholds` (a YAML block body indented by four spaces) appended.
-pub fn scenario(thresholds: &str) -> Scenario {
-    let text = if thresholds.is_empty() {
-        SCENARIO.to_owned()
-    } else {
-        format!("{SCENARIO}  thresholds:\n{thresholds}")
+fn commands() -> Vec<ScenarioCommand> {
+    let command = |text: &str, plan: &[&str], outcome| ScenarioCommand {
+        text: text.to_owned(),
+        audio: None,
+        reference_transcript: None,
+        expected_plan: plan.iter().map(|s| (*s).to_owned()).collect(),
+        expected_outcome: outcome,
     };
-    parse_scenario("t.yaml", &text).unwrap().config
+    vec![
+        command("go to the kitchen", &["navigate"], Outcome::Succeeded),
+        command(
+            "pick up the red cup",
+            &["detect", "pick"],
+            Outcome::Succeeded,
+        ),
+        command("fly to the moon", &[], Outcome::Failed),
+    ]
+}
+
+/// The three commands with `thresholds`; test data, kept for the whole test run.
+pub fn scenario(thresholds: PassThresholds) -> Expectations<'static> {
+    Expectations {
+        commands: Box::leak(commands().into_boxed_slice()),
+        thresholds: Box::leak(Box::new(thresholds)),
+    }
+}
+
+/// No thresholds: report only.
+pub fn none() -> PassThresholds {
+    PassThresholds::default()
+}
+
+/// A p95 latency limit for `stage`.
+pub fn max_p95(stage: &str, limit: Duration) -> PassThresholds {
+    PassThresholds {
+        max_p95_latency: BTreeMap::from([(stage.to_owned(), limit)]),
+        ..PassThresholds::default()
+    }
 }
 
 /// A command sent at `sent` (intended then too) reaching `reached`.

@@ -18,9 +18,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::scenario::{PassThresholds, Suite};
 use super::score::{threshold_for, BenchReport, Compare};
-use crate::config::scenario::{PassThresholds, Suite};
-use crate::core::trend::{slope, Direction};
+use crate::trend::{slope, Direction};
 
 /// Most recent runs fitted.
 pub const TREND_WINDOW: usize = 20;
@@ -418,10 +418,10 @@ mod tests {
 
     #[test]
     fn a_report_becomes_a_history_point_of_its_headline_figures() {
-        use crate::core::bench::record::RunRecord;
-        use crate::core::bench::score::score;
-        use crate::core::bench::testing::{cmd, scenario, suite};
-        use crate::core::timeline::Outcome::Succeeded;
+        use crate::bench::record::RunRecord;
+        use crate::bench::score::score;
+        use crate::bench::testing::{cmd, none, scenario, suite};
+        use crate::timeline::Outcome::Succeeded;
         let record = RunRecord {
             run_id: "r".into(),
             suites: vec![suite(
@@ -432,7 +432,7 @@ mod tests {
             )],
             ..RunRecord::default()
         };
-        let p = HistoryPoint::from_report(&score(&record, &scenario("")));
+        let p = HistoryPoint::from_report(&score(&record, &scenario(none())));
         let metrics: Vec<&str> = p.figures.iter().map(|f| f.metric.as_str()).collect();
         assert!(metrics.contains(&"p95_end_to_end") && metrics.contains(&"success_rate"));
         assert!(!metrics.contains(&"p50_end_to_end"), "{metrics:?}");

@@ -17,10 +17,8 @@
 //! | `unknown_detector_classes` | detections whose class matched no ground-truth category |
 //! | `gpu_metrics_unavailable` | the run had no GPU metrics |
 
-use serde::{Deserialize, Serialize};
-
-use super::score::{kpi, BenchReport, SuiteReport};
-use crate::config::scenario::Suite;
+use super::report::{kpi, BenchReport, Evidence, Recommendation, Severity, SuiteReport};
+use super::scenario::Suite;
 
 /// Default WER target when the scenario sets none.
 pub const DEFAULT_MAX_WER: f64 = 0.15;
@@ -38,64 +36,6 @@ pub const QUEUE_SHARE: f64 = 0.5;
 pub const GPU_MEMORY_FRACTION: f64 = 0.9;
 /// A process at or above this mean CPU (percent of one core) saturates a core.
 pub const CORE_SATURATION_PERCENT: f64 = 90.0;
-
-/// How urgent a recommendation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Worth knowing.
-    Info,
-    /// Costs performance.
-    Warning,
-    /// Fails the benchmark or risks failure.
-    Critical,
-}
-
-/// The figure a recommendation rests on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evidence {
-    /// Suite the figure belongs to, when it belongs to one.
-    pub suite: Option<Suite>,
-    /// Figure name, e.g. `share_p95.plan`, `frames_per_second`, `cpu_mean_percent.asr`.
-    pub name: String,
-    /// Its value; NaN when the figure was not measured (written as JSON `null`).
-    #[serde(deserialize_with = "nan_when_null")]
-    pub value: f64,
-    /// The limit it crossed.
-    pub limit: Option<f64>,
-}
-
-/// JSON has no NaN (serde_json writes it as `null`): read `null` back as NaN.
-fn nan_when_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-}
-
-impl std::fmt::Display for Evidence {
-    /// `suite.name = value (limit l)`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(suite) = self.suite {
-            write!(f, "{}.", suite.as_str())?;
-        }
-        write!(f, "{} = {:.4}", self.name, self.value)?;
-        if let Some(limit) = self.limit {
-            write!(f, " (limit {limit:.4})")?;
-        }
-        Ok(())
-    }
-}
-
-/// One piece of advice.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recommendation {
-    /// Rule id (see the module table).
-    pub rule: String,
-    /// How urgent.
-    pub severity: Severity,
-    /// What to do.
-    pub message: String,
-    /// Why.
-    pub evidence: Evidence,
-}
 
 struct Rules(Vec<Recommendation>);
 
@@ -340,12 +280,12 @@ fn suite_rules(r: &mut Rules, s: &SuiteReport, camera_rate_hz: Option<f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::bench::profile::{GpuSummary, ProcessSummary};
-    use crate::core::bench::record::RunRecord;
-    use crate::core::bench::score::{score, KpiFigure};
-    use crate::core::bench::testing::{cmd, scenario, suite};
-    use crate::core::timeline::Outcome::Succeeded;
-    use crate::core::trend::Direction;
+    use crate::bench::record::RunRecord;
+    use crate::bench::report::{GpuSummary, ProcessSummary};
+    use crate::bench::score::{score, KpiFigure};
+    use crate::bench::testing::{cmd, none, scenario, suite};
+    use crate::timeline::Outcome::Succeeded;
+    use crate::trend::Direction;
 
     /// A clean run: three stages, spaced sends, plan at 40% of the time.
     fn base() -> BenchReport {
@@ -369,7 +309,7 @@ mod tests {
             )],
             ..RunRecord::default()
         };
-        score(&record, &scenario(""))
+        score(&record, &scenario(none()))
     }
 
     fn fires(report: &BenchReport, rule: &str) -> bool {
@@ -379,7 +319,7 @@ mod tests {
     fn with_kpi(name: &str, value: f64, threshold: Option<f64>) -> BenchReport {
         let mut r = base();
         let direction = Some(Direction::LowerIsWorse);
-        let limit = threshold.map(|t| (crate::core::bench::Compare::AtLeast, t));
+        let limit = threshold.map(|t| (crate::bench::Compare::AtLeast, t));
         r.suites[0].kpis.retain(|k| k.name != name);
         r.suites[0]
             .kpis
@@ -467,7 +407,7 @@ mod tests {
     fn wer_above_target_uses_the_threshold_or_the_default() {
         let wer = |v: f64, t: Option<f64>| {
             let mut r = base();
-            let limit = t.map(|t| (crate::core::bench::Compare::AtMost, t));
+            let limit = t.map(|t| (crate::bench::Compare::AtMost, t));
             r.suites[0]
                 .kpis
                 .push(KpiFigure::new(kpi::WER, "1", Some(v), None, limit));
@@ -524,7 +464,7 @@ mod tests {
                 "s",
                 Some(value),
                 None,
-                Some((crate::core::bench::Compare::AtMost, 1.0)),
+                Some((crate::bench::Compare::AtMost, 1.0)),
             ));
             recommend(&r)
         };

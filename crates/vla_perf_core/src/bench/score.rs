@@ -1,4 +1,4 @@
-//! Scoring: a [`RunRecord`] and its [`Scenario`] in, a [`BenchReport`] out.
+//! Scoring: a [`RunRecord`] and its scenario's [`Expectations`] in, a [`BenchReport`] out.
 //!
 //! # What each figure is
 //! - **Units.** A suite's units are its commands, or for `visual_perception` its images (an
@@ -40,358 +40,23 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::profile::{self, GpuSummary, ProcessSummary, Profile};
-use super::recommend::{recommend, Recommendation};
-use super::record::{CommandRecord, ImageRecord, RunMeta, RunRecord, SuiteRecord};
-use crate::config::scenario::{PassThresholds, Scenario, Suite};
-use crate::core::kpi::{
+use super::profile;
+use super::recommend::recommend;
+use super::record::{CommandRecord, ImageRecord, RunRecord, SuiteRecord};
+pub use super::report::*;
+use super::scenario::{Expectations, PassThresholds, ScenarioCommand, Suite};
+use crate::kpi::{
     BBox, CommandOutcome, Detection, DetectionEvaluator, GroundTruth, SuccessCounter,
     UnderstandingCounter, WerAccumulator,
 };
-use crate::core::stats::{LatencyStats, StatsConfig, Summary, Window};
-use crate::core::timeline::Outcome;
-use crate::core::trend::Direction;
+use crate::stats::{LatencyStats, StatsConfig, Summary, Window};
+use crate::timeline::Outcome;
+use crate::trend::Direction;
 
-/// Name of the latency from intended send to the last stage (coordinated-omission corrected).
-pub const END_TO_END: &str = "end_to_end";
-/// Name of the latency from the actual send to the last stage.
-pub const END_TO_END_UNCORRECTED: &str = "end_to_end_uncorrected";
-/// A peak-search step is sustainable with at most this fraction of its units dropped.
-pub const MAX_DROP_RATE: f64 = 0.05;
-/// Detections below this score are left out of per-class precision and recall (not of AP).
-pub const DETECTION_SCORE_THRESHOLD: f64 = 0.5;
-/// IoU at which per-class precision and recall are counted.
-pub const DETECTION_IOU: f64 = 0.5;
 /// Points kept per latency CDF.
 const CDF_POINTS: usize = 200;
 /// Most time bins of a suite's over-time series.
 const MAX_BINS: usize = 60;
-
-/// KPI names (the `name` of a [`KpiFigure`]).
-pub mod kpi {
-    /// Corpus word error rate.
-    pub const WER: &str = "wer";
-    /// Commands without a transcript.
-    pub const MISSING_TRANSCRIPTS: &str = "missing_transcripts";
-    /// Fraction of commands understood.
-    pub const UNDERSTANDING_RATE: &str = "understanding_rate";
-    /// Fraction of plans the planner rejected.
-    pub const REJECTION_RATE: &str = "rejection_rate";
-    /// Fraction of commands misunderstood (or never planned).
-    pub const MISUNDERSTANDING_RATE: &str = "misunderstanding_rate";
-    /// Commands without a plan.
-    pub const MISSING_PLANS: &str = "missing_plans";
-    /// Fraction of commands whose outcome was the expected one.
-    pub const SUCCESS_RATE: &str = "success_rate";
-    /// Fraction of commands whose action succeeded.
-    pub const ACTION_SUCCESS_RATE: &str = "action_success_rate";
-    /// Fraction of navigation commands that succeeded.
-    pub const NAVIGATION_SUCCESS_RATE: &str = "navigation_success_rate";
-    /// Images answered per second.
-    pub const FRAMES_PER_SECOND: &str = "frames_per_second";
-    /// mAP@[.5:.95].
-    pub const MAP: &str = "map";
-    /// mAP@0.5.
-    pub const MAP50: &str = "map50";
-    /// Detections whose class matched no category.
-    pub const UNKNOWN_CLASS_DETECTIONS: &str = "unknown_class_detections";
-    /// Detections with an invalid box or score (not scored).
-    pub const INVALID_DETECTIONS: &str = "invalid_detections";
-    /// Prefix of p95 latency KPIs: `p95_<stage>`, `p95_end_to_end`.
-    pub const P95_PREFIX: &str = "p95_";
-}
-
-/// How a KPI is checked against its threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Compare {
-    /// Informative only.
-    #[default]
-    None,
-    /// Passes when `value <= threshold`.
-    AtMost,
-    /// Passes when `value >= threshold`.
-    AtLeast,
-}
-
-impl Compare {
-    /// The `Kpi` message's `COMPARE_*` constant.
-    pub fn code(self) -> u8 {
-        match self {
-            Compare::None => 0,
-            Compare::AtMost => 1,
-            Compare::AtLeast => 2,
-        }
-    }
-}
-
-/// One scored figure with its threshold verdict (the `Kpi` message).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KpiFigure {
-    /// See [`kpi`].
-    pub name: String,
-    /// `1` (ratio), `s`, `Hz`, `count`.
-    pub unit: String,
-    /// `None` when nothing was measured.
-    pub value: Option<f64>,
-    /// How it is checked.
-    pub compare: Compare,
-    /// The threshold, when one applies.
-    pub threshold: Option<f64>,
-    /// The verdict, when a threshold applies (no value fails).
-    pub passed: Option<bool>,
-    /// Which way the figure gets worse; `None` for counts that are not compared.
-    pub direction: Option<Direction>,
-}
-
-impl KpiFigure {
-    /// A figure checked against `limit` (informative when `limit` is `None`).
-    pub fn new(
-        name: &str,
-        unit: &str,
-        value: Option<f64>,
-        direction: Option<Direction>,
-        limit: Option<(Compare, f64)>,
-    ) -> Self {
-        let (compare, threshold) = match limit {
-            Some((c, t)) => (c, Some(t)),
-            None => (Compare::None, None),
-        };
-        let passed = threshold.map(|t| match (compare, value) {
-            (_, None) => false,
-            (Compare::AtMost, Some(v)) => v <= t,
-            (Compare::AtLeast, Some(v)) => v >= t,
-            (Compare::None, Some(_)) => true,
-        });
-        Self {
-            name: name.to_owned(),
-            unit: unit.to_owned(),
-            value,
-            compare,
-            threshold,
-            passed,
-            direction,
-        }
-    }
-}
-
-/// Latencies of one stage, or end to end, in seconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LatencyFigure {
-    /// Stage name, [`END_TO_END`] or [`END_TO_END_UNCORRECTED`].
-    pub name: String,
-    /// `None` without samples.
-    pub summary: Option<Summary>,
-    /// Empirical cumulative distribution: (seconds, fraction at or below), ≤ 200 points.
-    pub cdf: Vec<[f64; 2]>,
-}
-
-impl LatencyFigure {
-    /// Samples behind the figure.
-    pub fn count(&self) -> u64 {
-        self.summary.map_or(0, |s| s.count)
-    }
-}
-
-/// Precision, recall and AP of one detection class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassFigure {
-    /// Category name.
-    pub name: String,
-    /// Non-crowd ground truths over all images sent.
-    pub ground_truths: u64,
-    /// At IoU 0.5, score ≥ [`DETECTION_SCORE_THRESHOLD`].
-    pub true_positives: u64,
-    /// Same thresholds.
-    pub false_positives: u64,
-    /// Same thresholds.
-    pub false_negatives: u64,
-    /// TP / (TP + FP).
-    pub precision: Option<f64>,
-    /// TP / (TP + FN).
-    pub recall: Option<f64>,
-    /// AP at IoU 0.5.
-    pub ap50: Option<f64>,
-    /// AP@[.5:.95].
-    pub ap: Option<f64>,
-}
-
-/// One time bin of a suite (for the over-time plots).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TimeBin {
-    /// Bin start, seconds since the suite's start.
-    pub start: f64,
-    /// Bin end.
-    pub end: f64,
-    /// Units sent in the bin.
-    pub sent: u64,
-    /// Units answered in the bin.
-    pub completed: u64,
-    /// End-to-end (corrected) p50 of units intended in the bin.
-    pub p50: Option<f64>,
-    /// End-to-end (corrected) p95 of units intended in the bin.
-    pub p95: Option<f64>,
-}
-
-/// The verdict of one peak-search step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepVerdict {
-    /// Index into the suite's steps.
-    pub step: usize,
-    /// Offered rate, per second.
-    pub rate_hz: f64,
-    /// Units sent in the step.
-    pub sent: u64,
-    /// Units answered (succeeded or failed).
-    pub completed: u64,
-    /// Units timed out or never answered.
-    pub dropped: u64,
-    /// `dropped / sent` (0 when nothing was sent).
-    pub drop_rate: f64,
-    /// Answered per second of step time.
-    pub throughput: Option<f64>,
-    /// p95 per latency name, seconds.
-    pub p95: BTreeMap<String, f64>,
-    /// At most [`MAX_DROP_RATE`] dropped and no p95 threshold broken.
-    pub sustainable: bool,
-    /// Why not, when not.
-    pub reason: Option<String>,
-}
-
-/// Result of a peak search.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeakSearch {
-    /// Every step, in order.
-    pub steps: Vec<StepVerdict>,
-    /// The rate of the last sustainable step before the first unsustainable one; later
-    /// steps do not count (the stack was already overloaded). `None` if the first failed.
-    pub peak_sustainable_hz: Option<f64>,
-}
-
-/// One suite's figures (what the `BenchmarkResult` message carries, and more).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SuiteReport {
-    /// Which suite.
-    pub suite: Suite,
-    /// Stages observed, in pipeline order.
-    pub stages: Vec<String>,
-    /// Units sent (commands, or images for visual_perception).
-    pub commands_sent: u64,
-    /// Ended with outcome succeeded.
-    pub commands_succeeded: u64,
-    /// Ended with outcome failed.
-    pub commands_failed: u64,
-    /// Timed out (or abandoned).
-    pub commands_timed_out: u64,
-    /// Suite time, seconds.
-    pub duration: f64,
-    /// Answered units per second; `None` for a suite of no duration.
-    pub throughput: Option<f64>,
-    /// Per stage, then [`END_TO_END`] and [`END_TO_END_UNCORRECTED`].
-    pub latencies: Vec<LatencyFigure>,
-    /// Scored figures.
-    pub kpis: Vec<KpiFigure>,
-    /// Per detection class (visual_perception).
-    pub classes: Vec<ClassFigure>,
-    /// Over time, for plots.
-    pub over_time: Vec<TimeBin>,
-    /// Peak search, when the load mode was one.
-    pub peak_search: Option<PeakSearch>,
-    /// Stack outputs matching nothing sent.
-    pub unmatched: u64,
-    /// Observations that could not be scored (command index outside the scenario,
-    /// latency running backwards, a transcript too long to align).
-    pub skipped: u64,
-    /// Every KPI with a threshold passed.
-    pub passed: bool,
-}
-
-impl SuiteReport {
-    /// The latency figure of `name`.
-    pub fn latency(&self, name: &str) -> Option<&LatencyFigure> {
-        self.latencies.iter().find(|l| l.name == name)
-    }
-
-    /// The KPI called `name`.
-    pub fn kpi(&self, name: &str) -> Option<&KpiFigure> {
-        self.kpis.iter().find(|k| k.name == name)
-    }
-
-    /// The value of the KPI called `name`.
-    pub fn kpi_value(&self, name: &str) -> Option<f64> {
-        self.kpi(name).and_then(|k| k.value)
-    }
-
-    /// The figures compared across runs and followed over time: latency p50/p95/p99,
-    /// throughput, peak rate and every KPI that has a direction.
-    pub fn figures(&self) -> Vec<Figure> {
-        let mut out = Vec::new();
-        for l in &self.latencies {
-            for (q, value, headline) in [
-                ("p50", l.summary.map(|s| s.p50), false),
-                ("p95", l.summary.map(|s| s.p95), true),
-                ("p99", l.summary.map(|s| s.p99), false),
-            ] {
-                out.push(Figure {
-                    metric: format!("{q}_{}", l.name),
-                    value,
-                    direction: Direction::HigherIsWorse,
-                    absolute: false,
-                    headline,
-                });
-            }
-        }
-        out.push(Figure {
-            metric: "throughput".into(),
-            value: self.throughput,
-            direction: Direction::LowerIsWorse,
-            absolute: false,
-            headline: true,
-        });
-        if let Some(peak) = &self.peak_search {
-            out.push(Figure {
-                metric: "peak_sustainable_hz".into(),
-                value: peak.peak_sustainable_hz,
-                direction: Direction::LowerIsWorse,
-                absolute: false,
-                headline: true,
-            });
-        }
-        for k in &self.kpis {
-            // p95 KPIs repeat the latency figures above.
-            if k.name.starts_with(kpi::P95_PREFIX) {
-                continue;
-            }
-            if let Some(direction) = k.direction {
-                out.push(Figure {
-                    metric: k.name.clone(),
-                    value: k.value,
-                    direction,
-                    absolute: k.unit == "1",
-                    headline: true,
-                });
-            }
-        }
-        out
-    }
-}
-
-/// A figure of a suite as compared and tracked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Figure {
-    /// e.g. `p95_plan`, `throughput`, `wer`.
-    pub metric: String,
-    /// `None` when not measured.
-    pub value: Option<f64>,
-    /// Which way it gets worse.
-    pub direction: Direction,
-    /// A rate in [0, 1] whose changes are absolute; else relative.
-    pub absolute: bool,
-    /// Followed across runs (trend); the others only compared.
-    pub headline: bool,
-}
 
 /// Options of scoring that the scenario does not carry.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -400,45 +65,17 @@ pub struct ScoreOptions {
     pub camera_rate_hz: Option<f64>,
 }
 
-/// The scored benchmark run (written as `report.json`, read back as a baseline).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BenchReport {
-    /// Run id.
-    pub run_id: String,
-    /// Host, versions, hashes, times.
-    pub meta: RunMeta,
-    /// One per suite run, in run order.
-    pub suites: Vec<SuiteReport>,
-    /// Every suite passed.
-    pub passed: bool,
-    /// Where the time went (the end_to_end suite, else the suite with the most stages).
-    pub profile: Option<Profile>,
-    /// CPU and memory per watched process.
-    pub processes: Vec<ProcessSummary>,
-    /// Per GPU.
-    pub gpus: Vec<GpuSummary>,
-    /// Why GPU metrics are unavailable, when they are.
-    pub gpu_unavailable: Option<String>,
-    /// The camera rate given in [`ScoreOptions`].
-    pub camera_rate_hz: Option<f64>,
-    /// What to do about the figures.
-    pub recommendations: Vec<Recommendation>,
-}
-
-impl BenchReport {
-    /// The report of `suite`.
-    pub fn suite(&self, suite: Suite) -> Option<&SuiteReport> {
-        self.suites.iter().find(|s| s.suite == suite)
-    }
-}
-
 /// Scores a run against its scenario (no camera rate known).
-pub fn score(record: &RunRecord, scenario: &Scenario) -> BenchReport {
+pub fn score(record: &RunRecord, scenario: &Expectations<'_>) -> BenchReport {
     score_with(record, scenario, &ScoreOptions::default())
 }
 
 /// Scores a run against its scenario with extra options.
-pub fn score_with(record: &RunRecord, scenario: &Scenario, options: &ScoreOptions) -> BenchReport {
+pub fn score_with(
+    record: &RunRecord,
+    scenario: &Expectations<'_>,
+    options: &ScoreOptions,
+) -> BenchReport {
     let suites: Vec<SuiteReport> = record
         .suites
         .iter()
@@ -624,7 +261,7 @@ fn ratio(n: u64, d: u64) -> Option<f64> {
 }
 
 /// Scores one suite.
-pub fn score_suite(record: &SuiteRecord, scenario: &Scenario) -> SuiteReport {
+pub fn score_suite(record: &SuiteRecord, scenario: &Expectations<'_>) -> SuiteReport {
     let all = units(record);
     let refs: Vec<&Unit> = all.iter().collect();
     let count = |o: &[Outcome]| all.iter().filter(|u| o.contains(&u.outcome)).count() as u64;
@@ -636,7 +273,7 @@ pub fn score_suite(record: &SuiteRecord, scenario: &Scenario) -> SuiteReport {
 
     let mut kpis = Vec::new();
     let suite = record.suite;
-    let limit = |name: &str| threshold_for(suite, name, &scenario.thresholds);
+    let limit = |name: &str| threshold_for(suite, name, scenario.thresholds);
     for l in &latencies {
         let name = format!("{}{}", kpi::P95_PREFIX, l.name);
         if let Some(t) = limit(&name) {
@@ -794,7 +431,7 @@ pub fn score_suite(record: &SuiteRecord, scenario: &Scenario) -> SuiteReport {
 }
 
 /// Verdict of peak-search step `step` of `suite` (called live after each step).
-pub fn step_verdict(suite: &SuiteRecord, step: usize, scenario: &Scenario) -> StepVerdict {
+pub fn step_verdict(suite: &SuiteRecord, step: usize, scenario: &Expectations<'_>) -> StepVerdict {
     let all = units(suite);
     let in_step: Vec<&Unit> = all.iter().filter(|u| u.step == step).collect();
     let (rate_hz, span) = suite
@@ -825,7 +462,7 @@ pub fn step_verdict(suite: &SuiteRecord, step: usize, scenario: &Scenario) -> St
         };
         p95.insert(name.clone(), q);
         let metric = format!("{}{name}", kpi::P95_PREFIX);
-        if let Some((_, limit)) = threshold_for(suite.suite, &metric, &scenario.thresholds) {
+        if let Some((_, limit)) = threshold_for(suite.suite, &metric, scenario.thresholds) {
             if q > limit {
                 reasons.push(format!("p95 {name} {q:.3} s > {limit:.3} s"));
             }
@@ -847,13 +484,16 @@ pub fn step_verdict(suite: &SuiteRecord, step: usize, scenario: &Scenario) -> St
 
 fn scenario_command<'a>(
     c: &CommandRecord,
-    scenario: &'a Scenario,
-) -> Option<&'a crate::config::scenario::ScenarioCommand> {
+    scenario: &'a Expectations<'a>,
+) -> Option<&'a ScenarioCommand> {
     scenario.commands.get(c.command)
 }
 
 /// Corpus WER (missing transcripts as empty), missing transcripts, skipped commands.
-fn word_error_rate(commands: &[&CommandRecord], scenario: &Scenario) -> (Option<f64>, u64, u64) {
+fn word_error_rate(
+    commands: &[&CommandRecord],
+    scenario: &Expectations<'_>,
+) -> (Option<f64>, u64, u64) {
     let mut acc = WerAccumulator::new();
     let (mut missing, mut skipped) = (0u64, 0u64);
     for c in commands {
@@ -877,7 +517,7 @@ fn word_error_rate(commands: &[&CommandRecord], scenario: &Scenario) -> (Option<
 /// Understanding counts, raw rejections, missing plans, skipped commands.
 fn understanding(
     commands: &[&CommandRecord],
-    scenario: &Scenario,
+    scenario: &Expectations<'_>,
 ) -> (UnderstandingCounter, u64, u64, u64) {
     let mut counter = UnderstandingCounter::new();
     let (mut rejected, mut missing, mut skipped) = (0u64, 0u64, 0u64);
@@ -913,7 +553,7 @@ fn understanding(
 /// Outcome as expected, action succeeded, navigation succeeded; skipped commands.
 fn success(
     commands: &[&CommandRecord],
-    scenario: &Scenario,
+    scenario: &Expectations<'_>,
 ) -> (SuccessCounter, SuccessCounter, SuccessCounter, u64) {
     let mut expected = SuccessCounter::new();
     let mut action = SuccessCounter::new();
@@ -1101,8 +741,9 @@ fn over_time(record: &SuiteRecord, all: &[Unit]) -> Vec<TimeBin> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::bench::record::{DetectionRecord, ImageSetTruth, TruthImage, TruthObject};
-    use crate::core::bench::testing::{cmd, plan, scenario, step, suite};
+    use crate::bench::record::{DetectionRecord, ImageSetTruth, TruthImage, TruthObject};
+    use crate::bench::testing::{cmd, max_p95, none, plan, scenario, step, suite};
+    use crate::bench::PassThresholds;
     use Outcome::*;
 
     fn close(a: Option<f64>, b: f64) -> bool {
@@ -1111,14 +752,6 @@ mod tests {
 
     fn mean_of(r: &SuiteReport, name: &str) -> Option<f64> {
         r.latency(name).and_then(|l| l.summary).map(|s| s.mean)
-    }
-
-    #[test]
-    fn compare_codes_are_the_kpi_message_constants() {
-        use crate::msg::Kpi;
-        assert_eq!(Compare::None.code(), Kpi::COMPARE_NONE);
-        assert_eq!(Compare::AtMost.code(), Kpi::COMPARE_AT_MOST);
-        assert_eq!(Compare::AtLeast.code(), Kpi::COMPARE_AT_LEAST);
     }
 
     #[test]
@@ -1133,7 +766,7 @@ mod tests {
                 cmd(0, 3.0, &[None, Some(3.4), Some(4.0)], Succeeded),
             ],
         );
-        let r = score_suite(&record, &scenario(""));
+        let r = score_suite(&record, &scenario(none()));
         assert!(close(mean_of(&r, "transcript"), 0.2));
         assert_eq!(r.latency("transcript").unwrap().count(), 1);
         assert!(close(mean_of(&r, "plan"), (0.3 + 0.4) / 2.0));
@@ -1149,7 +782,7 @@ mod tests {
         late.intended = 0.2;
         let on_time = cmd(0, 2.0, &[Some(2.5)], Succeeded);
         let record = suite(Suite::EndToEnd, &["action_done"], 3.0, vec![late, on_time]);
-        let r = score_suite(&record, &scenario(""));
+        let r = score_suite(&record, &scenario(none()));
         assert!(close(mean_of(&r, END_TO_END_UNCORRECTED), 0.5));
         assert!(close(mean_of(&r, END_TO_END), (1.3 + 0.5) / 2.0));
         let max = |n| r.latency(n).unwrap().summary.unwrap().max;
@@ -1168,7 +801,7 @@ mod tests {
                 cmd(1, 2.0, &[None], TimedOut),
             ],
         );
-        let r = score_suite(&record, &scenario(""));
+        let r = score_suite(&record, &scenario(none()));
         assert_eq!(
             (
                 r.commands_sent,
@@ -1195,11 +828,17 @@ mod tests {
             2.0,
             vec![a.clone()],
         );
-        let r = score_suite(&record, &scenario(""));
+        let r = score_suite(&record, &scenario(none()));
         assert!(close(r.kpi_value(kpi::WER), 1.0 / 4.0));
         // "pick up the red cup": five deletions more, over nine reference words.
         let record = suite(Suite::VoiceProcessing, &["transcript"], 2.0, vec![a, b]);
-        let r = score_suite(&record, &scenario("    max_wer: 0.5\n"));
+        let r = score_suite(
+            &record,
+            &scenario(PassThresholds {
+                max_wer: Some(0.5),
+                ..none()
+            }),
+        );
         assert!(close(r.kpi_value(kpi::WER), 6.0 / 9.0));
         assert_eq!(r.kpi_value(kpi::MISSING_TRANSCRIPTS), Some(1.0));
         assert_eq!(r.kpi(kpi::WER).unwrap().passed, Some(false));
@@ -1226,7 +865,13 @@ mod tests {
                 planned(1, None),                             // no plan at all
             ],
         );
-        let r = score_suite(&record, &scenario("    min_understanding_rate: 0.3\n"));
+        let r = score_suite(
+            &record,
+            &scenario(PassThresholds {
+                min_understanding_rate: Some(0.3),
+                ..none()
+            }),
+        );
         assert!(close(r.kpi_value(kpi::UNDERSTANDING_RATE), 2.0 / 6.0));
         assert!(close(r.kpi_value(kpi::MISUNDERSTANDING_RATE), 3.0 / 6.0));
         assert!(close(r.kpi_value(kpi::REJECTION_RATE), 2.0 / 6.0));
@@ -1247,7 +892,13 @@ mod tests {
                 cmd(1, 2.0, &[None], TimedOut),       // should have succeeded
             ],
         );
-        let r = score_suite(&record, &scenario("    min_success_rate: 0.9\n"));
+        let r = score_suite(
+            &record,
+            &scenario(PassThresholds {
+                min_success_rate: Some(0.9),
+                ..none()
+            }),
+        );
         assert!(close(r.kpi_value(kpi::SUCCESS_RATE), 2.0 / 3.0));
         assert!(close(r.kpi_value(kpi::NAVIGATION_SUCCESS_RATE), 1.0));
         assert_eq!(r.kpi(kpi::SUCCESS_RATE).unwrap().passed, Some(false));
@@ -1259,29 +910,34 @@ mod tests {
                 3.0,
                 record.commands,
             ),
-            &scenario(""),
+            &scenario(none()),
         );
         assert!(close(action.kpi_value(kpi::ACTION_SUCCESS_RATE), 1.0 / 3.0));
     }
 
     #[test]
     fn p95_thresholds_apply_to_the_stages_a_suite_has_and_end_to_end_only_to_its_suite() {
-        let t =
-            "    max_p95_latency:\n      transcript: 1s\n      plan: 2s\n      end_to_end: 3s\n";
+        let t = || PassThresholds {
+            max_p95_latency: [("transcript", 1), ("plan", 2), ("end_to_end", 3)]
+                .into_iter()
+                .map(|(stage, secs)| (stage.to_owned(), Duration::from_secs(secs)))
+                .collect(),
+            ..none()
+        };
         let record = suite(
             Suite::VoiceProcessing,
             &["transcript"],
             1.0,
             vec![cmd(0, 0.0, &[Some(1.5)], Succeeded)],
         );
-        let r = score_suite(&record, &scenario(t));
+        let r = score_suite(&record, &scenario(t()));
         let names: Vec<&str> = r.kpis.iter().map(|k| k.name.as_str()).collect();
         assert!(names.contains(&"p95_transcript"), "{names:?}");
         assert!(!names.contains(&"p95_plan") && !names.contains(&"p95_end_to_end"));
         assert_eq!(r.kpi("p95_transcript").unwrap().passed, Some(false));
         let e2e = score_suite(
             &suite(Suite::EndToEnd, &["transcript"], 1.0, record.commands),
-            &scenario(t),
+            &scenario(t()),
         );
         assert_eq!(e2e.kpi("p95_end_to_end").unwrap().passed, Some(true));
     }
@@ -1294,7 +950,7 @@ mod tests {
             1.0,
             vec![cmd(0, 0.0, &[None], TimedOut)],
         );
-        let r = score_suite(&record, &scenario("    max_p95_latency:\n      plan: 1s\n"));
+        let r = score_suite(&record, &scenario(max_p95("plan", Duration::from_secs(1))));
         let k = r.kpi("p95_plan").unwrap();
         assert_eq!((k.value, k.passed), (None, Some(false)));
         assert!(!r.passed);
@@ -1350,7 +1006,13 @@ mod tests {
             // By numeric id when the name is not a category.
             det("84", [100.0, 100.0, 40.0, 60.0], 0.8),
         ]);
-        let r = score_suite(&record, &scenario("    min_map: 0.5\n"));
+        let r = score_suite(
+            &record,
+            &scenario(PassThresholds {
+                min_map: Some(0.5),
+                ..none()
+            }),
+        );
         let near_one = |v: Option<f64>| v.is_some_and(|v| (v - 1.0).abs() < 1e-6);
         assert!(near_one(r.kpi_value(kpi::MAP)), "{:?}", r.kpis);
         assert!(near_one(r.kpi_value(kpi::MAP50)));
@@ -1370,7 +1032,7 @@ mod tests {
             det("book", [100.0, 100.0, 40.0, 60.0], 0.8),
             det("dog", [300.0, 300.0, 10.0, 10.0], 0.8),
         ]);
-        let r = score_suite(&record, &scenario(""));
+        let r = score_suite(&record, &scenario(none()));
         let map = r.kpi_value(kpi::MAP).unwrap();
         assert!((map - (0.4 + 1.0) / 2.0).abs() < 1e-6, "{map}");
         assert!((r.kpi_value(kpi::MAP50).unwrap() - 1.0).abs() < 1e-6);
@@ -1381,7 +1043,7 @@ mod tests {
     #[test]
     fn a_low_score_detection_counts_for_ap_but_not_for_precision_and_recall() {
         let record = vision(vec![det("cup", [10.0, 10.0, 50.0, 50.0], 0.1)]);
-        let r = score_suite(&record, &scenario(""));
+        let r = score_suite(&record, &scenario(none()));
         let cup = &r.classes[0];
         assert_eq!((cup.true_positives, cup.false_negatives), (0, 1));
         assert!(cup.ap.is_some_and(|ap| ap > 0.99));
@@ -1417,7 +1079,7 @@ mod tests {
     #[test]
     fn peak_search_picks_the_last_sustainable_step_before_the_first_failure() {
         let record = peak_record();
-        let r = score_suite(&record, &scenario(""));
+        let r = score_suite(&record, &scenario(none()));
         let peak = r.peak_search.unwrap();
         assert_eq!(peak.steps.len(), 4);
         assert_eq!(peak.peak_sustainable_hz, Some(2.0));
@@ -1432,7 +1094,7 @@ mod tests {
     #[test]
     fn a_step_breaking_a_p95_threshold_is_not_sustainable() {
         let record = peak_record();
-        let s = scenario("    max_p95_latency:\n      end_to_end: 300ms\n");
+        let s = scenario(max_p95("end_to_end", Duration::from_millis(300)));
         let v = step_verdict(&record, 1, &s);
         assert!(!v.sustainable);
         assert!(v.reason.unwrap().contains("p95 end_to_end"));
@@ -1443,7 +1105,7 @@ mod tests {
 
     #[test]
     fn a_step_without_sends_is_not_sustainable() {
-        let v = step_verdict(&peak_record(), 9, &scenario(""));
+        let v = step_verdict(&peak_record(), 9, &scenario(none()));
         assert_eq!((v.sent, v.sustainable), (0, false));
     }
 
@@ -1455,7 +1117,7 @@ mod tests {
             1.0,
             vec![cmd(0, 1.0, &[Some(0.5)], Succeeded)],
         );
-        let r = score_suite(&record, &scenario(""));
+        let r = score_suite(&record, &scenario(none()));
         assert_eq!(r.latency("plan").unwrap().count(), 0);
         // The stage, end to end and end to end uncorrected.
         assert_eq!(r.skipped, 3);
@@ -1468,7 +1130,7 @@ mod tests {
             suites: vec![peak_record()],
             ..RunRecord::default()
         };
-        let report = score(&record, &scenario(""));
+        let report = score(&record, &scenario(none()));
         let text = serde_json::to_string(&report).unwrap();
         let back: BenchReport = serde_json::from_str(&text).unwrap();
         // serde_json may parse a float one ulp off: compare what a reader uses.

@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 
 use super::ring::{slot_width_ns, Ring, Slot};
 use super::{Error, Summary, Window, MAX_HISTOGRAM_BYTES, MAX_RING_SLOTS, MAX_SLOTS};
-use crate::core::stats::Result;
+use crate::stats::Result;
 
 /// Quantiles a [`Summary`] reports, ascending so one histogram pass finds them all.
 const SUMMARY_QUANTILES: [f64; 5] = [0.5, 0.9, 0.95, 0.99, 0.999];

@@ -5,7 +5,12 @@
 //! with the wall clock; a step is counted as an anomaly and logged, never turned into a
 //! latency.
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// RFC 3339 text (millisecond precision, UTC) of a time since the UNIX epoch.
+pub fn rfc3339(since_epoch: Duration) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + since_epoch).to_string()
+}
 
 /// A step of the wall clock relative to the monotonic clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

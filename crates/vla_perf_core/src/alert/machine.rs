@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::trend::Status;
+use crate::trend::Status;
 
 /// How a rule turns violations into an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 pub use machine::{AlertMachine, Change, NotifyKind, Phase, Policy, Severity, State, Step};
 pub use window::{Rejected, SeriesWindow, Stats};
 
-use crate::config::{AlertRule, AlertRules};
-use crate::core::trend::{Direction, Status};
+mod rule;
+use crate::trend::{Direction, Status};
+pub use rule::{Aggregation, AlertRule};
 
 /// Labels of an alert: series tags, rule labels, `alertname` and `severity`-free.
 pub type Labels = BTreeMap<String, String>;
@@ -174,12 +175,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine for `rules`; a rule without `repeat_interval` repeats at the cooldown.
-    pub fn new(rules: &AlertRules) -> Self {
-        let cooldown = rules.notifications.alert_cooldown;
+    /// An engine for `rules`; a rule without `repeat_interval` repeats every `cooldown`.
+    pub fn new(rules: &[AlertRule], cooldown: Duration) -> Self {
         Self {
             rules: rules
-                .rules
                 .iter()
                 .map(|rule| RuleState {
                     policy: Policy {
@@ -461,7 +460,7 @@ pub fn render(
             "threshold" => threshold.to_string(),
             "severity" => severity.as_str().to_owned(),
             "status" => status.to_owned(),
-            "window" => crate::config::duration::format_duration(rule.window),
+            "window" => humantime::format_duration(rule.window).to_string(),
             "aggregation" => rule.aggregation.as_str().to_owned(),
             "direction" => direction.to_owned(),
             other => tags
@@ -491,6 +490,3 @@ pub fn render(
     out.push_str(rest);
     out
 }
-
-#[cfg(test)]
-mod tests;

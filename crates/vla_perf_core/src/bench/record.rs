@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::scenario::Suite;
-use crate::core::timeline::Outcome;
+use super::scenario::Suite;
+use crate::timeline::Outcome;
 
 /// Everything one benchmark run observed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -2,8 +2,11 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use super::*;
-use crate::config::parse_alerts;
+// The alert engine (`core::alert`) driven by rules as users write them (YAML through
+// `config::parse_alerts`), which is why these tests live outside the pure core.
+
+use crate::config::{parse_alerts, AlertRules};
+use crate::core::alert::*;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -11,6 +14,10 @@ fn secs(s: u64) -> Duration {
 
 fn rules(yaml: &str) -> AlertRules {
     parse_alerts("rules.yaml", yaml).unwrap().config
+}
+
+fn engine_for(rules: &AlertRules) -> Engine {
+    Engine::new(&rules.rules, rules.notifications.alert_cooldown)
 }
 
 fn observe(engine: &mut Engine, metric: &str, tags: &[(&str, &str)], at: u64, value: f64) {
@@ -39,7 +46,7 @@ notifications:
 
 #[test]
 fn the_compact_form_with_healthy_values_raises_nothing() {
-    let mut engine = Engine::new(&rules(COMPACT));
+    let mut engine = engine_for(&rules(COMPACT));
     let mut all = Evaluation::default();
     for t in 0..20 {
         observe(&mut engine, "response_time", &[], t, 1.0);
@@ -56,7 +63,7 @@ fn the_compact_form_with_healthy_values_raises_nothing() {
 
 #[test]
 fn the_compact_form_fires_on_low_success_rate_and_high_cpu_with_their_counts() {
-    let mut engine = Engine::new(&rules(COMPACT));
+    let mut engine = engine_for(&rules(COMPACT));
     let mut fired = Vec::new();
     for t in 0..5 {
         observe(&mut engine, "success_rate", &[], t, 0.70);
@@ -75,7 +82,7 @@ fn each_series_matching_a_rule_is_its_own_alert_with_a_stable_id() {
     let r = rules(
         "rules:\n  - {name: slow, metric: stage_latency, aggregation: last, warning: 1, critical: 2, window: 10s}\n",
     );
-    let mut engine = Engine::new(&r);
+    let mut engine = engine_for(&r);
     observe(&mut engine, "stage_latency", &[("stage", "plan")], 0, 1.5);
     observe(&mut engine, "stage_latency", &[("stage", "vision")], 0, 3.0);
     observe(&mut engine, "end_to_end_latency", &[], 0, 30.0);
@@ -105,7 +112,7 @@ fn tag_selectors_restrict_a_rule_to_matching_series() {
     let r = rules(
         "rules:\n  - {name: plan, metric: stage_latency, tags: {stage: plan}, aggregation: last, warning: 1, critical: 2, window: 10s}\n",
     );
-    let mut engine = Engine::new(&r);
+    let mut engine = engine_for(&r);
     observe(&mut engine, "stage_latency", &[("stage", "vision")], 0, 3.0);
     assert!(engine.evaluate(secs(0)).notifications.is_empty());
     observe(
@@ -131,7 +138,7 @@ fn templates_render_values_tags_and_labels() {
     let r = rules(
         "rules:\n  - name: plan\n    metric: stage_latency\n    tags: {stage: plan}\n    labels: {team: planning}\n    aggregation: last\n    warning: 1\n    critical: 2\n    message: \"{stage} at {value} ({severity}, > {threshold}) for {team} {{x}}\"\n",
     );
-    let mut engine = Engine::new(&r);
+    let mut engine = engine_for(&r);
     observe(&mut engine, "stage_latency", &[("stage", "plan")], 0, 1.5);
     let n = &engine.evaluate(secs(0)).notifications[0];
     assert_eq!(n.message, "plan at 1.5000 (warning, > 1) for planning {x}");
@@ -142,7 +149,7 @@ fn a_quiet_series_keeps_its_state_for_a_window_then_resolves() {
     let r = rules(
         "rules:\n  - {name: cpu, metric: cpu_usage, aggregation: last, warning: 80, critical: 95, window: 10s}\n",
     );
-    let mut engine = Engine::new(&r);
+    let mut engine = engine_for(&r);
     observe(&mut engine, "cpu_usage", &[], 0, 90.0);
     assert_eq!(engine.evaluate(secs(0)).notifications.len(), 1);
     assert!(engine.evaluate(secs(9)).transitions.is_empty());
@@ -158,7 +165,7 @@ fn a_restored_firing_alert_is_not_notified_again_before_its_repeat_interval() {
     let r = rules(
         "rules:\n  - {name: cpu, metric: cpu_usage, aggregation: last, warning: 80, critical: 95, window: 10s, repeat_interval: 60s}\n",
     );
-    let mut first = Engine::new(&r);
+    let mut first = engine_for(&r);
     observe(&mut first, "cpu_usage", &[], 0, 90.0);
     let fired = first.evaluate(secs(0)).notifications.remove(0);
     let key = AlertKey {
@@ -166,7 +173,7 @@ fn a_restored_firing_alert_is_not_notified_again_before_its_repeat_interval() {
         rule: fired.rule.clone(),
         labels: fired.labels.clone(),
     };
-    let mut second = Engine::new(&r);
+    let mut second = engine_for(&r);
     second.restore(&key, fired.machine, secs(5)).unwrap();
     let mut later = Vec::new();
     for t in 5..70 {
@@ -189,7 +196,7 @@ fn a_restored_firing_alert_is_not_notified_again_before_its_repeat_interval() {
 #[test]
 fn non_finite_observations_are_counted_not_used() {
     let r = rules("rules:\n  - {name: cpu, metric: cpu_usage, warning: 80, critical: 95}\n");
-    let mut engine = Engine::new(&r);
+    let mut engine = engine_for(&r);
     observe(&mut engine, "cpu_usage", &[], 0, f64::NAN);
     assert_eq!(engine.rejected(), 1);
     assert!(engine.evaluate(secs(0)).notifications.is_empty());
@@ -214,7 +221,7 @@ proptest! {
         repeat in 1u64..15,
     ) {
         let r = policy_rules(pending, consecutive, keep, repeat);
-        let mut engine = Engine::new(&r);
+        let mut engine = engine_for(&r);
         let mut transitions = Vec::new();
         let mut notifications = Vec::new();
         let recovery = keep + 5;
@@ -260,7 +267,7 @@ proptest! {
     ) {
         let r = policy_rules(2, 1, 2, 5);
         // Reference: one engine all the way.
-        let mut whole = Engine::new(&r);
+        let mut whole = engine_for(&r);
         let mut reference = Vec::new();
         for (t, v) in values.iter().enumerate() {
             observe(&mut whole, "cpu_usage", &[], t as u64, *v);
@@ -268,7 +275,7 @@ proptest! {
         }
         // Restarted: the second engine resumes from the last persisted machine.
         let cut = cut.min(values.len());
-        let mut first = Engine::new(&r);
+        let mut first = engine_for(&r);
         let mut persisted: Option<(AlertKey, AlertMachine)> = None;
         let mut got = Vec::new();
         for (t, v) in values[..cut].iter().enumerate() {
@@ -283,7 +290,7 @@ proptest! {
             }
             got.extend(e.notifications.into_iter().map(|n| (n.at, n.kind)));
         }
-        let mut second = Engine::new(&r);
+        let mut second = engine_for(&r);
         if let Some((key, machine)) = &persisted {
             if machine.state() != State::Inactive {
                 second.restore(key, *machine, secs(cut as u64)).unwrap();

@@ -14,50 +14,8 @@
 //! time of the previous stage)`, capped at the stage latency; processing is the rest. For a
 //! stage that serves commands in parallel the estimate over-counts waiting.
 
-use serde::{Deserialize, Serialize};
-
-use super::record::{GpuRecord, ProcessRecord, SuiteRecord};
-use super::score::SuiteReport;
-use crate::config::scenario::Suite;
-
-/// One stage's part of the latency.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StageProfile {
-    /// Stage name.
-    pub stage: String,
-    /// Its latency p50, seconds.
-    pub p50: Option<f64>,
-    /// Its latency p95, seconds.
-    pub p95: Option<f64>,
-    /// Share of the sum of stage p50s.
-    pub share_p50: Option<f64>,
-    /// Share of the sum of stage p95s.
-    pub share_p95: Option<f64>,
-    /// Mean estimated wait before the stage started on a command, seconds.
-    pub mean_wait: Option<f64>,
-    /// Mean latency minus the wait, seconds.
-    pub mean_processing: Option<f64>,
-}
-
-/// Where the time of a suite went.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Profile {
-    /// The suite profiled.
-    pub suite: Suite,
-    /// Stages in pipeline order.
-    pub stages: Vec<StageProfile>,
-    /// Stage with the largest p50 share.
-    pub dominant_p50: Option<String>,
-    /// Stage with the largest p95 share.
-    pub dominant_p95: Option<String>,
-}
-
-impl Profile {
-    /// The profile of `stage`.
-    pub fn stage(&self, stage: &str) -> Option<&StageProfile> {
-        self.stages.iter().find(|s| s.stage == stage)
-    }
-}
+use super::record::SuiteRecord;
+use super::report::{Profile, StageProfile, SuiteReport};
 
 /// Profiles a scored suite with the stamps of its record.
 pub fn profile(report: &SuiteReport, record: &SuiteRecord) -> Profile {
@@ -146,97 +104,19 @@ fn queueing(record: &SuiteRecord, i: usize) -> (Option<f64>, Option<f64>) {
     (Some(wait / n), Some(processing / n))
 }
 
-fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
-    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-    (n > 0).then(|| sum / n as f64)
-}
-
-fn max(values: impl Iterator<Item = f64>) -> Option<f64> {
-    values.reduce(f64::max)
-}
-
-/// CPU and memory of one process over the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProcessSummary {
-    /// Process name.
-    pub name: String,
-    /// Mean CPU, percent of one core.
-    pub cpu_mean_percent: Option<f64>,
-    /// Largest CPU sample, percent of one core.
-    pub cpu_max_percent: Option<f64>,
-    /// Largest resident memory, bytes.
-    pub rss_max_bytes: Option<u64>,
-    /// Cores of the machine.
-    pub cores: usize,
-    /// CPU samples taken.
-    pub samples: usize,
-}
-
-impl ProcessSummary {
-    /// Summarises a process record.
-    pub fn of(p: &ProcessRecord) -> Self {
-        let cpu = || p.cpu_percent.iter().copied().filter(|v| v.is_finite());
-        Self {
-            name: p.name.clone(),
-            cpu_mean_percent: mean(cpu()),
-            cpu_max_percent: max(cpu()),
-            rss_max_bytes: p.rss_bytes.iter().copied().max(),
-            cores: p.cores,
-            samples: p.cpu_percent.len(),
-        }
-    }
-}
-
-/// Utilisation and memory of one GPU over the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GpuSummary {
-    /// Index and name.
-    pub name: String,
-    /// Mean utilisation, percent.
-    pub utilization_mean_percent: Option<f64>,
-    /// Largest utilisation sample, percent.
-    pub utilization_max_percent: Option<f64>,
-    /// Largest memory used, bytes.
-    pub memory_max_bytes: Option<u64>,
-    /// Total memory, bytes.
-    pub memory_total_bytes: u64,
-    /// Largest memory used over total.
-    pub memory_max_fraction: Option<f64>,
-}
-
-impl GpuSummary {
-    /// Summarises a GPU record.
-    pub fn of(g: &GpuRecord) -> Self {
-        let util = || {
-            g.utilization_percent
-                .iter()
-                .copied()
-                .filter(|v| v.is_finite())
-        };
-        let memory_max_bytes = g.memory_used_bytes.iter().copied().max();
-        Self {
-            name: g.name.clone(),
-            utilization_mean_percent: mean(util()),
-            utilization_max_percent: max(util()),
-            memory_max_bytes,
-            memory_total_bytes: g.memory_total_bytes,
-            memory_max_fraction: memory_max_bytes
-                .filter(|_| g.memory_total_bytes > 0)
-                .map(|m| m as f64 / g.memory_total_bytes as f64),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::bench::score::score_suite;
-    use crate::core::bench::testing::{cmd, scenario, suite};
-    use crate::core::timeline::Outcome::Succeeded;
+    use crate::bench::record::{GpuRecord, ProcessRecord};
+    use crate::bench::report::{GpuSummary, ProcessSummary};
+    use crate::bench::scenario::Suite;
+    use crate::bench::score::score_suite;
+    use crate::bench::testing::{cmd, none, scenario, suite};
+    use crate::timeline::Outcome::Succeeded;
     use proptest::prelude::*;
 
     fn profiled(record: &SuiteRecord) -> Profile {
-        profile(&score_suite(record, &scenario("")), record)
+        profile(&score_suite(record, &scenario(none())), record)
     }
 
     #[test]

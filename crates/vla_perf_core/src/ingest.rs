@@ -177,7 +177,7 @@ fn outcome_index(outcome: Outcome) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::timeline::{Correlation, StageSpec};
+    use crate::timeline::{Correlation, StageSpec};
 
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)

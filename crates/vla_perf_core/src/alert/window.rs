@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Aggregation;
+use super::Aggregation;
 
 /// One observation of a series: a summary of what the publisher measured at one moment.
 ///

@@ -3,7 +3,7 @@
 //!
 //! A [`TopicHealth`] is a pure state machine: [`record`](TopicHealth::record) feeds it one
 //! received message, [`snapshot`](TopicHealth::snapshot) reads its state at a caller-chosen
-//! `now`. Everything is kept in the fixed-size statistics of [`crate::core::stats`], so memory
+//! `now`. Everything is kept in the fixed-size statistics of [`crate::stats`], so memory
 //! does not grow with the number of messages.
 //!
 //! The rate comes from [`RateMeter`], which reads a periodic stream exactly during warm-up
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::stats::{LatencyStats, RateMeter, StatsConfig, StatsError, Summary, Window};
+use crate::stats::{LatencyStats, RateMeter, StatsConfig, StatsError, Summary, Window};
 
 /// Sub-windows per window: the sliding window covers between 90% and 100% of its length.
 const SLOTS: usize = 10;

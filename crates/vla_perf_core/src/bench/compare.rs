@@ -11,9 +11,9 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::scenario::Suite;
 use super::score::BenchReport;
-use crate::config::scenario::Suite;
-use crate::core::trend::Direction;
+use crate::trend::Direction;
 
 /// How large a change must be to count.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -272,10 +272,10 @@ pub fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::bench::record::RunRecord;
-    use crate::core::bench::score::{score, KpiFigure};
-    use crate::core::bench::testing::{cmd, scenario, suite};
-    use crate::core::timeline::Outcome::Succeeded;
+    use crate::bench::record::RunRecord;
+    use crate::bench::score::{score, KpiFigure};
+    use crate::bench::testing::{cmd, none, scenario, suite};
+    use crate::timeline::Outcome::Succeeded;
 
     /// Ten commands taking `latency` each, spaced a second apart.
     fn run(id: &str, latency: f64) -> BenchReport {
@@ -287,7 +287,7 @@ mod tests {
             suites: vec![suite(Suite::EndToEnd, &["plan"], 10.0, commands)],
             ..RunRecord::default()
         };
-        score(&record, &scenario(""))
+        score(&record, &scenario(none()))
     }
 
     fn set_kpi(r: &mut BenchReport, name: &str, value: Option<f64>) {
