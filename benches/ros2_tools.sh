@@ -75,6 +75,9 @@ if [[ -z ${VLA_PERF_BENCH_NETNS:-} ]]; then
 fi
 
 # ---- inside the private network namespace ----
+# Never touch a real network: only a fresh namespace has loopback as its sole interface.
+[[ $(ip -o link show | wc -l) == 1 ]] ||
+  { echo "ros2_tools: not in a private network namespace; run it without VLA_PERF_BENCH_NETNS" >&2; exit 2; }
 ip link set lo up multicast on
 ip route add 224.0.0.0/4 dev lo
 export ROS_DOMAIN_ID=$domain ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
