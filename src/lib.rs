@@ -1,9 +1,11 @@
 //! vla_perf: performance monitoring for Vision-Language-Action ROS 2 robot stacks.
 //!
-//! The crate is built in three rings (see `DESIGN.md` of the project):
-//! - [`core`]: pure measurement logic; no I/O, no ROS, no clock of its own.
-//! - [`config`]: typed YAML configuration with validation that names file, line and field.
-//! - adapters and nodes (ROS 2 transport, samplers, notifiers) build on these two.
+//! Built in three rings (ARCHITECTURE.md at the repository root):
+//! - [`core`]: pure measurement logic in its own crate; no I/O, no ROS, no configuration
+//!   parsing, no clock of its own.
+//! - [`config`] parses YAML into the core's types; adapters (ROS 2 transport, messages,
+//!   samplers, notifiers, Prometheus, reports) do the I/O.
+//! - nodes and binaries wire config, adapters and core together.
 
 pub mod alerts;
 pub mod analyze;
