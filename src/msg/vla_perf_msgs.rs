@@ -348,19 +348,6 @@ impl CommandLatency {
     }
 }
 
-#[cfg(test)]
-mod outcome_tests {
-    use super::*;
-
-    #[test]
-    fn every_outcome_round_trips_through_its_message_code() {
-        for outcome in Outcome::ALL {
-            let code = CommandLatency::outcome_code(outcome);
-            assert_eq!(CommandLatency::outcome_of(code), Some(outcome));
-        }
-        assert_eq!(CommandLatency::outcome_of(200), None);
-    }
-}
 
 /// The window of a summary as the message carries it: seconds, 0 for cumulative.
 fn window_secs(window: Window) -> f64 {
@@ -432,5 +419,19 @@ impl MetricSummary {
             p999: value,
         };
         Self::from_summary(name, unit, window, Some(s), tags)
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_round_trips_through_its_message_code() {
+        for outcome in Outcome::ALL {
+            let code = CommandLatency::outcome_code(outcome);
+            assert_eq!(CommandLatency::outcome_of(code), Some(outcome));
+        }
+        assert_eq!(CommandLatency::outcome_of(200), None);
     }
 }
