@@ -38,31 +38,16 @@ README.md for the plan format.
 """
 import argparse
 import gc
-import hashlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-EXIT_ERROR, EXIT_USAGE, EXIT_TIMEOUT = 1, 2, 3
-STAGES = ("voice", "transcript", "plan", "vision", "action_start", "action_done")
-# Stages each outcome publishes; the plan of a rejected command says "rejected".
-REACHED = {
-    "succeeded": STAGES,
-    "aborted": STAGES,
-    "rejected": STAGES[:3],
-    "lost": STAGES[:3],
-}
-TOPICS = {
-    "voice": ("/vla/voice", "std_msgs/msg/String", "reliable"),
-    "transcript": ("/vla/transcript", "std_msgs/msg/String", "reliable"),
-    "plan": ("/vla/plan", "std_msgs/msg/String", "reliable"),
-    "vision": ("/vla/detections", "sensor_msgs/msg/Image", "reliable"),
-    "action": ("/vla/execute/_action/status", "action_msgs/msg/GoalStatusArray", "latched"),
-}
-STATUS_EXECUTING, STATUS_SUCCEEDED, STATUS_ABORTED = 2, 4, 6
-IMAGE_SIZE = 8
+from stack_plan import (IMAGE_SIZE, REACHED, STATUS_ABORTED, STATUS_EXECUTING,
+                        STATUS_SUCCEEDED, TOPICS, PlanError, goal_uuid, load_plan)
+
+EXIT_ERROR, EXIT_TIMEOUT = 1, 3
 # --unicast-only, as cyclone_peer.py does it: no multicast, unicast SPDP to the well-known
 # ports of participant indices 0..20 on 127.0.0.1. Only meaningful with rmw_cyclonedds_cpp.
 UNICAST_CONFIG = (
@@ -87,60 +72,6 @@ def log(*parts):
 
 def emit(obj):
     print(json.dumps(obj), flush=True)
-
-
-def goal_uuid(command_id: str) -> bytes:
-    """Goal ids derived from the command id, so a test can recompute them."""
-    return hashlib.sha256(command_id.encode()).digest()[:16]
-
-
-def load_plan(path: str):
-    """Reads and checks the plan; returns (plan dict, commands with absolute offsets)."""
-    try:
-        plan = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise StackError(f"cannot read plan {path}: {e}", EXIT_USAGE)
-    if not isinstance(plan, dict) or not isinstance(plan.get("commands"), list):
-        raise StackError("plan must be an object with a list `commands`", EXIT_USAGE)
-    unknown = set(plan) - {"domain", "commands", "period", "topics"}
-    if unknown:
-        raise StackError(f"plan has unknown key(s) {sorted(unknown)}", EXIT_USAGE)
-    period = float(plan.get("period", 1.0))
-    for name in plan.get("topics", {}):
-        if name not in TOPICS:
-            raise StackError(f"topics.{name}: not one of {sorted(TOPICS)}", EXIT_USAGE)
-    commands, seen = [], set()
-    for i, c in enumerate(plan["commands"]):
-        where = f"commands[{i}]"
-        if not isinstance(c, dict) or not isinstance(c.get("id"), str) or not c["id"]:
-            raise StackError(f"{where}: needs a non-empty string `id`", EXIT_USAGE)
-        if c["id"] in seen:
-            raise StackError(f"{where}: duplicate id {c['id']!r}", EXIT_USAGE)
-        seen.add(c["id"])
-        extra = set(c) - {"id", "start", "delays", "outcome", "text", "confidence", "steps"}
-        if extra:
-            raise StackError(f"{where}: unknown key(s) {sorted(extra)}", EXIT_USAGE)
-        outcome = c.get("outcome", "succeeded")
-        if outcome not in REACHED:
-            raise StackError(f"{where}.outcome: {outcome!r} is not one of {sorted(REACHED)}",
-                             EXIT_USAGE)
-        delays = c.get("delays", {})
-        bad = set(delays) - set(STAGES[1:])
-        if bad:
-            raise StackError(f"{where}.delays: unknown stage(s) {sorted(bad)}", EXIT_USAGE)
-        offsets, at = {}, float(c.get("start", i * period))
-        for stage in REACHED[outcome]:
-            if stage != "voice":
-                if stage not in delays:
-                    raise StackError(f"{where}.delays.{stage}: missing (outcome {outcome})",
-                                     EXIT_USAGE)
-                if not float(delays[stage]) >= 0:
-                    raise StackError(f"{where}.delays.{stage}: must be >= 0", EXIT_USAGE)
-                at += float(delays[stage])
-            offsets[stage] = at
-        commands.append({**c, "outcome": outcome, "offsets": offsets})
-    commands.sort(key=lambda c: c["offsets"]["voice"])
-    return plan, commands
 
 
 def qos_profile(profile: str):
@@ -327,7 +258,7 @@ def main(argv=None):
             not_before = run_command(stack, c, run_start, not_before)
         stack.finish(args.timeout, args.linger)
         return 0
-    except StackError as e:
+    except (StackError, PlanError) as e:
         log(e)
         return e.code
     except Exception as e:  # rclpy's RCLError and friends, bad values in the plan

@@ -26,7 +26,6 @@ namespace (it is also pinned to `lo`). See README.md for the plan format.
 """
 import argparse
 import gc
-import hashlib
 import json
 import sys
 import time
@@ -37,26 +36,8 @@ from cyclonedds.core import DDSException
 import cyclone_peer
 from cyclone_peer import EXIT_ERROR, EXIT_TIMEOUT, PeerError, configure_cyclone, dds_topic
 from rosmsg import Registry
-
-EXIT_USAGE = 2
-STAGES = ("voice", "transcript", "plan", "vision", "action_start", "action_done")
-# Stages each outcome publishes; the plan of a rejected command says "rejected".
-REACHED = {
-    "succeeded": STAGES,
-    "aborted": STAGES,
-    "rejected": STAGES[:3],
-    "lost": STAGES[:3],
-}
-TOPICS = {
-    "voice": ("/vla/voice", "std_msgs/msg/String", "reliable"),
-    "transcript": ("/vla/transcript", "std_msgs/msg/String", "reliable"),
-    "plan": ("/vla/plan", "std_msgs/msg/String", "reliable"),
-    "vision": ("/vla/detections", "sensor_msgs/msg/Image", "reliable"),
-    "action": ("/vla/execute/_action/status", "action_msgs/msg/GoalStatusArray", "latched"),
-}
-STATUS_EXECUTING, STATUS_SUCCEEDED, STATUS_ABORTED = 2, 4, 6
-IMAGE_SIZE = 8
-
+from stack_plan import (IMAGE_SIZE, REACHED, STATUS_ABORTED, STATUS_EXECUTING,
+                        STATUS_SUCCEEDED, TOPICS, PlanError, goal_uuid, load_plan)
 
 def log(*parts):
     print("stack_peer:", *parts, file=sys.stderr, flush=True)
@@ -64,60 +45,6 @@ def log(*parts):
 
 def emit(obj):
     print(json.dumps(obj), flush=True)
-
-
-def goal_uuid(command_id: str) -> bytes:
-    """Goal ids derived from the command id, so a test can recompute them."""
-    return hashlib.sha256(command_id.encode()).digest()[:16]
-
-
-def load_plan(path: str):
-    """Reads and checks the plan; returns (plan dict, commands with absolute offsets)."""
-    try:
-        plan = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise PeerError(f"cannot read plan {path}: {e}", EXIT_USAGE)
-    if not isinstance(plan, dict) or not isinstance(plan.get("commands"), list):
-        raise PeerError("plan must be an object with a list `commands`", EXIT_USAGE)
-    unknown = set(plan) - {"domain", "commands", "period", "topics"}
-    if unknown:
-        raise PeerError(f"plan has unknown key(s) {sorted(unknown)}", EXIT_USAGE)
-    period = float(plan.get("period", 1.0))
-    for name in plan.get("topics", {}):
-        if name not in TOPICS:
-            raise PeerError(f"topics.{name}: not one of {sorted(TOPICS)}", EXIT_USAGE)
-    commands, seen = [], set()
-    for i, c in enumerate(plan["commands"]):
-        where = f"commands[{i}]"
-        if not isinstance(c, dict) or not isinstance(c.get("id"), str) or not c["id"]:
-            raise PeerError(f"{where}: needs a non-empty string `id`", EXIT_USAGE)
-        if c["id"] in seen:
-            raise PeerError(f"{where}: duplicate id {c['id']!r}", EXIT_USAGE)
-        seen.add(c["id"])
-        extra = set(c) - {"id", "start", "delays", "outcome", "text", "confidence", "steps"}
-        if extra:
-            raise PeerError(f"{where}: unknown key(s) {sorted(extra)}", EXIT_USAGE)
-        outcome = c.get("outcome", "succeeded")
-        if outcome not in REACHED:
-            raise PeerError(f"{where}.outcome: {outcome!r} is not one of {sorted(REACHED)}",
-                            EXIT_USAGE)
-        delays = c.get("delays", {})
-        bad = set(delays) - set(STAGES[1:])
-        if bad:
-            raise PeerError(f"{where}.delays: unknown stage(s) {sorted(bad)}", EXIT_USAGE)
-        offsets, at = {}, float(c.get("start", i * period))
-        for stage in REACHED[outcome]:
-            if stage != "voice":
-                if stage not in delays:
-                    raise PeerError(f"{where}.delays.{stage}: missing (outcome {outcome})",
-                                    EXIT_USAGE)
-                if not float(delays[stage]) >= 0:
-                    raise PeerError(f"{where}.delays.{stage}: must be >= 0", EXIT_USAGE)
-                at += float(delays[stage])
-            offsets[stage] = at
-        commands.append({**c, "outcome": outcome, "offsets": offsets})
-    commands.sort(key=lambda c: c["offsets"]["voice"])
-    return plan, commands
 
 
 class Stack:
@@ -266,7 +193,7 @@ def main(argv=None):
             not_before = run_command(stack, c, run_start, not_before)
         stack.finish(args.timeout, args.linger)
         return 0
-    except PeerError as e:
+    except (PeerError, PlanError) as e:
         log(e)
         return e.code
     except (KeyError, ValueError, TypeError, OSError, DDSException) as e:
