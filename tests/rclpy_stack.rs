@@ -4,7 +4,10 @@
 //! back to back and prints the wall time of every message it publishes. Every collector
 //! build under test runs as its own process on that one stack, with its own namespace and
 //! JSONL file, and must report each command's outcome exactly and every stage latency
-//! within 1 ms (p99) of the difference of those send times.
+//! within 1 ms (p99) of the difference of those send times. rclpy cannot set a write's
+//! source timestamp, so the stack prints the time just before and just after each publish
+//! call; the rmw stamps the write in between, and a latency's truth is the interval that
+//! follows (a stack preempted inside the call on the busy machine widens it).
 //!
 //! The builds: always the cargo-built `collector` (this crate's default backend,
 //! ros2-client/RustDDS, which times a stage by the DDS source timestamp the rmw put on the
@@ -139,7 +142,8 @@ impl Build {
                    overlay=\"$0/../../share/vla_perf/$f\"\n  \
                    if [ -f \"$overlay\" ]; then source \"$overlay\"; break; fi\n\
                  done\n\
-                 exec \"$0/collector\" --config \"$1\""
+                 exec {}\"$0/collector\" --config \"$1\"",
+                pinned(BUSY_CPU)
             );
             let mut c = ros_command(&script, &ros_log);
             c.arg(&bin_dir)
@@ -273,16 +277,20 @@ fn an_rclpy_stack_is_measured_within_a_millisecond_by_every_collector_build_on_a
     let plan_path = dir.path().join("plan.json");
     std::fs::write(&plan_path, plan.to_string()).expect("write plan");
 
-    // A busy machine: one more spinning process than there are cores, for the whole run.
-    // Stage times come from the publisher's source timestamps, so the collectors' own
-    // scheduling delays must not show in the errors.
+    // A busy machine for the collectors: they share a core with two spinning processes for
+    // the whole run, so a collector that timed stages by when it got round to reading them
+    // would be off by scheduling delays (milliseconds). The stack has the other core to
+    // itself, so its printed send times stay tight around the rmw's write stamps.
     let _load = CpuLoad::start();
     let builds = Build::under_test();
     let mut collectors: Vec<NodeProcess> = builds.iter().map(|b| b.start(dir.path())).collect();
     // The stack starts once every topic has a reader in every collector.
     let mut stack = {
         let mut command = ros_command(
-            &format!("source {ROS_SETUP} && exec {SYSTEM_PYTHON} \"$0\" \"$@\""),
+            &format!(
+                "source {ROS_SETUP} && exec {}{SYSTEM_PYTHON} \"$0\" \"$@\"",
+                pinned(STACK_CPU)
+            ),
             &dir.path().join("ros_log"),
         );
         command
@@ -384,17 +392,32 @@ fn an_rclpy_stack_is_measured_within_a_millisecond_by_every_collector_build_on_a
     }
 }
 
-/// Busy-looping shell processes, one more than the machine has cores; stopped on drop.
+/// The core the stack runs on, alone.
+const STACK_CPU: usize = 0;
+/// The core the collectors share with the spinning processes.
+const BUSY_CPU: usize = 1;
+
+/// `taskset -c CPU ` to prefix a command with, or nothing on a single-core machine.
+fn pinned(cpu: usize) -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores > 1 {
+        format!("taskset -c {cpu} ")
+    } else {
+        String::new()
+    }
+}
+
+/// Two busy-looping shell processes on the collectors' core; stopped on drop.
 struct CpuLoad(Vec<std::process::Child>);
 
 impl CpuLoad {
     fn start() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let spin = format!("exec {}sh -c 'while :; do :; done'", pinned(BUSY_CPU));
         Self(
-            (0..=cores)
+            (0..2)
                 .map(|_| {
                     Command::new("sh")
-                        .args(["-c", "while :; do :; done"])
+                        .args(["-c", &spin])
                         .stdin(Stdio::null())
                         .spawn()
                         .expect("sh")

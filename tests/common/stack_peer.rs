@@ -107,8 +107,11 @@ pub fn plan_json(script: &[Scripted], domain: u16, pacing: Pacing) -> (serde_jso
     )
 }
 
-/// The send time of every (command id, stage).
-pub type SendTimes = HashMap<(String, String), f64>;
+/// When each (command id, stage) was sent: the wall time just before the publish call and,
+/// where the stack reports it, just after it (else the same). The middleware stamps the
+/// write somewhere in between, so a stack preempted inside the call widens the interval
+/// instead of moving the truth.
+pub type SendTimes = HashMap<(String, String), (f64, f64)>;
 
 /// What a stack process printed once it exited.
 pub struct Sent {
@@ -176,7 +179,8 @@ impl StackProcess {
                     v["id"].as_str().expect("id").to_owned(),
                     v["stage"].as_str().expect("stage").to_owned(),
                 );
-                (key, v["t"].as_f64().expect("t"))
+                let before = v["t"].as_f64().expect("t");
+                (key, (before, v["t_after"].as_f64().unwrap_or(before)))
             })
             .collect();
         Sent { times, stderr }
@@ -242,10 +246,22 @@ pub fn latency_errors(
     robot: &str,
     command_timeout: f64,
 ) -> Vec<(String, f64)> {
-    let truth = |id: &str, stage: &str| -> f64 {
+    let sent_at = |id: &str, stage: &str| -> (f64, f64) {
         *sent
             .get(&(id.to_owned(), stage.to_owned()))
             .unwrap_or_else(|| panic!("the stack sent no {stage} for {id}"))
+    };
+    // The true latency from `from` to `to` lies in [to.before - from.after,
+    // to.after - from.before]; a measurement's error is its distance from that interval.
+    let check = |id: &str, what: &str, from: &str, to: &str, measured: f64| {
+        let ((from_before, from_after), (to_before, to_after)) =
+            (sent_at(id, from), sent_at(id, to));
+        let (low, high) = (to_before - from_after, to_after - from_before);
+        let error = (low - measured).max(measured - high).max(0.0);
+        (
+            format!("{id} {what}: measured {measured:.6} true {low:.6}..{high:.6}"),
+            error,
+        )
     };
     let mut errors: Vec<(String, f64)> = Vec::new();
     for c in script {
@@ -261,7 +277,7 @@ pub fn latency_errors(
         assert_eq!(m.robot_id, robot, "{}: robot id", c.id);
         let names: Vec<&str> = m.stages.iter().map(|s| s.stage.as_str()).collect();
         assert_eq!(names, STAGES, "{}: every configured stage, in order", c.id);
-        let t_voice = truth(c.id, "voice");
+        let t_voice = sent_at(c.id, "voice").0;
         // Receive times cannot precede send times on one machine's wall clock.
         assert!(
             seconds(&m.started) + 1e-6 >= t_voice,
@@ -282,26 +298,22 @@ pub fn latency_errors(
                 );
                 continue;
             }
-            let expected = truth(c.id, s.stage.as_str()) - truth(c.id, STAGES[i - 1]);
-            errors.push((
-                format!(
-                    "{} {}: measured {:.6} true {expected:.6}",
-                    c.id, s.stage, s.latency
-                ),
-                (s.latency - expected).abs(),
+            errors.push(check(
+                c.id,
+                &s.stage,
+                STAGES[i - 1],
+                s.stage.as_str(),
+                s.latency,
             ));
         }
         match c.outcome {
-            "succeeded" => {
-                let expected = truth(c.id, "action_done") - t_voice;
-                errors.push((
-                    format!(
-                        "{} end_to_end: measured {:.6} true {expected:.6}",
-                        c.id, m.end_to_end
-                    ),
-                    (m.end_to_end - expected).abs(),
-                ));
-            }
+            "succeeded" => errors.push(check(
+                c.id,
+                "end_to_end",
+                "voice",
+                "action_done",
+                m.end_to_end,
+            )),
             _ => assert!(
                 m.end_to_end.is_nan(),
                 "{}: end_to_end {} of an unsuccessful command should be NaN",

@@ -22,7 +22,7 @@ Topics (a test config must match them; a plan may override any of them in "topic
 
 Action status is reliable + transient-local keep-last 1 (the ROS 2 action status QoS);
 everything else reliable + volatile keep-last 10. Output: one JSON line per message,
-`{"id": "c0", "stage": "plan", "t": wall_time_just_before_publish}` (plus "status" for
+`{"id": "c0", "stage": "plan", "t": wall_time_just_before_publish, "t_after": just_after}` (plus "status" for
 plans and action statuses, "goal" for action statuses). Exit codes: 0 success, 1 error,
 2 bad plan or usage, 3 timeout waiting for readers.
 
@@ -206,6 +206,8 @@ def run_command(stack: Stack, c: dict, run_start: float, not_before: float) -> f
                       else STATUS_ABORTED if outcome == "aborted" else STATUS_SUCCEEDED)
             line.update(status=status, goal=uuid.hex())
             line["t"] = stack.goal_status(uuid, status)
+        # rmw stamps the write inside the publish call: between "t" and this.
+        line["t_after"] = time.time()
         last = time.monotonic()
         emit(line)
     return last
