@@ -348,7 +348,6 @@ impl CommandLatency {
     }
 }
 
-
 /// The window of a summary as the message carries it: seconds, 0 for cumulative.
 fn window_secs(window: Window) -> f64 {
     match window {
