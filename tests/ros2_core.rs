@@ -328,3 +328,101 @@ fn the_xml_launch_file_runs_beside_the_simulated_stack_and_ros2_tools_see_it() {
         "97",
     );
 }
+
+/// The `topic_rate` of `topic` in a `ros2 topic echo` of `vla_perf/MetricArray`.
+fn topic_rate_in(echo: &str, topic: &str) -> Option<f64> {
+    let doc = echo.split("\n---").next()?;
+    let array: serde_yaml::Value = serde_yaml::from_str(doc).ok()?;
+    array["metrics"].as_sequence()?.iter().find_map(|m| {
+        let tagged = m["tags"]
+            .as_sequence()?
+            .iter()
+            .any(|kv| kv["key"].as_str() == Some("topic") && kv["value"].as_str() == Some(topic));
+        (m["name"].as_str() == Some("topic_rate") && tagged).then(|| m["mean"].as_f64())?
+    })
+}
+
+#[test]
+fn a_type_without_a_header_is_watched_by_rate_like_ros2_topic_hz() {
+    if !common::isolated_with_env(
+        "a_type_without_a_header_is_watched_by_rate_like_ros2_topic_hz",
+        common::LOOPBACK_MULTICAST,
+        &[("ROS_DOMAIN_ID", OsStr::new("98"))],
+    ) {
+        return;
+    }
+    vla_perf_prefix();
+    let work = tempfile::tempdir().expect("temp dir");
+    let ros_home = work.path().join("ros_home");
+    let env = [("ROS_HOME", ros_home.as_path())];
+    // std_msgs/Int32 has no header and is not compiled into vla_perf: its type support is
+    // loaded at run time, and nothing of it is read.
+    let config = work.path().join("ticks.yaml");
+    std::fs::write(
+        &config,
+        "collector:\n  publish_period: 1s\n  prometheus: {enabled: false}\n  topics:\n    \
+         - {topic: /ticks, msg_type: std_msgs/msg/Int32, stamped: false, expected_rate_hz: 20}\n",
+    )
+    .expect("config");
+    let mut run = ros2(
+        &["run", "vla_perf", "collector", "--ros-args", "-p"],
+        work.path(),
+        &env,
+    );
+    run.arg(format!("config:={}", config.display()));
+    let mut collector = Background::start(run, work.path().join("collector.log"));
+    let _ticks = Background::start(
+        ros2(
+            &[
+                "topic",
+                "pub",
+                "-r",
+                "20",
+                "/ticks",
+                "std_msgs/msg/Int32",
+                "{data: 7}",
+            ],
+            work.path(),
+            &env,
+        ),
+        work.path().join("pub.log"),
+    );
+    // Read the collector's figure until it has settled (or give up after a minute).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let rate = loop {
+        let output = run_limited(
+            ros2(
+                &[
+                    "topic",
+                    "echo",
+                    "--once",
+                    "--no-daemon",
+                    "/vla_perf/topic_health",
+                    "vla_perf/msg/MetricArray",
+                ],
+                work.path(),
+                &env,
+            ),
+            Duration::from_secs(30),
+            "ros2 topic echo /vla_perf/topic_health",
+        );
+        let rate = topic_rate_in(&String::from_utf8_lossy(&output.stdout), "/ticks");
+        if rate.is_some_and(|r| (r - 20.0).abs() < 1.0) || Instant::now() > deadline {
+            break rate;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let status = collector.interrupt(Duration::from_secs(20));
+    let log = collector.output();
+    println!("/ticks (std_msgs/Int32, 20 Hz) topic_rate: {rate:?}");
+    let rate = rate.unwrap_or_else(|| panic!("no topic_rate for /ticks:\n{log}"));
+    assert!(
+        (rate - 20.0).abs() < 1.0,
+        "rate {rate} of a 20 Hz topic\n{log}"
+    );
+    assert!(status.success(), "collector after Ctrl-C: {status}\n{log}");
+    assert!(
+        !log.contains("does not decode") && !log.contains("WARN"),
+        "nothing is decoded, so nothing fails to:\n{log}"
+    );
+}

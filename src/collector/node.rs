@@ -39,7 +39,7 @@ use crate::prometheus::Exporter;
 use crate::resources::{resource_statuses, ResourceOptions, ResourceSampler};
 use crate::transport::{
     self, wall_clock, AudioChunks, Decoder, NodeOptions, Publisher, Qos, Received, Subscription,
-    Transport, Typed,
+    Transport, Typed, Unstamped,
 };
 
 /// Why the collector could not start or had to stop.
@@ -123,6 +123,13 @@ fn subscribe(
             index,
             tx,
             Message::StageEvent,
+        ),
+        // A type without a header: arrivals only.
+        other if watched.stamped == Some(false) => forward(
+            Subscription::new(node, topic, other, qos, Unstamped)?,
+            index,
+            tx,
+            Message::Header,
         ),
         // Anything else starts with a header.
         other => forward(

@@ -176,6 +176,7 @@ impl Pipeline {
             expected_rate_hz: s.expected_rate_hz,
             stale_after: None,
             audio: None,
+            stamped: None,
             qos: s.qos.clone(),
             qos_depth: s.qos_depth,
         });
@@ -188,6 +189,7 @@ impl Pipeline {
                     known.expected_rate_hz = known.expected_rate_hz.or(topic.expected_rate_hz);
                     known.stale_after = known.stale_after.or(topic.stale_after);
                     known.audio = known.audio.take().or(topic.audio);
+                    known.stamped = known.stamped.or(topic.stamped);
                     known.qos = known.qos.take().or(topic.qos);
                     known.qos_depth = known.qos_depth.or(topic.qos_depth);
                     index
@@ -785,6 +787,7 @@ mod tests {
             expected_rate_hz: None,
             stale_after: None,
             audio: None,
+            stamped: None,
             qos: None,
             qos_depth: None,
         }

@@ -284,6 +284,12 @@ pub struct WatchedTopic {
     /// audio topics without it are taken as S16LE mono.
     #[serde(default)]
     pub audio: Option<AudioFormat>,
+    /// `false` for a type that does not start with a `std_msgs/Header` (`std_msgs/msg/Int32`,
+    /// `geometry_msgs/msg/Twist`, ...): the topic is watched by arrival only (rate, jitter,
+    /// bandwidth) without reading the message, as `ros2 topic hz` does. Unset or `true`
+    /// reads the header's stamp (age) of any other type.
+    #[serde(default)]
+    pub stamped: Option<bool>,
     /// Subscription QoS profile: `reliable` (reliable, volatile, depth 10), `sensor_data`
     /// (best effort, depth 5) or `latched` (reliable, transient local, depth 1). `None`
     /// picks by type: `latched` for action status, `reliable` for strings and stage events,

@@ -285,6 +285,47 @@ mod tests {
         assert_eq!(sub.counters().bytes(), image.len() as u64);
     }
 
+    #[tokio::test]
+    async fn a_type_without_a_header_is_counted_by_arrival_when_unstamped() {
+        let t = InprocTransport::new();
+        let mut a = node(&t, "a");
+        let mut header_only = Subscription::header_only(
+            a.as_mut(),
+            "/ticks",
+            "std_msgs/msg/Int32",
+            Qos::sensor_data(),
+        )
+        .unwrap();
+        let mut arrivals = Subscription::new(
+            a.as_mut(),
+            "/ticks",
+            "std_msgs/msg/Int32",
+            Qos::sensor_data(),
+            super::super::Unstamped,
+        )
+        .unwrap();
+        let raw = a
+            .create_raw_publisher("/ticks", "std_msgs/msg/Int32", Qos::sensor_data())
+            .unwrap();
+        // std_msgs/Int32 {data: 7}: encapsulation header, then the int32.
+        let int32 = [0u8, 1, 0, 0, 7, 0, 0, 0];
+        for _ in 0..3 {
+            raw.publish_cdr(&int32).unwrap();
+        }
+        for _ in 0..3 {
+            let got = arrivals.recv().await.unwrap();
+            assert_eq!(got.message, Header::default(), "an unset stamp");
+            assert_eq!(got.size, int32.len());
+        }
+        assert_eq!(arrivals.counters().received(), 3);
+        assert_eq!(arrivals.counters().decode_failures(), 0);
+        // Read as header-first, the same samples do not decode.
+        let pending =
+            tokio::time::timeout(std::time::Duration::from_millis(50), header_only.recv());
+        assert!(pending.await.is_err(), "nothing decodes as a header");
+        assert_eq!(header_only.counters().decode_failures(), 3);
+    }
+
     #[test]
     fn a_topic_keeps_one_type() {
         let t = InprocTransport::new();

@@ -20,7 +20,7 @@ mod subscription;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use subscription::{
-    AudioChunks, Decoder, HeaderOnly, Received, Subscription, TopicCounters, Typed,
+    AudioChunks, Decoder, HeaderOnly, Received, Subscription, TopicCounters, Typed, Unstamped,
 };
 
 use crate::msg::RosMessage;

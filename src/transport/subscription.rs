@@ -75,6 +75,10 @@ pub trait Decoder: Send {
     fn prefix(&self) -> Option<usize> {
         None
     }
+    /// What to tell the user when samples do not decode, beyond the error itself.
+    fn failure_hint(&self) -> &'static str {
+        ""
+    }
 }
 
 /// Decodes whole messages of type `M`.
@@ -109,6 +113,28 @@ impl Decoder for HeaderOnly {
 
     fn prefix(&self) -> Option<usize> {
         Some(HEADER_PREFIX)
+    }
+
+    fn failure_hint(&self) -> &'static str {
+        " (a type without a leading std_msgs/Header? Watch it with `stamped: false`)"
+    }
+}
+
+/// Reads nothing of any message: an arrival with an unset header, for types that do not
+/// start with a `std_msgs/Header` (watched by rate, jitter and bandwidth only, as
+/// `ros2 topic hz` does).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Unstamped;
+
+impl Decoder for Unstamped {
+    type Output = Header;
+
+    fn decode(&self, _bytes: &[u8]) -> cdr::Result<Header> {
+        Ok(Header::default())
+    }
+
+    fn prefix(&self) -> Option<usize> {
+        Some(0)
     }
 }
 
@@ -276,7 +302,8 @@ impl<D: Decoder> Subscription<D> {
                         topic = %self.topic,
                         size = sample.size,
                         failures,
-                        "dropping a sample that does not decode: {error}"
+                        "dropping a sample that does not decode: {error}{}",
+                        self.decoder.failure_hint()
                     );
                 }
                 None
