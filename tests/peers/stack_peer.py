@@ -36,8 +36,7 @@ from cyclonedds.core import DDSException
 import cyclone_peer
 from cyclone_peer import EXIT_ERROR, EXIT_TIMEOUT, PeerError, configure_cyclone, dds_topic
 from rosmsg import Registry
-from stack_plan import (IMAGE_SIZE, REACHED, STATUS_ABORTED, STATUS_EXECUTING,
-                        STATUS_SUCCEEDED, TOPICS, PlanError, goal_uuid, load_plan)
+from stack_plan import IMAGE_SIZE, TOPICS, PlanError, load_plan, run_command
 
 def log(*parts):
     print("stack_peer:", *parts, file=sys.stderr, flush=True)
@@ -116,44 +115,6 @@ class Stack:
         time.sleep(linger)  # answer retransmits and late transient-local readers
 
 
-def run_command(stack: Stack, c: dict, run_start: float, not_before: float) -> float:
-    """Plays one command; returns the monotonic time its last message went out."""
-    cid, outcome, offsets = c["id"], c["outcome"], c["offsets"]
-    # Sequential pipeline: a command starts no earlier than the previous one ended.
-    shift = max(0.0, not_before - (run_start + offsets["voice"]))
-    if shift > 0.001:
-        log(f"{cid} starts {shift:.3f}s late: the previous command was still running")
-    uuid = goal_uuid(cid)
-    text = c.get("text", f"command {cid}: pick up the red cup")
-    last = not_before
-    for stage in REACHED[outcome]:
-        delay = run_start + offsets[stage] + shift - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        line = {"id": cid, "stage": stage}
-        if stage == "voice":
-            line["t"] = stack.string("voice", text)
-        elif stage == "transcript":
-            line["t"] = stack.string("transcript", json.dumps(
-                {"text": text, "confidence": float(c.get("confidence", 0.9))}))
-        elif stage == "plan":
-            status = "rejected" if outcome == "rejected" else "accepted"
-            steps = [] if status == "rejected" else c.get("steps", ["locate", "grasp", "place"])
-            line["status"] = status
-            line["t"] = stack.string("plan", json.dumps(
-                {"command_id": cid, "status": status, "steps": steps}))
-        elif stage == "vision":
-            line["t"] = stack.image(f"camera/{cid}")
-        else:
-            status = (STATUS_EXECUTING if stage == "action_start"
-                      else STATUS_ABORTED if outcome == "aborted" else STATUS_SUCCEEDED)
-            line.update(status=status, goal=uuid.hex())
-            line["t"] = stack.goal_status(uuid, status)
-        last = time.monotonic()
-        emit(line)
-    return last
-
-
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--plan", required=True, help="JSON plan file (see README.md)")
@@ -190,7 +151,7 @@ def main(argv=None):
         gc.disable()
         run_start = not_before = time.monotonic()
         for c in commands:
-            not_before = run_command(stack, c, run_start, not_before)
+            not_before = run_command(stack, c, run_start, not_before, log, emit)
         stack.finish(args.timeout, args.linger)
         return 0
     except (PeerError, PlanError) as e:

@@ -5,6 +5,7 @@ Pure Python, no DDS: each stack imports it and adds its own middleware.
 """
 import hashlib
 import json
+import time
 from pathlib import Path
 
 
@@ -88,3 +89,47 @@ def load_plan(path: str):
         commands.append({**c, "outcome": outcome, "offsets": offsets})
     commands.sort(key=lambda c: c["offsets"]["voice"])
     return plan, commands
+
+
+def run_command(stack, c: dict, run_start: float, not_before: float, log, emit,
+                after_publish: bool = False) -> float:
+    """Plays one command on `stack` (its string, image and goal_status writers); returns the
+    monotonic time its last message went out. `after_publish` adds "t_after", the wall time
+    just after each publish call, for stacks that cannot set the write's source timestamp."""
+    cid, outcome, offsets = c["id"], c["outcome"], c["offsets"]
+    # Sequential pipeline: a command starts no earlier than the previous one ended.
+    shift = max(0.0, not_before - (run_start + offsets["voice"]))
+    if shift > 0.001:
+        log(f"{cid} starts {shift:.3f}s late: the previous command was still running")
+    uuid = goal_uuid(cid)
+    text = c.get("text", f"command {cid}: pick up the red cup")
+    last = not_before
+    for stage in REACHED[outcome]:
+        delay = run_start + offsets[stage] + shift - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        line = {"id": cid, "stage": stage}
+        if stage == "voice":
+            line["t"] = stack.string("voice", text)
+        elif stage == "transcript":
+            line["t"] = stack.string("transcript", json.dumps(
+                {"text": text, "confidence": float(c.get("confidence", 0.9))}))
+        elif stage == "plan":
+            status = "rejected" if outcome == "rejected" else "accepted"
+            steps = [] if status == "rejected" else c.get("steps", ["locate", "grasp", "place"])
+            line["status"] = status
+            line["t"] = stack.string("plan", json.dumps(
+                {"command_id": cid, "status": status, "steps": steps}))
+        elif stage == "vision":
+            line["t"] = stack.image(f"camera/{cid}")
+        else:
+            status = (STATUS_EXECUTING if stage == "action_start"
+                      else STATUS_ABORTED if outcome == "aborted" else STATUS_SUCCEEDED)
+            line.update(status=status, goal=uuid.hex())
+            line["t"] = stack.goal_status(uuid, status)
+        if after_publish:
+            # The middleware stamps the write inside the publish call: between "t" and this.
+            line["t_after"] = time.time()
+        last = time.monotonic()
+        emit(line)
+    return last
