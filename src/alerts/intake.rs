@@ -1,5 +1,5 @@
-//! What the collector publishes, as the metric names alert rules use
-//! ([`crate::config::KNOWN_METRICS`]).
+//! What the collector publishes, as the metric names alert rules use (the catalogue,
+//! [`crate::core::metric`]).
 //!
 //! - `<ns>/metrics` and `<ns>/topic_health` ([`MetricArray`]): every summary under its own
 //!   name (`stage_latency{stage}`, `end_to_end_latency`, `slo_compliance`,
@@ -23,40 +23,24 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::core::alert::{Labels, Observation, Stats};
+use crate::core::metric::{self, Metric, Surface};
+use crate::core::timeline::Outcome;
 use crate::msg::{MetricArray, MetricSummary, ResourceUsage};
-
-/// Known metrics (`config::KNOWN_METRICS`) that the collector's topics do not carry: the
-/// benchmark node publishes them (navigation success is `action_success_rate` of the
-/// navigation action's status topic here).
-const NOT_FROM_THE_COLLECTOR: &[&str] = &[
-    "word_error_rate",
-    "detection_map",
-    "navigation_success_rate",
-    "benchmark_degradation",
-];
 
 /// Whether metric `name` is one vla_perf's benchmark node publishes (not the collector).
 pub fn from_the_benchmark(name: &str) -> bool {
-    NOT_FROM_THE_COLLECTOR.contains(&name)
+    Metric::parse(name).is_some_and(|m| m.spec().surface == Surface::Benchmark)
 }
 
-/// Whether this module produces metric `name` from the collector's topics; other names in
-/// rules only match if another publisher sends them in a `MetricArray`.
+/// Whether this module produces metric `name` (or alias) from the collector's topics;
+/// other names in rules only match if another publisher sends them in a `MetricArray`.
 pub fn produced(name: &str) -> bool {
-    crate::config::KNOWN_METRICS.contains(&name) && !NOT_FROM_THE_COLLECTOR.contains(&name)
+    metric::lookup(name).is_some_and(|n| n.metric.spec().surface != Surface::Benchmark)
 }
 
 /// Tags that describe a value rather than identify a series (`slo_compliance{met}` flips
 /// with the value); they are dropped so the series, and its alert, stay one.
-const VALUE_TAGS: &[(&str, &str)] = &[("slo_compliance", "met")];
-
-/// Other names the same series is also published under.
-const ALIASES: &[(&str, &str, f64)] = &[
-    ("end_to_end_latency", "response_time", 1.0),
-    ("task_success_rate", "success_rate", 1.0),
-    ("command_rate", "throughput", 60.0),
-    ("confidence", "asr_confidence", 1.0),
-];
+const VALUE_TAGS: &[(Metric, &str)] = &[(Metric::SloCompliance, "met")];
 
 /// The observations in one metric batch received at `at`.
 pub fn from_metric_array(array: &MetricArray, at: Duration) -> Vec<Observation> {
@@ -72,7 +56,7 @@ pub fn from_metric_array(array: &MetricArray, at: Duration) -> Vec<Observation> 
             .filter(|kv| {
                 !VALUE_TAGS
                     .iter()
-                    .any(|(name, tag)| *name == summary.name && *tag == kv.key)
+                    .any(|(metric, tag)| metric.name() == summary.name && *tag == kv.key)
             })
             .map(|kv| (kv.key.clone(), kv.value.clone()))
             .collect();
@@ -100,7 +84,8 @@ pub fn from_metric_array(array: &MetricArray, at: Duration) -> Vec<Observation> 
     let mut robot_tags: Labels = Labels::new();
     for ((name, tags), (_, summary)) in chosen {
         let stats = stats_of(summary);
-        if name == "commands" {
+        let metric = Metric::parse(&name);
+        if metric == Some(Metric::Commands) {
             if let Some(outcome) = summary.tags.iter().find(|kv| kv.key == "outcome") {
                 outcomes.insert(outcome.value.clone(), summary.mean);
                 robot_tags = tags
@@ -110,10 +95,14 @@ pub fn from_metric_array(array: &MetricArray, at: Duration) -> Vec<Observation> 
                     .collect();
             }
         }
-        for (source, alias, scale) in ALIASES {
-            if *source == name {
-                push(&mut out, alias, tags.clone(), at, scaled(stats, *scale));
-            }
+        for alias in metric.map_or(&[][..], |m| m.spec().aliases) {
+            push(
+                &mut out,
+                alias.name,
+                tags.clone(),
+                at,
+                scaled(stats, alias.scale),
+            );
         }
         push(&mut out, &name, tags, at, stats);
     }
@@ -122,17 +111,17 @@ pub fn from_metric_array(array: &MetricArray, at: Duration) -> Vec<Observation> 
         let share = |outcome: &str| outcomes.get(outcome).copied().unwrap_or(0.0) / total;
         push(
             &mut out,
-            "timeout_rate",
+            Metric::TimeoutRate.name(),
             robot_tags.clone(),
             at,
-            Stats::scalar(share("timed_out")),
+            Stats::scalar(share(Outcome::TimedOut.as_str())),
         );
         push(
             &mut out,
-            "error_rate",
+            Metric::ErrorRate.name(),
             robot_tags,
             at,
-            Stats::scalar(share("failed")),
+            Stats::scalar(share(Outcome::Failed.as_str())),
         );
     }
     out
@@ -148,19 +137,29 @@ pub fn from_resources(usage: &ResourceUsage, at: Duration) -> Vec<Observation> {
     let scalar = |out: &mut Vec<Observation>, name: &str, tags: &Labels, v: f64| {
         push(out, name, tags.clone(), at, Stats::scalar(v));
     };
-    scalar(&mut out, "cpu_usage", &robot, usage.cpu_percent);
+    scalar(&mut out, Metric::CpuUsage.name(), &robot, usage.cpu_percent);
     if usage.memory_total_bytes > 0 {
         let percent = usage.memory_used_bytes as f64 / usage.memory_total_bytes as f64 * 100.0;
-        scalar(&mut out, "memory_usage", &robot, percent);
+        scalar(&mut out, Metric::MemoryUsage.name(), &robot, percent);
     }
     for gpu in &usage.gpus {
         let mut tags = robot.clone();
         tags.insert("gpu".to_owned(), gpu.index.to_string());
-        scalar(&mut out, "gpu_utilization", &tags, gpu.utilization_percent);
-        scalar(&mut out, "gpu_temperature", &tags, gpu.temperature_celsius);
+        scalar(
+            &mut out,
+            Metric::GpuUtilization.name(),
+            &tags,
+            gpu.utilization_percent,
+        );
+        scalar(
+            &mut out,
+            Metric::GpuTemperature.name(),
+            &tags,
+            gpu.temperature_celsius,
+        );
         if gpu.memory_total_bytes > 0 {
             let ratio = gpu.memory_used_bytes as f64 / gpu.memory_total_bytes as f64;
-            scalar(&mut out, "gpu_memory_usage", &tags, ratio);
+            scalar(&mut out, Metric::GpuMemoryUsage.name(), &tags, ratio);
         }
     }
     out

@@ -6,15 +6,16 @@
 use crate::core::bench::score::{kpi, SuiteReport};
 use crate::core::bench::trend::Degradation;
 use crate::core::bench::BenchReport;
+use crate::core::metric::Metric;
 use crate::core::stats::Window;
 use crate::msg::builtin_interfaces::Time;
 use crate::msg::diagnostic_msgs::KeyValue;
 use crate::msg::std_msgs::Header;
 use crate::msg::{BenchmarkResult, Kpi, MetricArray, MetricSummary};
 
-/// Metric name of a degradation found by the continuous mode (1 per degraded figure;
+/// The metric of a degradation found by the continuous mode (1 per degraded figure;
 /// one 0 with no tags when nothing degraded, so an alert on it resolves).
-pub const DEGRADATION_METRIC: &str = "benchmark_degradation";
+pub const DEGRADATION_METRIC: Metric = Metric::BenchmarkDegradation;
 
 fn tag(key: &str, value: &str) -> KeyValue {
     KeyValue {
@@ -83,24 +84,24 @@ pub fn metric_array(
     stamp: Time,
 ) -> MetricArray {
     let mut metrics: Vec<MetricSummary> = Vec::new();
-    let one = |name: &str, unit: &str, value: Option<f64>, tags: Vec<KeyValue>| {
+    let one = |metric: Metric, value: Option<f64>, tags: Vec<KeyValue>| {
         value
             .filter(|v| v.is_finite())
-            .map(|v| MetricSummary::scalar(name, unit, Window::Cumulative, Some((1, v)), tags))
+            .map(|v| MetricSummary::scalar_of(metric, Window::Cumulative, Some((1, v)), tags))
     };
     for s in &report.suites {
         let suite = || vec![tag("suite", s.suite.as_str())];
-        for (kpi_name, metric, unit) in [
-            (kpi::WER, "word_error_rate", "1"),
-            (kpi::MAP, "detection_map", "1"),
-            (kpi::NAVIGATION_SUCCESS_RATE, "navigation_success_rate", "1"),
-            (kpi::SUCCESS_RATE, "benchmark_success_rate", "1"),
-            (kpi::UNDERSTANDING_RATE, "benchmark_understanding_rate", "1"),
+        for (kpi_name, metric) in [
+            (kpi::WER, Metric::WordErrorRate),
+            (kpi::MAP, Metric::DetectionMap),
+            (kpi::NAVIGATION_SUCCESS_RATE, Metric::NavigationSuccessRate),
+            (kpi::SUCCESS_RATE, Metric::BenchmarkSuccessRate),
+            (kpi::UNDERSTANDING_RATE, Metric::BenchmarkUnderstandingRate),
         ] {
-            metrics.extend(one(metric, unit, s.kpi_value(kpi_name), suite()));
+            metrics.extend(one(metric, s.kpi_value(kpi_name), suite()));
         }
         let passed = if s.passed { 1.0 } else { 0.0 };
-        metrics.extend(one("benchmark_passed", "1", Some(passed), suite()));
+        metrics.extend(one(Metric::BenchmarkPassed, Some(passed), suite()));
     }
     for d in degradations {
         let tags = vec![
@@ -108,10 +109,10 @@ pub fn metric_array(
             tag("figure", &d.metric),
             tag("kind", &format!("{:?}", d.kind).to_lowercase()),
         ];
-        metrics.extend(one(DEGRADATION_METRIC, "count", Some(1.0), tags));
+        metrics.extend(one(DEGRADATION_METRIC, Some(1.0), tags));
     }
     if degradations.is_empty() {
-        metrics.extend(one(DEGRADATION_METRIC, "count", Some(0.0), vec![]));
+        metrics.extend(one(DEGRADATION_METRIC, Some(0.0), vec![]));
     }
     MetricArray {
         header: Header {
@@ -184,7 +185,7 @@ mod tests {
         let zero: Vec<_> = none
             .metrics
             .iter()
-            .filter(|m| m.name == DEGRADATION_METRIC)
+            .filter(|m| m.name == DEGRADATION_METRIC.name())
             .collect();
         assert_eq!(zero.len(), 1);
         assert_eq!(zero[0].mean, 0.0);
@@ -201,7 +202,7 @@ mod tests {
         let ones: Vec<_> = some
             .metrics
             .iter()
-            .filter(|m| m.name == DEGRADATION_METRIC)
+            .filter(|m| m.name == DEGRADATION_METRIC.name())
             .collect();
         assert_eq!(ones.len(), 1);
         assert_eq!(ones[0].mean, 1.0);
@@ -220,6 +221,6 @@ mod tests {
         );
         // The alert node reads them as any other metric.
         let obs = crate::alerts::intake::from_metric_array(&some, std::time::Duration::ZERO);
-        assert!(obs.iter().any(|o| o.metric == DEGRADATION_METRIC));
+        assert!(obs.iter().any(|o| o.metric == DEGRADATION_METRIC.name()));
     }
 }

@@ -9,6 +9,7 @@ use super::inputs::{Extracted, Payload, StageInput};
 use super::signals::{GoalOutcomes, StageOutcomes};
 use crate::config::{CollectorConfig, WatchedTopic};
 use crate::core::ingest::{Recorder, RecorderConfig};
+use crate::core::metric::Metric;
 use crate::core::stats::{Distribution, DistributionConfig, RateMeter};
 use crate::core::stats::{Slo, StatsConfig, Window};
 use crate::core::timeline::{CompletedCommand, Outcome};
@@ -440,20 +441,19 @@ impl Pipeline {
         {
             let tags = || vec![tag("topic", &t.topic)];
             let window = Window::Sliding(h.config().window);
-            let scalar = |name: &str, unit: &str, v: Option<f64>| {
-                MetricSummary::scalar(name, unit, window, v.map(|v| (snap.messages, v)), tags())
+            let scalar = |metric: Metric, v: Option<f64>| {
+                MetricSummary::scalar_of(metric, window, v.map(|v| (snap.messages, v)), tags())
             };
-            batch.metrics.push(scalar("topic_rate", "Hz", snap.rate_hz));
+            batch.metrics.push(scalar(Metric::TopicRate, snap.rate_hz));
             batch
                 .metrics
-                .push(scalar("topic_bandwidth", "B/s", snap.bytes_per_second));
-            batch.metrics.push(scalar("topic_jitter", "s", snap.jitter));
+                .push(scalar(Metric::TopicBandwidth, snap.bytes_per_second));
+            batch.metrics.push(scalar(Metric::TopicJitter, snap.jitter));
             batch
                 .metrics
-                .push(scalar("topic_max_gap", "s", snap.max_gap));
-            batch.metrics.push(MetricSummary::from_summary(
-                "topic_age",
-                "s",
+                .push(scalar(Metric::TopicMaxGap, snap.max_gap));
+            batch.metrics.push(MetricSummary::of(
+                Metric::TopicAge,
                 window,
                 snap.age,
                 tags(),
@@ -461,9 +461,8 @@ impl Pipeline {
             if let Some((meter, latest)) = self.stamp_rate.get(i).filter(|(m, _)| m.total() > 0) {
                 // Measured up to the latest stamp: the source's clock, not this host's.
                 let rate = meter.rate(*latest).map(|r| (meter.total(), r));
-                batch.metrics.push(MetricSummary::scalar(
-                    "topic_stamp_rate",
-                    "Hz",
+                batch.metrics.push(MetricSummary::scalar_of(
+                    Metric::TopicStampRate,
                     window,
                     rate,
                     tags(),
@@ -471,9 +470,8 @@ impl Pipeline {
             }
             if let Some(Some((_, meter))) = self.signals.goals.get(i) {
                 let rate = meter.rate(now).map(|r| (meter.total(), r));
-                batch.metrics.push(MetricSummary::scalar(
-                    "action_rate",
-                    "Hz",
+                batch.metrics.push(MetricSummary::scalar_of(
+                    Metric::ActionRate,
                     window,
                     rate,
                     tags(),
@@ -481,17 +479,15 @@ impl Pipeline {
             }
             if let Some(Some((_, meter))) = self.audio.get(i) {
                 let rate = meter.rate(now).map(|r| (meter.total(), r));
-                batch.metrics.push(MetricSummary::scalar(
-                    "audio_sample_rate",
-                    "Hz",
+                batch.metrics.push(MetricSummary::scalar_of(
+                    Metric::AudioSampleRate,
                     window,
                     rate,
                     tags(),
                 ));
             }
-            batch.metrics.push(MetricSummary::scalar(
-                "topic_messages",
-                "1",
+            batch.metrics.push(MetricSummary::scalar_of(
+                Metric::TopicMessages,
                 Window::Cumulative,
                 Some((snap.messages, snap.messages as f64)),
                 tags(),
@@ -522,26 +518,23 @@ impl Pipeline {
         for window in &windows {
             for (i, name) in self.stage_names.iter().enumerate().skip(1) {
                 if let Some(stats) = recorder.stage_latency(i) {
-                    metrics.push(MetricSummary::from_summary(
-                        "stage_latency",
-                        "s",
+                    metrics.push(MetricSummary::of(
+                        Metric::StageLatency,
                         *window,
                         stats.summary(now, *window),
                         vec![tag("stage", name)],
                     ));
                 }
             }
-            metrics.push(MetricSummary::from_summary(
-                "end_to_end_latency",
-                "s",
+            metrics.push(MetricSummary::of(
+                Metric::EndToEndLatency,
                 *window,
                 recorder.end_to_end().summary(now, *window),
                 vec![],
             ));
             let slo = recorder.slo_status(now, *window);
-            metrics.push(MetricSummary::scalar(
-                "slo_compliance",
-                "1",
+            metrics.push(MetricSummary::scalar_of(
+                Metric::SloCompliance,
                 *window,
                 slo.map(|s| (s.count, s.compliance)),
                 vec![tag("met", &slo.is_some_and(|s| s.met).to_string())],
@@ -549,24 +542,21 @@ impl Pipeline {
         }
         self.accuracy(&mut metrics, now);
         let first = self.windows.first().copied().map(Window::Sliding);
-        metrics.push(MetricSummary::scalar(
-            "command_rate",
-            "Hz",
+        metrics.push(MetricSummary::scalar_of(
+            Metric::CommandRate,
             first.unwrap_or(Window::Cumulative),
             recorder.command_rate(now).map(|r| (1, r)),
             vec![],
         ));
-        metrics.push(MetricSummary::scalar(
-            "commands_in_flight",
-            "1",
+        metrics.push(MetricSummary::scalar_of(
+            Metric::CommandsInFlight,
             Window::Cumulative,
             Some((1, recorder.tracker().open_count() as f64)),
             vec![],
         ));
         for outcome in Outcome::ALL {
-            metrics.push(MetricSummary::scalar(
-                "commands",
-                "1",
+            metrics.push(MetricSummary::scalar_of(
+                Metric::Commands,
                 Window::Cumulative,
                 Some((1, recorder.outcome_count(outcome) as f64)),
                 vec![tag("outcome", outcome.as_str())],
@@ -581,9 +571,8 @@ impl Pipeline {
             ("clock_backwards", c.clock_backwards),
             ("clock_step", self.clock_steps),
         ] {
-            metrics.push(MetricSummary::scalar(
-                "correlation_anomalies",
-                "1",
+            metrics.push(MetricSummary::scalar_of(
+                Metric::CorrelationAnomalies,
                 Window::Cumulative,
                 Some((1, n as f64)),
                 vec![tag("reason", reason)],
@@ -617,9 +606,8 @@ impl Pipeline {
                 let windows = std::iter::once(Window::Cumulative)
                     .chain(self.windows.iter().map(|w| Window::Sliding(*w)));
                 for window in windows {
-                    metrics.push(MetricSummary::from_summary(
-                        "confidence",
-                        "1",
+                    metrics.push(MetricSummary::of(
+                        Metric::Confidence,
                         window,
                         confidence.summary(now, window),
                         vec![tag("stage", name)],
@@ -630,35 +618,31 @@ impl Pipeline {
                 continue;
             }
             let rate = signals.outcomes.stage_success_rate(stage);
-            metrics.push(MetricSummary::scalar(
-                "stage_success_rate",
-                "1",
+            metrics.push(MetricSummary::scalar_of(
+                Metric::StageSuccessRate,
                 Window::Cumulative,
                 rate,
                 vec![tag("stage", name)],
             ));
             if name == UNDERSTANDING_STAGE {
-                metrics.push(MetricSummary::scalar(
-                    "understanding_rate",
-                    "1",
+                metrics.push(MetricSummary::scalar_of(
+                    Metric::UnderstandingRate,
                     Window::Cumulative,
                     rate,
                     vec![],
                 ));
             }
         }
-        metrics.push(MetricSummary::scalar(
-            "task_success_rate",
-            "1",
+        metrics.push(MetricSummary::scalar_of(
+            Metric::TaskSuccessRate,
             Window::Cumulative,
             signals.outcomes.task_success_rate(),
             vec![],
         ));
         for (topic, goals) in self.topics.iter().zip(&signals.goals) {
             if let Some((goals, _)) = goals {
-                metrics.push(MetricSummary::scalar(
-                    "action_success_rate",
-                    "1",
+                metrics.push(MetricSummary::scalar_of(
+                    Metric::ActionSuccessRate,
                     Window::Cumulative,
                     goals.success_rate(),
                     vec![tag("topic", &topic.topic)],

@@ -19,63 +19,8 @@ use serde::Deserialize;
 use super::duration::{self, format_duration};
 use super::yaml::{Checker, FieldPath};
 pub use crate::core::alert::{Aggregation, AlertRule};
+use crate::core::metric;
 use crate::core::trend::{Direction, ThresholdError, Thresholds};
-
-/// Metric names the collector and benchmark publish, and the compact-form aliases.
-pub const KNOWN_METRICS: &[&str] = &[
-    "response_time",
-    "success_rate",
-    "cpu_usage",
-    "memory_usage",
-    "throughput",
-    "stage_latency",
-    "end_to_end_latency",
-    "slo_compliance",
-    "command_rate",
-    "timeout_rate",
-    "error_rate",
-    "topic_rate",
-    "topic_age",
-    "gpu_utilization",
-    "gpu_memory_usage",
-    "gpu_temperature",
-    "understanding_rate",
-    "task_success_rate",
-    "action_success_rate",
-    "navigation_success_rate",
-    "asr_confidence",
-    "word_error_rate",
-    "detection_map",
-    "benchmark_degradation",
-];
-
-/// Which way each known metric gets worse; metrics not listed (`command_rate`) have no
-/// natural direction and take it from the rule or from the threshold order.
-const METRIC_DIRECTIONS: &[(&str, Direction)] = &[
-    ("response_time", Direction::HigherIsWorse),
-    ("stage_latency", Direction::HigherIsWorse),
-    ("end_to_end_latency", Direction::HigherIsWorse),
-    ("timeout_rate", Direction::HigherIsWorse),
-    ("error_rate", Direction::HigherIsWorse),
-    ("topic_age", Direction::HigherIsWorse),
-    ("cpu_usage", Direction::HigherIsWorse),
-    ("memory_usage", Direction::HigherIsWorse),
-    ("gpu_utilization", Direction::HigherIsWorse),
-    ("gpu_memory_usage", Direction::HigherIsWorse),
-    ("gpu_temperature", Direction::HigherIsWorse),
-    ("word_error_rate", Direction::HigherIsWorse),
-    ("benchmark_degradation", Direction::HigherIsWorse),
-    ("success_rate", Direction::LowerIsWorse),
-    ("throughput", Direction::LowerIsWorse),
-    ("slo_compliance", Direction::LowerIsWorse),
-    ("topic_rate", Direction::LowerIsWorse),
-    ("understanding_rate", Direction::LowerIsWorse),
-    ("task_success_rate", Direction::LowerIsWorse),
-    ("action_success_rate", Direction::LowerIsWorse),
-    ("navigation_success_rate", Direction::LowerIsWorse),
-    ("asr_confidence", Direction::LowerIsWorse),
-    ("detection_map", Direction::LowerIsWorse),
-];
 
 /// Placeholders a message template may use, besides the rule's tag and label names.
 pub const TEMPLATE_PLACEHOLDERS: &[&str] = &[
@@ -93,12 +38,14 @@ pub const TEMPLATE_PLACEHOLDERS: &[&str] = &[
     "robot_id",
 ];
 
-/// The natural direction of a known metric.
-pub fn metric_direction(metric: &str) -> Option<Direction> {
-    METRIC_DIRECTIONS
-        .iter()
-        .find(|(name, _)| *name == metric)
-        .map(|(_, direction)| *direction)
+/// Whether alert rules know metric (or alias) `name`: the catalogue, [`metric::lookup`].
+pub fn known_metric(name: &str) -> bool {
+    metric::lookup(name).is_some()
+}
+
+/// The natural direction of a known metric or alias.
+pub fn metric_direction(name: &str) -> Option<Direction> {
+    metric::lookup(name).and_then(|n| n.worse().direction())
 }
 
 /// The alternative spelling of a direction: alert when the value goes `above` or `below`.
@@ -319,7 +266,7 @@ impl AlertFile {
         }
         for (metric, alert) in self.performance_alerts {
             let at = root.key("performance_alerts").key(&metric);
-            if !KNOWN_METRICS.contains(&metric.as_str()) {
+            if !known_metric(&metric) {
                 check.warn(at.clone(), &metric, unknown_metric_message(&metric));
             }
             let direction = metric_direction(&metric);
@@ -387,7 +334,7 @@ impl RuleSpec {
         if self.name.trim().is_empty() {
             check.error(at.key("name"), &self.name, "rule name must not be empty");
         }
-        if !KNOWN_METRICS.contains(&self.metric.as_str()) {
+        if !known_metric(&self.metric) {
             check.warn(
                 at.key("metric"),
                 &self.metric,
@@ -470,7 +417,7 @@ impl RuleSpec {
 fn unknown_metric_message(metric: &str) -> String {
     format!(
         "unknown metric `{metric}`; it will only match if something publishes it (known: {})",
-        KNOWN_METRICS.join(", ")
+        metric::rule_names().collect::<Vec<_>>().join(", ")
     )
 }
 
@@ -818,9 +765,13 @@ mod tests {
     }
 
     #[test]
-    fn every_metric_with_a_direction_is_a_known_metric() {
-        for (metric, _) in METRIC_DIRECTIONS {
-            assert!(KNOWN_METRICS.contains(metric), "{metric}");
-        }
+    fn known_metrics_and_their_directions_come_from_the_catalogue() {
+        assert!(known_metric("response_time") && known_metric("topic_jitter"));
+        assert!(!known_metric("gpu_power"), "Prometheus only");
+        assert_eq!(
+            metric_direction("throughput"),
+            Some(Direction::LowerIsWorse)
+        );
+        assert_eq!(metric_direction("command_rate"), None);
     }
 }

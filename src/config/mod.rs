@@ -19,9 +19,7 @@ mod yaml;
 
 use std::path::Path;
 
-pub use alerts::{
-    Aggregation, AlertRule, AlertRules, Channel, Notifications, SmtpTls, KNOWN_METRICS,
-};
+pub use alerts::{Aggregation, AlertRule, AlertRules, Channel, Notifications, SmtpTls};
 pub use collector::{
     AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, QosProfile,
     ResourcesConfig, SloConfig, StageConfig, SubscriptionQos, WatchedTopic,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::alerts::intake;
 use crate::core::alert::Observation;
+use crate::core::metric::Metric;
 use crate::core::trend::Trend;
 use crate::msg::diagnostic_msgs::{DiagnosticArray, DiagnosticStatus};
 use crate::msg::{Alert, CommandLatency, MetricArray, ResourceUsage};
@@ -285,7 +286,9 @@ impl Dashboard {
         if let Some(window) = array
             .metrics
             .iter()
-            .filter(|s| s.name == "stage_latency" && s.window > 0.0 && s.window.is_finite())
+            .filter(|s| {
+                s.name == Metric::StageLatency.name() && s.window > 0.0 && s.window.is_finite()
+            })
             .map(|s| s.window)
             .min_by(f64::total_cmp)
         {
@@ -295,7 +298,7 @@ impl Dashboard {
         if let Some(slo) = array
             .metrics
             .iter()
-            .filter(|s| s.name == "slo_compliance" && s.count > 0 && s.window > 0.0)
+            .filter(|s| s.name == Metric::SloCompliance.name() && s.count > 0 && s.window > 0.0)
             .min_by(|a, b| a.window.total_cmp(&b.window))
         {
             self.slo_met = slo
@@ -309,7 +312,11 @@ impl Dashboard {
         }
         // The collector lists stages in pipeline order; observations come sorted by name.
         let mut order: Vec<&str> = Vec::new();
-        for s in array.metrics.iter().filter(|s| s.name == "stage_latency") {
+        for s in array
+            .metrics
+            .iter()
+            .filter(|s| s.name == Metric::StageLatency.name())
+        {
             if let Some(stage) = s.tags.iter().find(|kv| kv.key == "stage") {
                 if !order.contains(&stage.value.as_str()) {
                     order.push(&stage.value);
@@ -337,40 +344,43 @@ impl Dashboard {
             p99: o.stats.p99,
         };
         let value = o.stats.mean;
-        match o.metric.as_str() {
-            "stage_latency" => {
+        let Some(metric) = Metric::parse(&o.metric) else {
+            return;
+        };
+        match metric {
+            Metric::StageLatency => {
                 let stage = tag("stage");
                 match self.stages.iter_mut().find(|r| r.name == stage) {
                     Some(row) => row.push(at, p),
                     None => self.stages.push(LatencyRow::new(&stage, at, p)),
                 }
             }
-            "end_to_end_latency" => match self.end_to_end.as_mut() {
+            Metric::EndToEndLatency => match self.end_to_end.as_mut() {
                 Some(row) => row.push(at, p),
                 None => self.end_to_end = Some(LatencyRow::new("end to end", at, p)),
             },
-            "slo_compliance" => self.slo_compliance = Some(value),
-            "command_rate" => self.command_rate = Some(value),
-            "commands_in_flight" => self.in_flight = Some(value),
-            "commands" => {
+            Metric::SloCompliance => self.slo_compliance = Some(value),
+            Metric::CommandRate => self.command_rate = Some(value),
+            Metric::CommandsInFlight => self.in_flight = Some(value),
+            Metric::Commands => {
                 self.outcomes.insert(tag("outcome"), value);
             }
-            "task_success_rate" => {
+            Metric::TaskSuccessRate => {
                 self.success.insert("task".into(), value);
             }
-            "understanding_rate" => {
+            Metric::UnderstandingRate => {
                 self.success.insert("understanding".into(), value);
             }
-            "stage_success_rate" => {
+            Metric::StageSuccessRate => {
                 self.success
                     .insert(format!("stage {}", tag("stage")), value);
             }
-            "action_success_rate" => {
+            Metric::ActionSuccessRate => {
                 self.success
                     .insert(format!("action {}", tag("topic")), value);
             }
-            "topic_rate" => self.topics.entry(tag("topic")).or_default().rate_hz = Some(value),
-            "topic_age" => self.topics.entry(tag("topic")).or_default().age = Some(value),
+            Metric::TopicRate => self.topics.entry(tag("topic")).or_default().rate_hz = Some(value),
+            Metric::TopicAge => self.topics.entry(tag("topic")).or_default().age = Some(value),
             _ => {}
         }
     }

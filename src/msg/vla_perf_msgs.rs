@@ -4,6 +4,7 @@ use super::builtin_interfaces::Time;
 use super::diagnostic_msgs::KeyValue;
 use super::ros_message;
 use super::std_msgs::Header;
+use crate::core::metric::Metric;
 use crate::core::stats::{Summary, Window};
 use crate::core::timeline::Outcome;
 
@@ -418,6 +419,21 @@ impl MetricSummary {
             p999: value,
         };
         Self::from_summary(name, unit, window, Some(s), tags)
+    }
+
+    /// [`MetricSummary::from_summary`] of a catalogue metric: its name and unit.
+    pub fn of(metric: Metric, window: Window, s: Option<Summary>, tags: Vec<KeyValue>) -> Self {
+        Self::from_summary(metric.name(), metric.unit(), window, s, tags)
+    }
+
+    /// [`MetricSummary::scalar`] of a catalogue metric: its name and unit.
+    pub fn scalar_of(
+        metric: Metric,
+        window: Window,
+        v: Option<(u64, f64)>,
+        tags: Vec<KeyValue>,
+    ) -> Self {
+        Self::scalar(metric.name(), metric.unit(), window, v, tags)
     }
 }
 

@@ -23,6 +23,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::core::metric::Metric;
 use crate::core::timeline::{CompletedCommand, Outcome};
 use crate::msg::ResourceUsage;
 
@@ -41,51 +42,52 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// Label every series carries: the collector's `robot_id`.
 pub const ROBOT_LABEL: &str = "robot";
 
-// Metric family names as they appear in PromQL. Counters are registered without their
-// `_total` suffix because the OpenMetrics encoder appends it.
+// Metric family names as they appear in PromQL, from the catalogue (`core::metric`), which
+// also gives their HELP text. Counters are registered without their `_total` suffix
+// because the OpenMetrics encoder appends it.
 
 /// Histogram{stage}: time from the previous reached stage to this one.
-pub const STAGE_LATENCY_SECONDS: &str = "vla_perf_stage_latency_seconds";
+pub const STAGE_LATENCY_SECONDS: &str = Metric::StageLatency.prometheus_family();
 /// Histogram: command start to the last stage's done event (succeeded commands).
-pub const END_TO_END_LATENCY_SECONDS: &str = "vla_perf_end_to_end_latency_seconds";
+pub const END_TO_END_LATENCY_SECONDS: &str = Metric::EndToEndLatency.prometheus_family();
 /// Counter{outcome}: finished commands by outcome (`succeeded`, `failed`, ...).
-pub const COMMANDS_TOTAL: &str = "vla_perf_commands_total";
+pub const COMMANDS_TOTAL: &str = Metric::Commands.prometheus_family();
 /// Counter{topic}: messages received per watched topic.
-pub const TOPIC_MESSAGES_TOTAL: &str = "vla_perf_topic_messages_total";
+pub const TOPIC_MESSAGES_TOTAL: &str = Metric::TopicMessages.prometheus_family();
 /// Counter{topic}: payload bytes received per watched topic.
-pub const TOPIC_BYTES_TOTAL: &str = "vla_perf_topic_bytes_total";
+pub const TOPIC_BYTES_TOTAL: &str = Metric::TopicBytes.prometheus_family();
 /// Counter{topic}: messages that could not be decoded.
-pub const TOPIC_DECODE_FAILURES_TOTAL: &str = "vla_perf_topic_decode_failures_total";
+pub const TOPIC_DECODE_FAILURES_TOTAL: &str = Metric::TopicDecodeFailures.prometheus_family();
 /// Counter{reason}: events the collector dropped instead of measuring.
-pub const DROPPED_EVENTS_TOTAL: &str = "vla_perf_dropped_events_total";
+pub const DROPPED_EVENTS_TOTAL: &str = Metric::DroppedEvents.prometheus_family();
 /// Gauge: fraction of recent commands within the latency SLO (0..1).
-pub const SLO_COMPLIANCE_RATIO: &str = "vla_perf_slo_compliance_ratio";
+pub const SLO_COMPLIANCE_RATIO: &str = Metric::SloCompliance.prometheus_family();
 /// Gauge: commands started but not yet finished.
-pub const COMMANDS_IN_FLIGHT: &str = "vla_perf_commands_in_flight";
+pub const COMMANDS_IN_FLIGHT: &str = Metric::CommandsInFlight.prometheus_family();
 /// Gauge{topic}: recent message rate.
-pub const TOPIC_RATE_HZ: &str = "vla_perf_topic_rate_hz";
+pub const TOPIC_RATE_HZ: &str = Metric::TopicRate.prometheus_family();
 /// Gauge{topic}: time since the last message.
-pub const TOPIC_AGE_SECONDS: &str = "vla_perf_topic_age_seconds";
+pub const TOPIC_AGE_SECONDS: &str = Metric::TopicAge.prometheus_family();
 /// Gauge{topic}: audio samples per second per channel on an audio chunk topic.
-pub const AUDIO_SAMPLE_RATE_HZ: &str = "vla_perf_audio_sample_rate_hz";
+pub const AUDIO_SAMPLE_RATE_HZ: &str = Metric::AudioSampleRate.prometheus_family();
 /// Gauge: whole-system CPU, percent of all cores (0..100).
-pub const CPU_USAGE_PERCENT: &str = "vla_perf_cpu_usage_percent";
+pub const CPU_USAGE_PERCENT: &str = Metric::CpuUsage.prometheus_family();
 /// Gauge: system memory in use.
-pub const MEMORY_USED_BYTES: &str = "vla_perf_memory_used_bytes";
+pub const MEMORY_USED_BYTES: &str = Metric::MemoryUsed.prometheus_family();
 /// Gauge: system memory in total.
-pub const MEMORY_TOTAL_BYTES: &str = "vla_perf_memory_total_bytes";
+pub const MEMORY_TOTAL_BYTES: &str = Metric::MemoryTotal.prometheus_family();
 /// Gauge{process}: CPU of a watched process, percent of one core.
-pub const PROCESS_CPU_PERCENT: &str = "vla_perf_process_cpu_percent";
+pub const PROCESS_CPU_PERCENT: &str = Metric::ProcessCpu.prometheus_family();
 /// Gauge{process}: resident set size of a watched process.
-pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = "vla_perf_process_resident_memory_bytes";
+pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = Metric::ProcessResidentMemory.prometheus_family();
 /// Gauge{gpu}: percent of time a kernel was running.
-pub const GPU_UTILIZATION_PERCENT: &str = "vla_perf_gpu_utilization_percent";
+pub const GPU_UTILIZATION_PERCENT: &str = Metric::GpuUtilization.prometheus_family();
 /// Gauge{gpu}: device memory in use.
-pub const GPU_MEMORY_USED_BYTES: &str = "vla_perf_gpu_memory_used_bytes";
+pub const GPU_MEMORY_USED_BYTES: &str = Metric::GpuMemoryUsed.prometheus_family();
 /// Gauge{gpu}: die temperature.
-pub const GPU_TEMPERATURE_CELSIUS: &str = "vla_perf_gpu_temperature_celsius";
+pub const GPU_TEMPERATURE_CELSIUS: &str = Metric::GpuTemperature.prometheus_family();
 /// Gauge{gpu}: board power draw.
-pub const GPU_POWER_WATTS: &str = "vla_perf_gpu_power_watts";
+pub const GPU_POWER_WATTS: &str = Metric::GpuPower.prometheus_family();
 
 /// [`DROPPED_EVENTS_TOTAL`] reason for a latency that was NaN, infinite or negative.
 pub const REASON_INVALID_LATENCY: &str = "invalid_latency";
@@ -226,110 +228,48 @@ impl Metrics {
         for outcome in Outcome::ALL {
             drop(m.commands.get_or_create(&outcome_labels(outcome)));
         }
-        let counter = |name: &'static str| name.strip_suffix("_total").unwrap_or(name);
-        registry.register(
-            STAGE_LATENCY_SECONDS,
-            "Time from the previous reached stage to this stage",
-            m.stage_latency.clone(),
-        );
-        registry.register(
-            END_TO_END_LATENCY_SECONDS,
-            "Time from command start to the last stage's done event, succeeded commands",
-            m.end_to_end.clone(),
-        );
-        registry.register(
-            counter(COMMANDS_TOTAL),
-            "Finished commands by outcome",
-            m.commands.clone(),
-        );
-        registry.register(
-            counter(TOPIC_MESSAGES_TOTAL),
-            "Messages received per watched topic",
-            m.topic_messages.clone(),
-        );
-        registry.register(
-            counter(TOPIC_BYTES_TOTAL),
-            "Payload bytes received per watched topic",
-            m.topic_bytes.clone(),
-        );
-        registry.register(
-            counter(TOPIC_DECODE_FAILURES_TOTAL),
-            "Messages per watched topic that could not be decoded",
+        register(registry, Metric::StageLatency, m.stage_latency.clone());
+        register(registry, Metric::EndToEndLatency, m.end_to_end.clone());
+        register(registry, Metric::Commands, m.commands.clone());
+        register(registry, Metric::TopicMessages, m.topic_messages.clone());
+        register(registry, Metric::TopicBytes, m.topic_bytes.clone());
+        register(
+            registry,
+            Metric::TopicDecodeFailures,
             m.topic_decode_failures.clone(),
         );
-        registry.register(
-            counter(DROPPED_EVENTS_TOTAL),
-            "Events dropped instead of measured, by reason",
-            m.dropped_events.clone(),
-        );
-        registry.register(
-            SLO_COMPLIANCE_RATIO,
-            "Fraction of recent commands within the latency SLO",
-            m.slo_compliance.clone(),
-        );
-        registry.register(
-            COMMANDS_IN_FLIGHT,
-            "Commands started but not yet finished",
-            m.in_flight.clone(),
-        );
-        registry.register(
-            TOPIC_RATE_HZ,
-            "Recent message rate per watched topic",
-            m.topic_rate.clone(),
-        );
-        registry.register(
-            TOPIC_AGE_SECONDS,
-            "Time since the last message per watched topic",
-            m.topic_age.clone(),
-        );
-        registry.register(
-            AUDIO_SAMPLE_RATE_HZ,
-            "Audio samples per second per channel on an audio topic",
-            m.audio_rate.clone(),
-        );
-        registry.register(
-            CPU_USAGE_PERCENT,
-            "Whole-system CPU usage, percent of all cores",
-            m.cpu.clone(),
-        );
-        registry.register(
-            MEMORY_USED_BYTES,
-            "System memory in use",
-            m.memory_used.clone(),
-        );
-        registry.register(
-            MEMORY_TOTAL_BYTES,
-            "System memory in total",
-            m.memory_total.clone(),
-        );
-        registry.register(
-            PROCESS_CPU_PERCENT,
-            "CPU usage of a watched process, percent of one core",
-            m.process_cpu.clone(),
-        );
-        registry.register(
-            PROCESS_RESIDENT_MEMORY_BYTES,
-            "Resident set size of a watched process",
+        register(registry, Metric::DroppedEvents, m.dropped_events.clone());
+        register(registry, Metric::SloCompliance, m.slo_compliance.clone());
+        register(registry, Metric::CommandsInFlight, m.in_flight.clone());
+        register(registry, Metric::TopicRate, m.topic_rate.clone());
+        register(registry, Metric::TopicAge, m.topic_age.clone());
+        register(registry, Metric::AudioSampleRate, m.audio_rate.clone());
+        register(registry, Metric::CpuUsage, m.cpu.clone());
+        register(registry, Metric::MemoryUsed, m.memory_used.clone());
+        register(registry, Metric::MemoryTotal, m.memory_total.clone());
+        register(registry, Metric::ProcessCpu, m.process_cpu.clone());
+        register(
+            registry,
+            Metric::ProcessResidentMemory,
             m.process_rss.clone(),
         );
-        registry.register(
-            GPU_UTILIZATION_PERCENT,
-            "Percent of time a GPU kernel was running",
-            m.gpu_utilization.clone(),
-        );
-        registry.register(
-            GPU_MEMORY_USED_BYTES,
-            "GPU device memory in use",
-            m.gpu_memory_used.clone(),
-        );
-        registry.register(
-            GPU_TEMPERATURE_CELSIUS,
-            "GPU die temperature",
-            m.gpu_temperature.clone(),
-        );
-        registry.register(GPU_POWER_WATTS, "GPU board power draw", m.gpu_power.clone());
+        register(registry, Metric::GpuUtilization, m.gpu_utilization.clone());
+        register(registry, Metric::GpuMemoryUsed, m.gpu_memory_used.clone());
+        register(registry, Metric::GpuTemperature, m.gpu_temperature.clone());
+        register(registry, Metric::GpuPower, m.gpu_power.clone());
         m
     }
+}
+
+/// Registers `handle` as `metric`'s family, named and described by the catalogue.
+fn register(
+    registry: &mut Registry,
+    metric: Metric,
+    handle: impl prometheus_client::registry::Metric,
+) {
+    let family = metric.prometheus_family();
+    let name = family.strip_suffix("_total").unwrap_or(family);
+    registry.register(name, metric.spec().help, handle);
 }
 
 /// Sets the series `labels` of `family` unless `value` is NaN or infinite, which alerting

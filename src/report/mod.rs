@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::core::metric::Metric;
 use crate::core::stats::Summary;
 use crate::core::timeline::Outcome;
 use crate::msg::diagnostic_msgs::DiagnosticStatus;
@@ -358,7 +359,7 @@ impl Report {
                     topic: topic.clone(),
                     latency: LatencyReport {
                         name: name.clone(),
-                        summary: lookup.summary("stage_latency", Some(("stage", name))),
+                        summary: lookup.summary(Metric::StageLatency, Some(("stage", name))),
                         cdf: inputs
                             .stage_histograms
                             .get(i)
@@ -366,15 +367,15 @@ impl Report {
                             .map(cdf)
                             .unwrap_or_default(),
                     },
-                    success_rate: lookup.scalar("stage_success_rate", Some(("stage", name))),
-                    confidence: lookup.summary("confidence", Some(("stage", name))),
+                    success_rate: lookup.scalar(Metric::StageSuccessRate, Some(("stage", name))),
+                    confidence: lookup.summary(Metric::Confidence, Some(("stage", name))),
                     messages: value("messages"),
                     unreadable: value("unreadable"),
                     failures: value("failures"),
                 }
             })
             .collect();
-        let slo_metric = lookup.find("slo_compliance", None);
+        let slo_metric = lookup.find(Metric::SloCompliance, None);
         let slo = SloReport {
             threshold: inputs.slo.0,
             target: inputs.slo.1,
@@ -385,20 +386,20 @@ impl Report {
         let mut action_success_rate = BTreeMap::new();
         for m in all
             .iter()
-            .filter(|m| m.name == "action_success_rate" && m.window == 0.0)
+            .filter(|m| m.name == Metric::ActionSuccessRate.name() && m.window == 0.0)
         {
             if let Some(topic) = m.tags.iter().find(|t| t.key == "topic") {
                 action_success_rate.insert(topic.value.clone(), finite(m.mean));
             }
         }
         let accuracy = Accuracy {
-            understanding_rate: lookup.scalar("understanding_rate", None),
-            task_success_rate: lookup.scalar("task_success_rate", None),
+            understanding_rate: lookup.scalar(Metric::UnderstandingRate, None),
+            task_success_rate: lookup.scalar(Metric::TaskSuccessRate, None),
             action_success_rate,
         };
         let correlation_anomalies = all
             .iter()
-            .filter(|m| m.name == "correlation_anomalies")
+            .filter(|m| m.name == Metric::CorrelationAnomalies.name())
             .filter_map(|m| {
                 let reason = m.tags.iter().find(|t| t.key == "reason")?;
                 Some((reason.value.clone(), finite(m.mean)? as u64))
@@ -411,7 +412,7 @@ impl Report {
             .iter()
             .map(|(topic, msg_type, bytes)| {
                 let tag = Some(("topic", topic.as_str()));
-                let messages = hl.scalar("topic_messages", tag).unwrap_or(0.0) as u64;
+                let messages = hl.scalar(Metric::TopicMessages, tag).unwrap_or(0.0) as u64;
                 let status = health_status
                     .iter()
                     .find(|d| d.name == format!("vla_perf: topic {topic}"));
@@ -422,10 +423,10 @@ impl Report {
                     bytes: *bytes,
                     rate_hz: (messages > 1 && inputs.duration > 0.0)
                         .then(|| (messages - 1) as f64 / inputs.duration),
-                    window_rate_hz: hl.scalar_any("topic_rate", tag),
-                    jitter: hl.scalar_any("topic_jitter", tag),
-                    max_gap: hl.scalar_any("topic_max_gap", tag),
-                    age: hl.summary_any("topic_age", tag),
+                    window_rate_hz: hl.scalar_any(Metric::TopicRate, tag),
+                    jitter: hl.scalar_any(Metric::TopicJitter, tag),
+                    max_gap: hl.scalar_any(Metric::TopicMaxGap, tag),
+                    age: hl.summary_any(Metric::TopicAge, tag),
                     status: status.map_or("STALE", |s| level_name(s.level)).to_owned(),
                     reason: status.map(|s| s.message.clone()).unwrap_or_default(),
                 }
@@ -433,7 +434,7 @@ impl Report {
             .collect();
         let end_to_end = LatencyReport {
             name: "end_to_end".into(),
-            summary: lookup.summary("end_to_end_latency", None),
+            summary: lookup.summary(Metric::EndToEndLatency, None),
             cdf: inputs
                 .end_to_end_histogram
                 .as_ref()
@@ -597,36 +598,36 @@ struct Lookup<'a>(&'a [MetricSummary]);
 impl Lookup<'_> {
     fn find_window(
         &self,
-        name: &str,
+        metric: Metric,
         tag: Option<(&str, &str)>,
         cumulative: bool,
     ) -> Option<&MetricSummary> {
         self.0.iter().find(|m| {
-            m.name == name
+            m.name == metric.name()
                 && (!cumulative || m.window == 0.0)
                 && tag.is_none_or(|(k, v)| m.tags.iter().any(|t| t.key == k && t.value == v))
         })
     }
 
-    fn find(&self, name: &str, tag: Option<(&str, &str)>) -> Option<&MetricSummary> {
-        self.find_window(name, tag, true)
+    fn find(&self, metric: Metric, tag: Option<(&str, &str)>) -> Option<&MetricSummary> {
+        self.find_window(metric, tag, true)
     }
 
-    fn scalar(&self, name: &str, tag: Option<(&str, &str)>) -> Option<f64> {
-        self.find(name, tag).and_then(|m| finite(m.mean))
+    fn scalar(&self, metric: Metric, tag: Option<(&str, &str)>) -> Option<f64> {
+        self.find(metric, tag).and_then(|m| finite(m.mean))
     }
 
-    fn scalar_any(&self, name: &str, tag: Option<(&str, &str)>) -> Option<f64> {
-        self.find_window(name, tag, false)
+    fn scalar_any(&self, metric: Metric, tag: Option<(&str, &str)>) -> Option<f64> {
+        self.find_window(metric, tag, false)
             .and_then(|m| finite(m.mean))
     }
 
-    fn summary(&self, name: &str, tag: Option<(&str, &str)>) -> Option<Summary> {
-        self.find(name, tag).and_then(to_summary)
+    fn summary(&self, metric: Metric, tag: Option<(&str, &str)>) -> Option<Summary> {
+        self.find(metric, tag).and_then(to_summary)
     }
 
-    fn summary_any(&self, name: &str, tag: Option<(&str, &str)>) -> Option<Summary> {
-        self.find_window(name, tag, false).and_then(to_summary)
+    fn summary_any(&self, metric: Metric, tag: Option<(&str, &str)>) -> Option<Summary> {
+        self.find_window(metric, tag, false).and_then(to_summary)
     }
 }
 

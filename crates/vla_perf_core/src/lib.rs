@@ -11,6 +11,7 @@ pub mod clock;
 pub mod extract;
 pub mod ingest;
 pub mod kpi;
+pub mod metric;
 pub mod reorder;
 pub mod stats;
 pub mod timeline;
