@@ -64,20 +64,15 @@ fn produced<T>(r: &Received<T>) -> Duration {
 impl Wiring {
     /// Creates the publishers and subscriptions on `node`; `epoch` is the run's start.
     pub fn new(node: &mut dyn Node, topics: &StackTopics, epoch: Duration) -> Result<Self> {
-        let t = |e: crate::transport::Error| Error::Transport(e.to_string());
         Ok(Self {
-            voice: Publisher::new(node, &topics.voice.topic, Qos::reliable(10)).map_err(t)?,
-            transcript_pub: Publisher::new(node, &topics.transcript.topic, Qos::reliable(10))
-                .map_err(t)?,
-            plan_pub: Publisher::new(node, &topics.plan.topic, Qos::reliable(10)).map_err(t)?,
-            image_pub: Publisher::new(node, &topics.image.topic, Qos::sensor_data()).map_err(t)?,
-            transcripts: Subscription::typed(node, &topics.transcript.topic, Qos::reliable(100))
-                .map_err(t)?,
-            plans: Subscription::typed(node, &topics.plan.topic, Qos::reliable(100)).map_err(t)?,
-            detections: Subscription::typed(node, &topics.detections.topic, Qos::reliable(100))
-                .map_err(t)?,
-            status: Subscription::typed(node, &topics.action_status.topic, Qos::latched())
-                .map_err(t)?,
+            voice: Publisher::new(node, &topics.voice.topic, Qos::reliable(10))?,
+            transcript_pub: Publisher::new(node, &topics.transcript.topic, Qos::reliable(10))?,
+            plan_pub: Publisher::new(node, &topics.plan.topic, Qos::reliable(10))?,
+            image_pub: Publisher::new(node, &topics.image.topic, Qos::sensor_data())?,
+            transcripts: Subscription::typed(node, &topics.transcript.topic, Qos::reliable(100))?,
+            plans: Subscription::typed(node, &topics.plan.topic, Qos::reliable(100))?,
+            detections: Subscription::typed(node, &topics.detections.topic, Qos::reliable(100))?,
+            status: Subscription::typed(node, &topics.action_status.topic, Qos::latched())?,
             topics: topics.clone(),
             goals: Vec::new(),
             epoch,
@@ -208,7 +203,7 @@ impl Wiring {
                 let wait = Duration::from_secs_f64((until - self.now()).max(0.0));
                 tokio::select! {
                     out = self.next_output() => match out {
-                        None => return Err(Error::Transport("the middleware shut down".into())),
+                        None => return Err(Error::ShutDown),
                         Some(Output::Transcript(..)) => heard = true,
                         Some(Output::Detections(_, m)) => {
                             let ns = m.header.stamp.to_duration()
@@ -253,9 +248,7 @@ impl Wiring {
             },
             None => crate::sim::speech::utterance(text, header),
         };
-        self.voice
-            .publish(&message)
-            .map_err(|e| Error::Transport(e.to_string()))?;
+        self.voice.publish(&message)?;
         Ok(self.since(stamp))
     }
 
@@ -265,9 +258,7 @@ impl Wiring {
             None => text.to_owned(),
         };
         let at = self.now();
-        self.transcript_pub
-            .publish(&RosString { data })
-            .map_err(|e| Error::Transport(e.to_string()))?;
+        self.transcript_pub.publish(&RosString { data })?;
         Ok(at)
     }
 
@@ -287,9 +278,7 @@ impl Wiring {
         plan.insert(p.steps_field.clone(), steps.into());
         let data = serde_json::Value::Object(plan).to_string();
         let at = self.now();
-        self.plan_pub
-            .publish(&RosString { data })
-            .map_err(|e| Error::Transport(e.to_string()))?;
+        self.plan_pub.publish(&RosString { data })?;
         Ok(at)
     }
 
@@ -307,9 +296,7 @@ impl Wiring {
             step: image.step,
             data: image.data.clone(),
         };
-        self.image_pub
-            .publish(&message)
-            .map_err(|e| Error::Transport(e.to_string()))?;
+        self.image_pub.publish(&message)?;
         let ns = u64::try_from(stamp.as_nanos()).unwrap_or(u64::MAX);
         Ok((ns, self.since(stamp)))
     }
@@ -623,7 +610,7 @@ async fn drive_commands(
         let mut stop = run.stop.clone();
         tokio::select! {
             out = wiring.next_output() => match out {
-                None => return Err(Error::Transport("the middleware shut down".into())),
+                None => return Err(Error::ShutDown),
                 Some(Output::Transcript(at, text)) => tracker.transcript(at, &text),
                 Some(Output::Plan(at, id, plan)) => tracker.plan(at, id.as_deref(), plan),
                 Some(Output::Detections(at, _)) => tracker.detections(at),
@@ -723,7 +710,7 @@ async fn drive_images(
         let mut stop = run.stop.clone();
         tokio::select! {
             out = wiring.next_output() => match out {
-                None => return Err(Error::Transport("the middleware shut down".into())),
+                None => return Err(Error::ShutDown),
                 Some(Output::Detections(at, message)) => {
                     // Only our own images: the camera's frames go to the same detector.
                     if message.header.frame_id == IMAGE_FRAME {
