@@ -28,12 +28,13 @@ use crate::transport::{wall_clock, NodeOptions, Publisher, Qos, Subscription, Tr
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A node failed to start or stopped with an error.
-    #[error("{node}: {message}")]
+    #[error("{node}: {source}")]
     Node {
         /// Which node.
         node: &'static str,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -81,8 +82,8 @@ pub struct DemoSummary {
     pub alerts: Vec<Alert>,
     /// The benchmark run, when one was made.
     pub benchmark: Option<crate::bench::Finished>,
-    /// Why the benchmark run failed, when it did.
-    pub benchmark_error: Option<String>,
+    /// Why the benchmark run failed, when it did (shared: the summary is cloned).
+    pub benchmark_error: Option<Arc<crate::bench::Error>>,
 }
 
 const COMMANDS: &[&str] = &[
@@ -94,8 +95,14 @@ const COMMANDS: &[&str] = &[
     "close the door",
 ];
 
-fn node_error(node: &'static str) -> impl Fn(String) -> Error {
-    move |message| Error::Node { node, message }
+/// Wraps an error of `node` (a join error or the node's own).
+pub fn node_error<E: std::error::Error + Send + Sync + 'static>(
+    node: &'static str,
+) -> impl Fn(E) -> Error {
+    move |e| Error::Node {
+        node,
+        source: Box::new(e),
+    }
 }
 
 /// Runs the demo on `transport` until its duration has passed (and the last commands had
@@ -149,22 +156,22 @@ pub async fn run(
 
     let mut driver = transport
         .create_node(&NodeOptions::new("vla_perf_demo_driver", "/").with_domain(domain))
-        .map_err(|e| node_error("driver")(e.to_string()))?;
+        .map_err(node_error("driver"))?;
     let speak = Publisher::new(driver.as_mut(), "/audio/utterance", Qos::reliable(10))
-        .map_err(|e| node_error("driver")(e.to_string()))?;
+        .map_err(node_error("driver"))?;
     let summary = Arc::new(Mutex::new(DemoSummary::default()));
     let mut latencies = Subscription::<Typed<CommandLatency>>::typed(
         driver.as_mut(),
         "/vla_perf/command_latency",
         Qos::reliable(100),
     )
-    .map_err(|e| node_error("driver")(e.to_string()))?;
+    .map_err(node_error("driver"))?;
     let mut alert_sub = Subscription::<Typed<Alert>>::typed(
         driver.as_mut(),
         "/vla_perf/alerts",
         Qos::reliable(100),
     )
-    .map_err(|e| node_error("driver")(e.to_string()))?;
+    .map_err(node_error("driver"))?;
     let log = summary.clone();
     let listener = tokio::spawn(async move {
         loop {
@@ -290,7 +297,7 @@ pub async fn run(
                 }
             }
         };
-        benchmark = Some(result.map_err(|e| e.to_string()));
+        benchmark = Some(result.map_err(Arc::new));
     }
     // Let the last commands finish (or time out) before stopping.
     if !stopped_early && benchmark.is_none() {
@@ -304,16 +311,16 @@ pub async fn run(
     }
     let _ = stop_tx.send(());
     sim.await
-        .map_err(|e| node_error("sim_stack")(e.to_string()))?
-        .map_err(|e| node_error("sim_stack")(e.to_string()))?;
+        .map_err(node_error("sim_stack"))?
+        .map_err(node_error("sim_stack"))?;
     collector
         .await
-        .map_err(|e| node_error("collector")(e.to_string()))?
-        .map_err(|e| node_error("collector")(e.to_string()))?;
+        .map_err(node_error("collector"))?
+        .map_err(node_error("collector"))?;
     alerts
         .await
-        .map_err(|e| node_error("alert_manager")(e.to_string()))?
-        .map_err(|e| node_error("alert_manager")(e.to_string()))?;
+        .map_err(node_error("alert_manager"))?
+        .map_err(node_error("alert_manager"))?;
     listener.abort();
     let mut summary = summary.lock().unwrap_or_else(|p| p.into_inner()).clone();
     summary.spoken = spoken;

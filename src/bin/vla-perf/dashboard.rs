@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use vla_perf::dashboard::{self, Ending};
 use vla_perf::transport::NodeOptions;
 
@@ -38,11 +39,8 @@ pub fn main(args: &Args) -> ExitCode {
     };
     let note = format!("attached, domain {}", options.domain_id);
     let result = runtime.block_on(async {
-        let mut node = vla_perf::node_main::transport()
-            .create_node(&options)
-            .map_err(|e| e.to_string())?;
-        let updates =
-            dashboard::subscribe(node.as_mut(), &args.namespace).map_err(|e| e.to_string())?;
+        let mut node = vla_perf::node_main::transport().create_node(&options)?;
+        let updates = dashboard::subscribe(node.as_mut(), &args.namespace)?;
         let shown = dashboard::run_terminal(
             updates,
             &args.namespace,
@@ -50,7 +48,7 @@ pub fn main(args: &Args) -> ExitCode {
             vla_perf::node_main::shutdown_signal(),
         )
         .await
-        .map_err(|e| format!("terminal: {e}"));
+        .context("terminal");
         drop(node);
         shown
     });
@@ -69,7 +67,7 @@ pub fn main(args: &Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -234,17 +234,14 @@ async fn with_dashboard(
     note: &str,
 ) -> vla_perf::demo::Result<vla_perf::demo::DemoSummary> {
     use vla_perf::dashboard;
+    use vla_perf::demo::node_error;
     use vla_perf::transport::NodeOptions;
-    let node_error = |e: String| vla_perf::demo::Error::Node {
-        node: "dashboard",
-        message: e,
-    };
     let namespace = "/vla_perf";
     let mut node = transport
         .create_node(&NodeOptions::new("vla_perf_dashboard", "/").with_domain(options.domain))
-        .map_err(|e| node_error(e.to_string()))?;
+        .map_err(node_error("dashboard"))?;
     let updates =
-        dashboard::subscribe(node.as_mut(), namespace).map_err(|e| node_error(e.to_string()))?;
+        dashboard::subscribe(node.as_mut(), namespace).map_err(node_error("dashboard"))?;
     let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
     let demo = tokio::spawn(vla_perf::demo::run(options, transport, async move {
         let _ = quit_rx.await;
@@ -266,8 +263,8 @@ async fn with_dashboard(
     }
     let result = demo
         .await
-        .map_err(|e| node_error(e.to_string()))?
-        .map_err(|e| node_error(e.to_string()))?;
+        .map_err(node_error("dashboard"))?
+        .map_err(node_error("dashboard"))?;
     drop(node);
     result
 }
