@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use vla_perf::dashboard::{self, Ending};
 use vla_perf::transport::NodeOptions;
 
@@ -15,6 +14,17 @@ pub struct Args {
     /// Namespace of the collector's topics.
     #[arg(long, default_value = "/vla_perf")]
     namespace: String,
+}
+
+/// Why the dashboard could not run.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// Its participant or subscriptions could not be created.
+    #[error("{0}")]
+    Transport(#[from] vla_perf::transport::Error),
+    /// The terminal could not be drawn on or read.
+    #[error("terminal: {0}")]
+    Terminal(#[source] std::io::Error),
 }
 
 /// Attaches to the collector's topics (its own participant, localhost unless
@@ -48,7 +58,7 @@ pub fn main(args: &Args) -> ExitCode {
             vla_perf::node_main::shutdown_signal(),
         )
         .await
-        .context("terminal");
+        .map_err(Failure::Terminal);
         drop(node);
         shown
     });
@@ -67,7 +77,7 @@ pub fn main(args: &Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
