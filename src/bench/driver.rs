@@ -9,7 +9,9 @@ use tokio::sync::watch;
 use super::assets::{Assets, Clip, LoadedImage};
 use super::track::{ImageTracker, Tracker};
 use super::{Error, Progress, Result};
-use crate::config::scenario::{LoadMode, Scenario, StackTopics, StopCondition, Suite};
+use crate::config::scenario::{
+    LoadMode, LoadSettings, Scenario, StackTopics, StopCondition, Suite,
+};
 use crate::core::bench::{
     CommandRecord, DetectionRecord, ImageRecord, PlanRecord, StepRecord, SuiteRecord,
 };
@@ -424,7 +426,36 @@ pub async fn run_suite(
         record.image_sets.clear();
     }
     let load = &run.scenario.load;
-    let levels: Vec<Level> = match load.mode {
+    let levels = levels(load);
+    let peak = matches!(load.mode, LoadMode::PeakSearch { .. });
+    for level in levels {
+        let started = wiring.now();
+        if suite == Suite::VisualPerception {
+            drive_images(wiring, run, level, &mut record).await?;
+        } else {
+            drive_commands(wiring, suite, run, level, &mut record).await?;
+        }
+        if peak {
+            record.steps.push(StepRecord {
+                rate_hz: level.rate_hz.unwrap_or(0.0),
+                started,
+                ended: wiring.now(),
+            });
+            if *run.stop.borrow() || !verdict(&record, level.step) {
+                break;
+            }
+        }
+        if *run.stop.borrow() {
+            break;
+        }
+    }
+    record.ended = wiring.now();
+    Ok(record)
+}
+
+/// The load levels of a suite: one for a fixed load, one per rate step of a peak search.
+fn levels(load: &LoadSettings) -> Vec<Level> {
+    match load.mode {
         LoadMode::Sequential => vec![Level {
             rate_hz: None,
             in_flight: 1,
@@ -462,31 +493,7 @@ pub async fn run_suite(
             }
             levels
         }
-    };
-    let peak = matches!(load.mode, LoadMode::PeakSearch { .. });
-    for level in levels {
-        let started = wiring.now();
-        if suite == Suite::VisualPerception {
-            drive_images(wiring, run, level, &mut record).await?;
-        } else {
-            drive_commands(wiring, suite, run, level, &mut record).await?;
-        }
-        if peak {
-            record.steps.push(StepRecord {
-                rate_hz: level.rate_hz.unwrap_or(0.0),
-                started,
-                ended: wiring.now(),
-            });
-            if *run.stop.borrow() || !verdict(&record, level.step) {
-                break;
-            }
-        }
-        if *run.stop.borrow() {
-            break;
-        }
     }
-    record.ended = wiring.now();
-    Ok(record)
 }
 
 /// What a load level asks for next.
