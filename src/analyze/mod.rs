@@ -593,6 +593,7 @@ impl Sink for Files {
 
 /// Analyses the recording at `bag` with `config` (read from `config_path` if given, for
 /// the report's source) and writes the outputs. `progress` gets (bytes read, total bytes).
+// Long: open the bag and outputs, stream it through the analyzer, write every output: one pass.
 pub fn run(
     bag: &Path,
     config: &CollectorConfig,

@@ -659,6 +659,7 @@ fn finish_command(
     record.commands.push(c);
 }
 
+// Long: the vision suite's pacing loop: send, collect detections, expire, on one tracker.
 async fn drive_images(
     wiring: &mut Wiring,
     run: &mut SuiteRun<'_>,

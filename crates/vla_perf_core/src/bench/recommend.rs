@@ -173,6 +173,7 @@ fn target(s: &SuiteReport, name: &str, default: f64) -> Option<(f64, f64)> {
     Some((k.value?, k.threshold.unwrap_or(default)))
 }
 
+// Long: one rule per block (a threshold and its advice); the rules read best as one list.
 fn suite_rules(r: &mut Rules, s: &SuiteReport, camera_rate_hz: Option<f64>) {
     let suite = Some(s.suite);
     for k in &s.kpis {
