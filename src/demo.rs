@@ -10,7 +10,8 @@
 //! resolve while the demo still runs.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,22 +19,26 @@ use crate::alerts::Settings;
 use crate::config::scenario::Scenario;
 use crate::config::{AlertRules, CollectorConfig};
 use crate::dashboard::model::{severity_name, state_name};
+use crate::msg::audio_common_msgs::AudioStamped;
 use crate::msg::builtin_interfaces::Time;
 use crate::msg::std_msgs::Header;
 use crate::msg::{Alert, CommandLatency};
 use crate::sim::{speech, DegradeSwitch, SimConfig};
-use crate::transport::{wall_clock, NodeOptions, Publisher, Qos, Subscription, Transport, Typed};
+use crate::transport::{
+    wall_clock, Node, NodeOptions, Publisher, Qos, Subscription, Transport, Typed,
+};
 
 /// What can stop the demo.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A node failed to start or stopped with an error.
-    #[error("{node}: {message}")]
+    #[error("{node}: {source}")]
     Node {
         /// Which node.
         node: &'static str,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -81,8 +86,8 @@ pub struct DemoSummary {
     pub alerts: Vec<Alert>,
     /// The benchmark run, when one was made.
     pub benchmark: Option<crate::bench::Finished>,
-    /// Why the benchmark run failed, when it did.
-    pub benchmark_error: Option<String>,
+    /// Why the benchmark run failed, when it did (shared: the summary is cloned).
+    pub benchmark_error: Option<Arc<crate::bench::Error>>,
 }
 
 const COMMANDS: &[&str] = &[
@@ -94,8 +99,14 @@ const COMMANDS: &[&str] = &[
     "close the door",
 ];
 
-fn node_error(node: &'static str) -> impl Fn(String) -> Error {
-    move |message| Error::Node { node, message }
+/// Wraps an error of `node` (a join error or the node's own).
+pub fn node_error<E: std::error::Error + Send + Sync + 'static>(
+    node: &'static str,
+) -> impl Fn(E) -> Error {
+    move |e| Error::Node {
+        node,
+        source: Box::new(e),
+    }
 }
 
 /// Runs the demo on `transport` until its duration has passed (and the last commands had
@@ -107,102 +118,17 @@ pub async fn run(
 ) -> Result<DemoSummary> {
     tokio::pin!(stop);
     let domain = options.domain;
-    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
-    let stopped = |tx: &tokio::sync::broadcast::Sender<()>| {
-        let mut rx = tx.subscribe();
-        async move {
-            let _ = rx.recv().await;
-        }
-    };
-    let mut sim_config = SimConfig::default();
-    sim_config.degrade.planner_slowdown = DEGRADE_PLANNER_SLOWDOWN;
     // Degraded only in the middle of the run (see the degrade task below).
     let degrade = DegradeSwitch::new(false);
-    let sim = tokio::spawn(crate::sim::run_stack_switched(
-        sim_config,
-        transport.clone(),
-        domain,
-        stopped(&stop_tx),
-        None,
-        degrade.clone(),
-    ));
-    let mut collector_config = CollectorConfig {
-        robot_id: "demo_robot".into(),
-        command_timeout: Duration::from_secs(10),
-        ..CollectorConfig::default()
-    };
-    collector_config.prometheus.listen = ([127, 0, 0, 1], 0).into();
-    let collector = tokio::spawn(crate::collector::run(
-        collector_config,
-        transport.clone(),
-        domain,
-        stopped(&stop_tx),
-    ));
-    let settings = Settings::new(options.state_dir.join("alert_history.jsonl"));
-    let alerts = tokio::spawn(crate::alerts::run(
-        options.alerts.clone(),
-        settings,
-        transport.clone(),
-        domain,
-        stopped(&stop_tx),
-    ));
+    let nodes = Nodes::start(&options, &transport, degrade.clone());
 
     let mut driver = transport
         .create_node(&NodeOptions::new("vla_perf_demo_driver", "/").with_domain(domain))
-        .map_err(|e| node_error("driver")(e.to_string()))?;
+        .map_err(node_error("driver"))?;
     let speak = Publisher::new(driver.as_mut(), "/audio/utterance", Qos::reliable(10))
-        .map_err(|e| node_error("driver")(e.to_string()))?;
+        .map_err(node_error("driver"))?;
     let summary = Arc::new(Mutex::new(DemoSummary::default()));
-    let mut latencies = Subscription::<Typed<CommandLatency>>::typed(
-        driver.as_mut(),
-        "/vla_perf/command_latency",
-        Qos::reliable(100),
-    )
-    .map_err(|e| node_error("driver")(e.to_string()))?;
-    let mut alert_sub = Subscription::<Typed<Alert>>::typed(
-        driver.as_mut(),
-        "/vla_perf/alerts",
-        Qos::reliable(100),
-    )
-    .map_err(|e| node_error("driver")(e.to_string()))?;
-    let log = summary.clone();
-    let listener = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                m = latencies.recv() => {
-                    let Some(m) = m else { break };
-                    let c = m.message;
-                    let stages: Vec<String> = c
-                        .stages
-                        .iter()
-                        .filter(|s| s.latency.is_finite())
-                        .map(|s| format!("{} {:.0} ms", s.stage, s.latency * 1e3))
-                        .collect();
-                    tracing::info!(
-                        "command {}: outcome {} end to end {:.2} s [{}]",
-                        c.command_id,
-                        CommandLatency::outcome_name(c.outcome),
-                        c.end_to_end,
-                        stages.join(", ")
-                    );
-                    log.lock().unwrap_or_else(|p| p.into_inner()).commands.push(c);
-                }
-                a = alert_sub.recv() => {
-                    let Some(a) = a else { break };
-                    let a = a.message;
-                    tracing::warn!(
-                        "alert {} ({}): state {} severity {}: {}",
-                        a.rule,
-                        a.metric,
-                        state_name(a.state),
-                        severity_name(a.severity),
-                        a.message
-                    );
-                    log.lock().unwrap_or_else(|p| p.into_inner()).alerts.push(a);
-                }
-            }
-        }
-    });
+    let listener = listen(driver.as_mut(), summary.clone())?;
 
     // Discovery between the participants takes a moment; commands spoken before the
     // stack's ASR matched the driver would be lost, so start after a short settle.
@@ -211,86 +137,18 @@ pub async fn run(
         _ = tokio::time::sleep(Duration::from_secs(2)) => {}
         _ = &mut stop => stopped_early = true,
     }
-    let mut tick = tokio::time::interval(options.command_period);
     let started = tokio::time::Instant::now();
-    let degrader = options.degrade.then(|| {
-        let (from, until) = (
-            options.duration.mul_f64(DEGRADE_FROM),
-            options.duration.mul_f64(DEGRADE_UNTIL),
-        );
-        tokio::spawn(async move {
-            tokio::time::sleep_until(started + from).await;
-            tracing::warn!(
-                "degrading the SIMULATED stack (planner x{DEGRADE_PLANNER_SLOWDOWN}, heavy vision) \
-                 for {}",
-                humantime::format_duration(until - from)
-            );
-            degrade.set(true);
-            tokio::time::sleep_until(started + until).await;
-            tracing::warn!("the SIMULATED stack is healthy again");
-            degrade.set(false);
-        })
-    });
-    let mut spoken = 0usize;
-    while !stopped_early && started.elapsed() < options.duration {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = &mut stop => {
-                stopped_early = true;
-                break;
-            }
-        }
-        let text = format!("[c{spoken}] {}", COMMANDS[spoken % COMMANDS.len()]);
-        let header = Header {
-            stamp: Time::from(wall_clock()),
-            frame_id: "demo_microphone".into(),
-        };
-        if let Err(e) = speak.publish(&speech::utterance(&text, header)) {
-            tracing::warn!("speaking {text:?}: {e}");
-        }
-        spoken += 1;
+    let degrader = options
+        .degrade
+        .then(|| degrade_for_a_while(&options, started, degrade));
+    let mut spoken = 0;
+    if !stopped_early {
+        (spoken, stopped_early) = speak_commands(&options, &speak, started, stop.as_mut()).await;
     }
     let mut benchmark = None;
     if let (Some((path, scenario)), false) = (&options.scenario, stopped_early) {
-        tracing::info!(
-            "benchmark: running scenario {} ({})",
-            scenario.name,
-            path.display()
-        );
-        let bench_options = crate::bench::Options {
-            scenario_path: path.clone(),
-            scenario: scenario.clone(),
-            results_dir: options.results_dir.clone(),
-            domain,
-            node_name: "vla_perf_benchmark".into(),
-            // The SIMULATED stack runs inside this process.
-            processes: std::env::current_exe()
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .into_iter()
-                .collect(),
-            gpu: true,
-            progress_bar: false,
-        };
-        let settings = crate::bench::Settings {
-            robot_id: "demo_robot".into(),
-            camera_rate_hz: Some(SimConfig::default().camera.rate_hz),
-            ..crate::bench::Settings::default()
-        };
-        let (bench_stop, bench_stopped) = tokio::sync::watch::channel(false);
-        let run =
-            crate::bench::run_once(&bench_options, &settings, transport.clone(), bench_stopped);
-        tokio::pin!(run);
-        let result = loop {
-            tokio::select! {
-                r = &mut run => break r,
-                _ = &mut stop, if !stopped_early => {
-                    stopped_early = true;
-                    let _ = bench_stop.send(true);
-                }
-            }
-        };
-        benchmark = Some(result.map_err(|e| e.to_string()));
+        let result = run_benchmark(&options, path, scenario, &transport, stop.as_mut()).await;
+        benchmark = Some(result.map_err(Arc::new));
     }
     // Let the last commands finish (or time out) before stopping.
     if !stopped_early && benchmark.is_none() {
@@ -302,18 +160,7 @@ pub async fn run(
     if let Some(degrader) = degrader {
         degrader.abort();
     }
-    let _ = stop_tx.send(());
-    sim.await
-        .map_err(|e| node_error("sim_stack")(e.to_string()))?
-        .map_err(|e| node_error("sim_stack")(e.to_string()))?;
-    collector
-        .await
-        .map_err(|e| node_error("collector")(e.to_string()))?
-        .map_err(|e| node_error("collector")(e.to_string()))?;
-    alerts
-        .await
-        .map_err(|e| node_error("alert_manager")(e.to_string()))?
-        .map_err(|e| node_error("alert_manager")(e.to_string()))?;
+    nodes.stop().await?;
     listener.abort();
     let mut summary = summary.lock().unwrap_or_else(|p| p.into_inner()).clone();
     summary.spoken = spoken;
@@ -323,4 +170,260 @@ pub async fn run(
         None => {}
     }
     Ok(summary)
+}
+
+/// The demo's nodes (simulated stack, collector, alert node), each on a task of its own
+/// until [`Nodes::stop`].
+struct Nodes {
+    stop: tokio::sync::broadcast::Sender<()>,
+    sim: tokio::task::JoinHandle<crate::sim::Result<()>>,
+    collector: tokio::task::JoinHandle<crate::collector::Result<()>>,
+    alerts: tokio::task::JoinHandle<crate::alerts::node::Result<()>>,
+}
+
+impl Nodes {
+    /// Starts the nodes on `options.domain`; `degrade` switches the simulated stack.
+    fn start(
+        options: &DemoOptions,
+        transport: &Arc<dyn Transport>,
+        degrade: DegradeSwitch,
+    ) -> Self {
+        let domain = options.domain;
+        let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+        let stopped = |tx: &tokio::sync::broadcast::Sender<()>| {
+            let mut rx = tx.subscribe();
+            async move {
+                let _ = rx.recv().await;
+            }
+        };
+        let mut sim_config = SimConfig::default();
+        sim_config.degrade.planner_slowdown = DEGRADE_PLANNER_SLOWDOWN;
+        let sim = tokio::spawn(crate::sim::run_stack_switched(
+            sim_config,
+            transport.clone(),
+            domain,
+            stopped(&stop_tx),
+            None,
+            degrade,
+        ));
+        let mut collector_config = CollectorConfig {
+            robot_id: "demo_robot".into(),
+            command_timeout: Duration::from_secs(10),
+            ..CollectorConfig::default()
+        };
+        collector_config.prometheus.listen = ([127, 0, 0, 1], 0).into();
+        let collector = tokio::spawn(crate::collector::run(
+            collector_config,
+            transport.clone(),
+            domain,
+            stopped(&stop_tx),
+        ));
+        let settings = Settings::new(options.state_dir.join("alert_history.jsonl"));
+        let alerts = tokio::spawn(crate::alerts::run(
+            options.alerts.clone(),
+            settings,
+            transport.clone(),
+            domain,
+            stopped(&stop_tx),
+        ));
+        Self {
+            stop: stop_tx,
+            sim,
+            collector,
+            alerts,
+        }
+    }
+
+    /// Stops every node and waits for it; the first failure is the error.
+    async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(());
+        self.sim
+            .await
+            .map_err(node_error("sim_stack"))?
+            .map_err(node_error("sim_stack"))?;
+        self.collector
+            .await
+            .map_err(node_error("collector"))?
+            .map_err(node_error("collector"))?;
+        self.alerts
+            .await
+            .map_err(node_error("alert_manager"))?
+            .map_err(node_error("alert_manager"))?;
+        Ok(())
+    }
+}
+
+/// Speaks one command every `command_period` from `started` until the duration has
+/// passed; returns how many were spoken and whether `stop` ended it early.
+async fn speak_commands<F: Future<Output = ()>>(
+    options: &DemoOptions,
+    speak: &Publisher<AudioStamped>,
+    started: tokio::time::Instant,
+    mut stop: Pin<&mut F>,
+) -> (usize, bool) {
+    let mut tick = tokio::time::interval(options.command_period);
+    let mut spoken = 0usize;
+    while started.elapsed() < options.duration {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut stop => return (spoken, true),
+        }
+        let text = format!("[c{spoken}] {}", COMMANDS[spoken % COMMANDS.len()]);
+        let header = Header {
+            stamp: Time::from(wall_clock()),
+            frame_id: "demo_microphone".into(),
+        };
+        if let Err(e) = speak.publish(&speech::utterance(&text, header)) {
+            tracing::warn!("speaking {text:?}: {e}");
+        }
+        spoken += 1;
+    }
+    (spoken, false)
+}
+
+/// Runs the benchmark of `scenario` against the simulated stack; `stop` ends it early
+/// (the run stops and reports what it measured).
+async fn run_benchmark<F: Future<Output = ()>>(
+    options: &DemoOptions,
+    path: &Path,
+    scenario: &Scenario,
+    transport: &Arc<dyn Transport>,
+    mut stop: Pin<&mut F>,
+) -> crate::bench::Result<crate::bench::Finished> {
+    tracing::info!(
+        "benchmark: running scenario {} ({})",
+        scenario.name,
+        path.display()
+    );
+    let (bench_options, settings) = benchmark_options(options, path, scenario);
+    let (bench_stop, bench_stopped) = tokio::sync::watch::channel(false);
+    let run = crate::bench::run_once(&bench_options, &settings, transport.clone(), bench_stopped);
+    tokio::pin!(run);
+    let mut stopped = false;
+    loop {
+        tokio::select! {
+            r = &mut run => return r,
+            _ = &mut stop, if !stopped => {
+                stopped = true;
+                let _ = bench_stop.send(true);
+            }
+        }
+    }
+}
+
+/// Subscribes the driver to the collector's command latencies and the alert node's state
+/// changes; a task logs each and keeps it in `summary`.
+fn listen(
+    driver: &mut dyn Node,
+    log: Arc<Mutex<DemoSummary>>,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let mut latencies = Subscription::<Typed<CommandLatency>>::typed(
+        driver,
+        "/vla_perf/command_latency",
+        Qos::reliable(100),
+    )
+    .map_err(node_error("driver"))?;
+    let mut alert_sub =
+        Subscription::<Typed<Alert>>::typed(driver, "/vla_perf/alerts", Qos::reliable(100))
+            .map_err(node_error("driver"))?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                m = latencies.recv() => {
+                    let Some(m) = m else { break };
+                    let c = m.message;
+                    log_command(&c);
+                    log.lock().unwrap_or_else(|p| p.into_inner()).commands.push(c);
+                }
+                a = alert_sub.recv() => {
+                    let Some(a) = a else { break };
+                    let a = a.message;
+                    log_alert(&a);
+                    log.lock().unwrap_or_else(|p| p.into_inner()).alerts.push(a);
+                }
+            }
+        }
+    }))
+}
+
+/// One finished command as a log line with its stage latencies.
+fn log_command(c: &CommandLatency) {
+    let stages: Vec<String> = c
+        .stages
+        .iter()
+        .filter(|s| s.latency.is_finite())
+        .map(|s| format!("{} {:.0} ms", s.stage, s.latency * 1e3))
+        .collect();
+    tracing::info!(
+        "command {}: outcome {} end to end {:.2} s [{}]",
+        c.command_id,
+        CommandLatency::outcome_name(c.outcome),
+        c.end_to_end,
+        stages.join(", ")
+    );
+}
+
+/// One alert state change as a log line.
+fn log_alert(a: &Alert) {
+    tracing::warn!(
+        "alert {} ({}): state {} severity {}: {}",
+        a.rule,
+        a.metric,
+        state_name(a.state),
+        severity_name(a.severity),
+        a.message
+    );
+}
+
+/// Degrades the simulated stack from [`DEGRADE_FROM`] to [`DEGRADE_UNTIL`] of the run.
+fn degrade_for_a_while(
+    options: &DemoOptions,
+    started: tokio::time::Instant,
+    degrade: DegradeSwitch,
+) -> tokio::task::JoinHandle<()> {
+    let (from, until) = (
+        options.duration.mul_f64(DEGRADE_FROM),
+        options.duration.mul_f64(DEGRADE_UNTIL),
+    );
+    tokio::spawn(async move {
+        tokio::time::sleep_until(started + from).await;
+        tracing::warn!(
+            "degrading the SIMULATED stack (planner x{DEGRADE_PLANNER_SLOWDOWN}, heavy vision) \
+             for {}",
+            humantime::format_duration(until - from)
+        );
+        degrade.set(true);
+        tokio::time::sleep_until(started + until).await;
+        tracing::warn!("the SIMULATED stack is healthy again");
+        degrade.set(false);
+    })
+}
+
+/// The benchmark run after the spoken commands: the scenario against the simulated stack.
+fn benchmark_options(
+    options: &DemoOptions,
+    path: &Path,
+    scenario: &Scenario,
+) -> (crate::bench::Options, crate::bench::Settings) {
+    let bench_options = crate::bench::Options {
+        scenario_path: path.to_owned(),
+        scenario: scenario.clone(),
+        results_dir: options.results_dir.clone(),
+        domain: options.domain,
+        node_name: "vla_perf_benchmark".into(),
+        // The SIMULATED stack runs inside this process.
+        processes: std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .into_iter()
+            .collect(),
+        gpu: true,
+        progress_bar: false,
+    };
+    let settings = crate::bench::Settings {
+        robot_id: "demo_robot".into(),
+        camera_rate_hz: Some(SimConfig::default().camera.rate_hz),
+        ..crate::bench::Settings::default()
+    };
+    (bench_options, settings)
 }

@@ -293,6 +293,7 @@ fn remember(
 }
 
 /// Replays the file; returns what it found and the largest sequence number.
+// Long: one match arm per history record kind, replayed in file order onto shared state.
 fn replay(file: &mut File, path: &Path) -> std::io::Result<(Restored, u64)> {
     file.seek(SeekFrom::Start(0))?;
     let mut restored = Restored::default();

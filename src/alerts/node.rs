@@ -79,6 +79,7 @@ enum Input {
 
 /// Runs the alert node until `shutdown` resolves, then waits briefly for deliveries in
 /// flight to finish and be recorded.
+// Long: the node's whole life: history, engine, endpoints and the loop that owns them.
 pub async fn run(
     rules: AlertRules,
     settings: Settings,
@@ -328,6 +329,7 @@ impl Output {
 
     /// One status per rule (OK inactive, WARN pending or firing warning, ERROR firing
     /// critical) and one for the channels.
+    // Long: the per-rule statuses and the channels' status, built into one DiagnosticArray.
     fn diagnostics(&self, engine: &Engine, dispatcher: &Dispatcher, now: Duration) {
         let kv = |key: &str, value: String| KeyValue {
             key: key.to_owned(),

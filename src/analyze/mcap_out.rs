@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mcap::records::MessageHeader;
 
-use super::{Error, Result};
+use super::{Error, McapOutError, Result};
 use crate::collector::pipeline::Batch;
 use crate::config::CollectorConfig;
 use crate::msg::builtin_interfaces::Time;
@@ -106,24 +106,24 @@ impl McapOut {
     /// Starts the file, declaring the collector's output topics under `config.namespace`.
     pub fn create(path: &Path, config: &CollectorConfig) -> Result<Self> {
         let tmp = crate::report::temp_path(path);
-        let err = |reason: String| Error::McapOut {
+        let err = |source: McapOutError| Error::McapOut {
             path: path.to_owned(),
-            reason,
+            source,
         };
-        let file = File::create(&tmp).map_err(|e| err(e.to_string()))?;
+        let file = File::create(&tmp).map_err(|e| err(e.into()))?;
         let mut writer = mcap::WriteOptions::new()
             .profile("ros2")
             .library(format!("vla-perf {}", env!("CARGO_PKG_VERSION")))
             .create(BufWriter::new(file))
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(e.into()))?;
         let ns = config.namespace.trim_end_matches('/');
         let mut channel = |topic: String, d: MessageDescription| -> Result<u16> {
             let schema = writer
                 .add_schema(d.type_name, "ros2msg", definition(&d).as_bytes())
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(|e| err(e.into()))?;
             writer
                 .add_channel(schema, &topic, "cdr", &BTreeMap::new())
-                .map_err(|e| err(e.to_string()))
+                .map_err(|e| err(e.into()))
         };
         let command = channel(format!("{ns}/command_latency"), CommandLatency::DESCRIPTION)?;
         let metrics = channel(format!("{ns}/metrics"), MetricArray::DESCRIPTION)?;
@@ -143,11 +143,11 @@ impl McapOut {
     }
 
     fn write<T: RosMessage>(&mut self, channel: u16, at: Duration, message: &T) -> Result<()> {
-        let err = |reason: String| Error::McapOut {
+        let err = |source: McapOutError| Error::McapOut {
             path: self.path.clone(),
-            reason,
+            source,
         };
-        let data = to_cdr(message).map_err(|e| err(e.to_string()))?;
+        let data = to_cdr(message).map_err(|e| err(e.into()))?;
         self.sequence = self.sequence.wrapping_add(1);
         let nanos = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
         let header = MessageHeader {
@@ -159,7 +159,7 @@ impl McapOut {
         if let Some(writer) = self.writer.as_mut() {
             writer
                 .write_to_known_channel(&header, &data)
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(|e| err(e.into()))?;
         }
         Ok(())
     }
@@ -198,18 +198,18 @@ impl McapOut {
 
     /// Writes the summary and renames the file into place.
     pub fn finish(mut self) -> Result<PathBuf> {
-        let err = |reason: String| Error::McapOut {
+        let err = |source: McapOutError| Error::McapOut {
             path: self.path.clone(),
-            reason,
+            source,
         };
         if let Some(mut writer) = self.writer.take() {
-            writer.finish().map_err(|e| err(e.to_string()))?;
+            writer.finish().map_err(|e| err(e.into()))?;
             let inner = writer.into_inner();
             // On disk before the rename makes it visible.
-            let file = inner.into_inner().map_err(|e| err(e.error().to_string()))?;
-            file.sync_all().map_err(|e| err(e.to_string()))?;
+            let file = inner.into_inner().map_err(|e| err(e.into_error().into()))?;
+            file.sync_all().map_err(|e| err(e.into()))?;
         }
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| err(e.to_string()))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| err(e.into()))?;
         Ok(self.path.clone())
     }
 }

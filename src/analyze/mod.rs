@@ -34,18 +34,33 @@ pub enum Error {
     Bag(#[from] bag::Error),
     /// The configuration is not usable.
     #[error("{0}")]
-    Config(String),
+    Config(#[from] crate::collector::pipeline::ConfigError),
     /// An output could not be written.
     #[error(transparent)]
     Report(#[from] report::Error),
     /// The MCAP output could not be written.
-    #[error("{path}: writing MCAP: {reason}")]
+    #[error("{path}: writing MCAP: {source}")]
     McapOut {
         /// The output file.
         path: PathBuf,
         /// What went wrong.
-        reason: String,
+        #[source]
+        source: McapOutError,
     },
+}
+
+/// What failed while writing the MCAP output.
+#[derive(Debug, thiserror::Error)]
+pub enum McapOutError {
+    /// The file system.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The MCAP writer.
+    #[error(transparent)]
+    Mcap(#[from] mcap::McapError),
+    /// Serializing a message.
+    #[error(transparent)]
+    Cdr(#[from] crate::msg::cdr::Error),
 }
 
 /// Result of this module.
@@ -150,7 +165,7 @@ pub struct Analyzer {
 impl Analyzer {
     /// An analysis of recordings with `config`'s stages.
     pub fn new(config: &CollectorConfig, options: Options) -> Result<Self> {
-        let pipeline = Pipeline::new(config).map_err(|e| Error::Config(e.to_string()))?;
+        let pipeline = Pipeline::new(config)?;
         let topics = pipeline.topics().len();
         Ok(Self {
             pipeline,
@@ -578,6 +593,7 @@ impl Sink for Files {
 
 /// Analyses the recording at `bag` with `config` (read from `config_path` if given, for
 /// the report's source) and writes the outputs. `progress` gets (bytes read, total bytes).
+// Long: open the bag and outputs, stream it through the analyzer, write every output: one pass.
 pub fn run(
     bag: &Path,
     config: &CollectorConfig,

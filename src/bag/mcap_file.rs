@@ -21,6 +21,7 @@ const PROGRESS_STEP: u64 = 8 << 20;
 const MESSAGE_PREFIX: usize = 2 + 4 + 8 + 8;
 
 /// Reads one MCAP file; false when it ended early (the warning says where and why).
+// Long: one streaming pass whose id maps, counters and resume point every record kind updates.
 pub(super) fn read(
     file: &BagFile,
     verify_checksums: bool,

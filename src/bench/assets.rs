@@ -187,6 +187,7 @@ struct CocoCategory {
     name: String,
 }
 
+// Long: reads a COCO file and checks each part against the image folder, with positioned errors.
 fn load_set(name: &str, directory: &Path, annotations: &Path, field: &str) -> Result<LoadedSet> {
     let at = |json_path: String, message: String| AssetError {
         path: annotations.to_owned(),

@@ -9,7 +9,9 @@ use tokio::sync::watch;
 use super::assets::{Assets, Clip, LoadedImage};
 use super::track::{ImageTracker, Tracker};
 use super::{Error, Progress, Result};
-use crate::config::scenario::{LoadMode, Scenario, StackTopics, StopCondition, Suite};
+use crate::config::scenario::{
+    LoadMode, LoadSettings, Scenario, StackTopics, StopCondition, Suite,
+};
 use crate::core::bench::{
     CommandRecord, DetectionRecord, ImageRecord, PlanRecord, StepRecord, SuiteRecord,
 };
@@ -64,20 +66,15 @@ fn produced<T>(r: &Received<T>) -> Duration {
 impl Wiring {
     /// Creates the publishers and subscriptions on `node`; `epoch` is the run's start.
     pub fn new(node: &mut dyn Node, topics: &StackTopics, epoch: Duration) -> Result<Self> {
-        let t = |e: crate::transport::Error| Error::Transport(e.to_string());
         Ok(Self {
-            voice: Publisher::new(node, &topics.voice.topic, Qos::reliable(10)).map_err(t)?,
-            transcript_pub: Publisher::new(node, &topics.transcript.topic, Qos::reliable(10))
-                .map_err(t)?,
-            plan_pub: Publisher::new(node, &topics.plan.topic, Qos::reliable(10)).map_err(t)?,
-            image_pub: Publisher::new(node, &topics.image.topic, Qos::sensor_data()).map_err(t)?,
-            transcripts: Subscription::typed(node, &topics.transcript.topic, Qos::reliable(100))
-                .map_err(t)?,
-            plans: Subscription::typed(node, &topics.plan.topic, Qos::reliable(100)).map_err(t)?,
-            detections: Subscription::typed(node, &topics.detections.topic, Qos::reliable(100))
-                .map_err(t)?,
-            status: Subscription::typed(node, &topics.action_status.topic, Qos::latched())
-                .map_err(t)?,
+            voice: Publisher::new(node, &topics.voice.topic, Qos::reliable(10))?,
+            transcript_pub: Publisher::new(node, &topics.transcript.topic, Qos::reliable(10))?,
+            plan_pub: Publisher::new(node, &topics.plan.topic, Qos::reliable(10))?,
+            image_pub: Publisher::new(node, &topics.image.topic, Qos::sensor_data())?,
+            transcripts: Subscription::typed(node, &topics.transcript.topic, Qos::reliable(100))?,
+            plans: Subscription::typed(node, &topics.plan.topic, Qos::reliable(100))?,
+            detections: Subscription::typed(node, &topics.detections.topic, Qos::reliable(100))?,
+            status: Subscription::typed(node, &topics.action_status.topic, Qos::latched())?,
             topics: topics.clone(),
             goals: Vec::new(),
             epoch,
@@ -208,7 +205,7 @@ impl Wiring {
                 let wait = Duration::from_secs_f64((until - self.now()).max(0.0));
                 tokio::select! {
                     out = self.next_output() => match out {
-                        None => return Err(Error::Transport("the middleware shut down".into())),
+                        None => return Err(Error::ShutDown),
                         Some(Output::Transcript(..)) => heard = true,
                         Some(Output::Detections(_, m)) => {
                             let ns = m.header.stamp.to_duration()
@@ -253,9 +250,7 @@ impl Wiring {
             },
             None => crate::sim::speech::utterance(text, header),
         };
-        self.voice
-            .publish(&message)
-            .map_err(|e| Error::Transport(e.to_string()))?;
+        self.voice.publish(&message)?;
         Ok(self.since(stamp))
     }
 
@@ -265,9 +260,7 @@ impl Wiring {
             None => text.to_owned(),
         };
         let at = self.now();
-        self.transcript_pub
-            .publish(&RosString { data })
-            .map_err(|e| Error::Transport(e.to_string()))?;
+        self.transcript_pub.publish(&RosString { data })?;
         Ok(at)
     }
 
@@ -287,9 +280,7 @@ impl Wiring {
         plan.insert(p.steps_field.clone(), steps.into());
         let data = serde_json::Value::Object(plan).to_string();
         let at = self.now();
-        self.plan_pub
-            .publish(&RosString { data })
-            .map_err(|e| Error::Transport(e.to_string()))?;
+        self.plan_pub.publish(&RosString { data })?;
         Ok(at)
     }
 
@@ -307,9 +298,7 @@ impl Wiring {
             step: image.step,
             data: image.data.clone(),
         };
-        self.image_pub
-            .publish(&message)
-            .map_err(|e| Error::Transport(e.to_string()))?;
+        self.image_pub.publish(&message)?;
         let ns = u64::try_from(stamp.as_nanos()).unwrap_or(u64::MAX);
         Ok((ns, self.since(stamp)))
     }
@@ -437,7 +426,36 @@ pub async fn run_suite(
         record.image_sets.clear();
     }
     let load = &run.scenario.load;
-    let levels: Vec<Level> = match load.mode {
+    let levels = levels(load);
+    let peak = matches!(load.mode, LoadMode::PeakSearch { .. });
+    for level in levels {
+        let started = wiring.now();
+        if suite == Suite::VisualPerception {
+            drive_images(wiring, run, level, &mut record).await?;
+        } else {
+            drive_commands(wiring, suite, run, level, &mut record).await?;
+        }
+        if peak {
+            record.steps.push(StepRecord {
+                rate_hz: level.rate_hz.unwrap_or(0.0),
+                started,
+                ended: wiring.now(),
+            });
+            if *run.stop.borrow() || !verdict(&record, level.step) {
+                break;
+            }
+        }
+        if *run.stop.borrow() {
+            break;
+        }
+    }
+    record.ended = wiring.now();
+    Ok(record)
+}
+
+/// The load levels of a suite: one for a fixed load, one per rate step of a peak search.
+fn levels(load: &LoadSettings) -> Vec<Level> {
+    match load.mode {
         LoadMode::Sequential => vec![Level {
             rate_hz: None,
             in_flight: 1,
@@ -475,31 +493,7 @@ pub async fn run_suite(
             }
             levels
         }
-    };
-    let peak = matches!(load.mode, LoadMode::PeakSearch { .. });
-    for level in levels {
-        let started = wiring.now();
-        if suite == Suite::VisualPerception {
-            drive_images(wiring, run, level, &mut record).await?;
-        } else {
-            drive_commands(wiring, suite, run, level, &mut record).await?;
-        }
-        if peak {
-            record.steps.push(StepRecord {
-                rate_hz: level.rate_hz.unwrap_or(0.0),
-                started,
-                ended: wiring.now(),
-            });
-            if *run.stop.borrow() || !verdict(&record, level.step) {
-                break;
-            }
-        }
-        if *run.stop.borrow() {
-            break;
-        }
     }
-    record.ended = wiring.now();
-    Ok(record)
 }
 
 /// What a load level asks for next.
@@ -623,7 +617,7 @@ async fn drive_commands(
         let mut stop = run.stop.clone();
         tokio::select! {
             out = wiring.next_output() => match out {
-                None => return Err(Error::Transport("the middleware shut down".into())),
+                None => return Err(Error::ShutDown),
                 Some(Output::Transcript(at, text)) => tracker.transcript(at, &text),
                 Some(Output::Plan(at, id, plan)) => tracker.plan(at, id.as_deref(), plan),
                 Some(Output::Detections(at, _)) => tracker.detections(at),
@@ -665,6 +659,7 @@ fn finish_command(
     record.commands.push(c);
 }
 
+// Long: the vision suite's pacing loop: send, collect detections, expire, on one tracker.
 async fn drive_images(
     wiring: &mut Wiring,
     run: &mut SuiteRun<'_>,
@@ -723,7 +718,7 @@ async fn drive_images(
         let mut stop = run.stop.clone();
         tokio::select! {
             out = wiring.next_output() => match out {
-                None => return Err(Error::Transport("the middleware shut down".into())),
+                None => return Err(Error::ShutDown),
                 Some(Output::Detections(at, message)) => {
                     // Only our own images: the camera's frames go to the same detector.
                     if message.header.frame_id == IMAGE_FRAME {

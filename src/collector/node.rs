@@ -144,6 +144,7 @@ fn subscribe(
 
 /// Runs the collector until `shutdown` resolves; then abandons open commands (publishing
 /// them) and returns.
+// Long: the node's whole life: publishers, subscriptions, endpoints and the loop that owns them.
 pub async fn run(
     config: CollectorConfig,
     transport: Arc<dyn Transport>,

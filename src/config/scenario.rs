@@ -339,6 +339,7 @@ impl Default for LoadSpec {
 
 impl ScenarioFile {
     /// Validates the scenario and builds the public form; problems go to `check`.
+    // Long: one check per scenario rule in file order, then the parts' own checks; a flat list.
     pub(crate) fn build(self, check: &mut Checker) -> Scenario {
         let at = FieldPath::root().key("scenario");
         let spec = self.scenario;
@@ -446,6 +447,7 @@ impl ScenarioFile {
 }
 
 impl LoadSpec {
+    // Long: the fields each load mode allows, then one arm per mode and per stop condition.
     fn build(&self, at: &FieldPath, commands: usize, check: &mut Checker) -> LoadSettings {
         let mode_name = match self.mode {
             ModeName::Sequential => "sequential",
@@ -651,6 +653,7 @@ impl Scenario {
     }
 
     /// A readable account of what was understood, for `vla-perf check-config`.
+    // Long: one writeln per line of check-config's account, in the order it prints.
     pub fn summary(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "scenario: {}", self.name);

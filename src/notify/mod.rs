@@ -48,6 +48,28 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// One HTTP POST of a delivery failed.
+    #[error("{channel}: POST {url}: {source}")]
+    Post {
+        /// Channel id.
+        channel: String,
+        /// The URL posted to.
+        url: String,
+        /// What the HTTP client said.
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    /// The thread that made one HTTP POST did not finish.
+    #[error("{channel}: POST {url}: delivery task: {source}")]
+    PostTask {
+        /// Channel id.
+        channel: String,
+        /// The URL posted to.
+        url: String,
+        /// Why the task ended.
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 /// Result alias of this module.

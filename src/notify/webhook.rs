@@ -49,15 +49,21 @@ pub(super) async fn post_json(
             .header("content-type", "application/json")
             .send(body.to_string())
             .map(|_| ())
-            .map_err(|e| e.to_string())
     })
-    .await
-    .map_err(|e| format!("delivery task: {e}"))
-    .and_then(|r| r);
-    result.map_err(|message| Error::Delivery {
-        channel: channel.to_owned(),
-        message: format!("POST {url}: {message}"),
-    })
+    .await;
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(source)) => Err(Error::Post {
+            channel: channel.to_owned(),
+            url: url.to_owned(),
+            source: Box::new(source),
+        }),
+        Err(source) => Err(Error::PostTask {
+            channel: channel.to_owned(),
+            url: url.to_owned(),
+            source,
+        }),
+    }
 }
 
 impl Notifier for WebhookNotifier {

@@ -227,6 +227,7 @@ fn table(out: &mut String, header: &[&str], rows: impl IntoIterator<Item = Vec<S
     }
 }
 
+// Long: the report's sections top to bottom, each table inline, so it reads in page order.
 fn render(r: &BenchReport, plots: &[&str]) -> String {
     let mut out = String::new();
     let m = &r.meta;
@@ -317,6 +318,7 @@ fn verdict(passed: Option<bool>) -> &'static str {
     }
 }
 
+// Long: one table per part of a suite (KPIs, latencies, classes, peak search), in page order.
 fn suite_section(out: &mut String, s: &SuiteReport) {
     let _ = writeln!(out, "\n## {}\n", s.suite.as_str());
     if !s.kpis.is_empty() {

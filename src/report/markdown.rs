@@ -58,6 +58,7 @@ fn latency_row(out: &mut String, name: &str, s: Option<&Summary>) {
     );
 }
 
+// Long: the Markdown report top to bottom, one table per section, so it reads in page order.
 pub(super) fn render(r: &Report, plots: &[&str]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", r.title);

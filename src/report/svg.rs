@@ -69,6 +69,7 @@ fn label(v: f64) -> String {
 }
 
 /// A line chart; with no finite point it says "no data".
+// Long: one SVG drawn in order (frame, axes, ticks, lines, legend) from shared scale locals.
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, lines: &[Line]) -> String {
     let finite: Vec<(f64, f64)> = lines
         .iter()

@@ -472,6 +472,7 @@ impl Goals {
     }
 }
 
+// Long: the simulated executor node: its endpoints and the two tasks that own them.
 fn executor(
     tasks: &mut JoinSet<()>,
     mut node: Box<dyn Node>,

@@ -65,6 +65,7 @@ fn find(parent: &mut [u32], mut i: u32) -> u32 {
 
 /// Finds the coloured objects of an image with `encoding` (`rgb8`/`bgr8`), `width` x
 /// `height` pixels, `step` bytes per row. Blobs smaller than `min_area` pixels are noise.
+// Long: connected-component labelling over pixel runs; its passes share the run tables.
 pub fn detect(
     encoding: &str,
     width: u32,

@@ -194,6 +194,7 @@ impl Node for Ros2ClientNode {
         }))
     }
 
+    // Long: QoS mapping, DDS topic and reader, and the pump task share these locals.
     fn create_raw_subscription(
         &mut self,
         topic: &str,

@@ -122,6 +122,12 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
+    print_analysis(&analysis, elapsed);
+    Ok(())
+}
+
+/// Commands by outcome, end-to-end quantiles, read throughput and the files written.
+fn print_analysis(analysis: &analyze::Analysis, elapsed: f64) {
     let report = &analysis.report;
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
@@ -156,5 +162,4 @@ fn run(args: &Args) -> anyhow::Result<()> {
     for path in &analysis.written {
         println!("wrote {}", path.display());
     }
-    Ok(())
 }

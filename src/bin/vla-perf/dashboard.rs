@@ -16,6 +16,17 @@ pub struct Args {
     namespace: String,
 }
 
+/// Why the dashboard could not run.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// Its participant or subscriptions could not be created.
+    #[error("{0}")]
+    Transport(#[from] vla_perf::transport::Error),
+    /// The terminal could not be drawn on or read.
+    #[error("terminal: {0}")]
+    Terminal(#[source] std::io::Error),
+}
+
 /// Attaches to the collector's topics (its own participant, localhost unless
 /// ROS_AUTOMATIC_DISCOVERY_RANGE says otherwise) and shows them until q / Esc / Ctrl-C.
 pub fn main(args: &Args) -> ExitCode {
@@ -38,11 +49,8 @@ pub fn main(args: &Args) -> ExitCode {
     };
     let note = format!("attached, domain {}", options.domain_id);
     let result = runtime.block_on(async {
-        let mut node = vla_perf::node_main::transport()
-            .create_node(&options)
-            .map_err(|e| e.to_string())?;
-        let updates =
-            dashboard::subscribe(node.as_mut(), &args.namespace).map_err(|e| e.to_string())?;
+        let mut node = vla_perf::node_main::transport().create_node(&options)?;
+        let updates = dashboard::subscribe(node.as_mut(), &args.namespace)?;
         let shown = dashboard::run_terminal(
             updates,
             &args.namespace,
@@ -50,7 +58,7 @@ pub fn main(args: &Args) -> ExitCode {
             vla_perf::node_main::shutdown_signal(),
         )
         .await
-        .map_err(|e| format!("terminal: {e}"));
+        .map_err(Failure::Terminal);
         drop(node);
         shown
     });

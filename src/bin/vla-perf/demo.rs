@@ -60,81 +60,18 @@ const LOG_FILTER: &str = "info,rustdds=off,ros2_client=warn";
 /// Runs the demo; prints a summary.
 pub fn main(args: &Args) -> ExitCode {
     let dashboard = !args.no_dashboard && std::io::stdout().is_terminal();
-    if dashboard {
-        // The dashboard owns the terminal: log lines go to a file beside the history.
-        let log = args.state_dir.join("demo.log");
-        let file =
-            std::fs::create_dir_all(&args.state_dir).and_then(|_| std::fs::File::create(&log));
-        match file {
-            Ok(file) => {
-                vla_perf::node_main::init_logging_to(LOG_FILTER, std::sync::Mutex::new(file), false)
-            }
-            Err(e) => {
-                eprintln!("error: {}: {e}", log.display());
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        vla_perf::node_main::init_logging(LOG_FILTER);
+    if let Err(e) = init_logging(args, dashboard) {
+        eprintln!("error: {}: {e}", args.state_dir.join("demo.log").display());
+        return ExitCode::FAILURE;
     }
-    let rules = match &args.alerts {
-        Some(path) => config::load_alerts(path),
-        None => {
-            config::parse_alerts("config/alerts.yaml (built in)", DEFAULT_ALERTS).map(|l| l.config)
-        }
-    };
-    let rules = match rules {
-        Ok(rules) => rules,
+    let options = match demo_options(args) {
+        Ok(options) => options,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let domain = match args.domain {
-        Some(d) => d,
-        None => match vla_perf::transport::NodeOptions::from_env("vla_perf_demo", "/") {
-            Ok(o) => o.domain_id,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-    };
-    let scenario_path = match (&args.scenario, args.no_benchmark) {
-        (_, true) => None,
-        (Some(path), false) => Some(path.clone()),
-        (None, false) => Some(PathBuf::from(DEFAULT_SCENARIO)).filter(|p| p.is_file()),
-    };
-    let scenario = match scenario_path {
-        Some(path) => match config::load_scenario(&path) {
-            Ok(s) => Some((path, s)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        None => {
-            if !args.no_benchmark {
-                eprintln!(
-                    "note: {DEFAULT_SCENARIO} not found (run from the repository root); no benchmark run"
-                );
-            }
-            None
-        }
-    };
-    let options = DemoOptions {
-        scenario,
-        results_dir: args
-            .results
-            .clone()
-            .unwrap_or_else(|| args.state_dir.join("results")),
-        duration: args.duration,
-        command_period: args.command_period,
-        domain,
-        degrade: args.degrade,
-        alerts: rules,
-        state_dir: args.state_dir.clone(),
-    };
+    let domain = options.domain;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -179,6 +116,83 @@ pub fn main(args: &Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    print_summary(&summary, args);
+    if let Some(finished) = &summary.benchmark {
+        vla_perf::bench::cli::print_finished(finished);
+    }
+    if summary.commands.is_empty() {
+        eprintln!("error: no command was measured");
+        return ExitCode::FAILURE;
+    }
+    if let Some(e) = &summary.benchmark_error {
+        eprintln!("error: benchmark: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Logs to `STATE_DIR/demo.log` when the dashboard owns the terminal, else to stderr; the
+/// error is the log file's.
+fn init_logging(args: &Args, dashboard: bool) -> std::io::Result<()> {
+    if !dashboard {
+        vla_perf::node_main::init_logging(LOG_FILTER);
+        return Ok(());
+    }
+    // The dashboard owns the terminal: log lines go to a file beside the history.
+    let log = args.state_dir.join("demo.log");
+    let file =
+        std::fs::create_dir_all(&args.state_dir).and_then(|_| std::fs::File::create(&log))?;
+    vla_perf::node_main::init_logging_to(LOG_FILTER, std::sync::Mutex::new(file), false);
+    Ok(())
+}
+
+/// The demo's options from the command line: alert rules, domain, and the scenario of
+/// the benchmark run (none when skipped or when the default one is not here).
+fn demo_options(args: &Args) -> anyhow::Result<DemoOptions> {
+    let rules = match &args.alerts {
+        Some(path) => config::load_alerts(path)?,
+        None => config::parse_alerts("config/alerts.yaml (built in)", DEFAULT_ALERTS)?.config,
+    };
+    let domain = match args.domain {
+        Some(d) => d,
+        None => vla_perf::transport::NodeOptions::from_env("vla_perf_demo", "/")?.domain_id,
+    };
+    let scenario_path = match (&args.scenario, args.no_benchmark) {
+        (_, true) => None,
+        (Some(path), false) => Some(path.clone()),
+        (None, false) => Some(PathBuf::from(DEFAULT_SCENARIO)).filter(|p| p.is_file()),
+    };
+    let scenario = match scenario_path {
+        Some(path) => {
+            let scenario = config::load_scenario(&path)?;
+            Some((path, scenario))
+        }
+        None => {
+            if !args.no_benchmark {
+                eprintln!(
+                    "note: {DEFAULT_SCENARIO} not found (run from the repository root); no benchmark run"
+                );
+            }
+            None
+        }
+    };
+    Ok(DemoOptions {
+        scenario,
+        results_dir: args
+            .results
+            .clone()
+            .unwrap_or_else(|| args.state_dir.join("results")),
+        duration: args.duration,
+        command_period: args.command_period,
+        domain,
+        degrade: args.degrade,
+        alerts: rules,
+        state_dir: args.state_dir.clone(),
+    })
+}
+
+/// Commands by outcome, the median end-to-end latency and the alert state changes.
+fn print_summary(summary: &vla_perf::demo::DemoSummary, args: &Args) {
     let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
     for c in &summary.commands {
         *outcomes
@@ -212,18 +226,6 @@ pub fn main(args: &Args) -> ExitCode {
         count(vla_perf::msg::Alert::STATE_RESOLVED),
         args.state_dir.join("alert_history.jsonl").display()
     );
-    if let Some(finished) = &summary.benchmark {
-        vla_perf::bench::cli::print_finished(finished);
-    }
-    if summary.commands.is_empty() {
-        eprintln!("error: no command was measured");
-        return ExitCode::FAILURE;
-    }
-    if let Some(e) = &summary.benchmark_error {
-        eprintln!("error: benchmark: {e}");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
 }
 
 /// Runs the demo with the live dashboard attached (its own DDS participant, like
@@ -234,17 +236,14 @@ async fn with_dashboard(
     note: &str,
 ) -> vla_perf::demo::Result<vla_perf::demo::DemoSummary> {
     use vla_perf::dashboard;
+    use vla_perf::demo::node_error;
     use vla_perf::transport::NodeOptions;
-    let node_error = |e: String| vla_perf::demo::Error::Node {
-        node: "dashboard",
-        message: e,
-    };
     let namespace = "/vla_perf";
     let mut node = transport
         .create_node(&NodeOptions::new("vla_perf_dashboard", "/").with_domain(options.domain))
-        .map_err(|e| node_error(e.to_string()))?;
+        .map_err(node_error("dashboard"))?;
     let updates =
-        dashboard::subscribe(node.as_mut(), namespace).map_err(|e| node_error(e.to_string()))?;
+        dashboard::subscribe(node.as_mut(), namespace).map_err(node_error("dashboard"))?;
     let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
     let demo = tokio::spawn(vla_perf::demo::run(options, transport, async move {
         let _ = quit_rx.await;
@@ -266,8 +265,8 @@ async fn with_dashboard(
     }
     let result = demo
         .await
-        .map_err(|e| node_error(e.to_string()))?
-        .map_err(|e| node_error(e.to_string()))?;
+        .map_err(node_error("dashboard"))?
+        .map_err(node_error("dashboard"))?;
     drop(node);
     result
 }

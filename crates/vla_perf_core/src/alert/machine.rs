@@ -197,6 +197,7 @@ impl AlertMachine {
     /// Like [`step`](Self::step), where the value comes from an observation made at
     /// `observed_at` (not after `now`): a violation's pending time counts from the
     /// observation, not from the evaluation that noticed it.
+    // Long: the transition table, one arm per (phase, observation), read side by side.
     pub fn step_observed(
         &mut self,
         policy: &Policy,

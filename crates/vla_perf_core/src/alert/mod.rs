@@ -275,6 +275,7 @@ impl Engine {
     /// A series without data in its window keeps its state until it has been silent for a
     /// whole window (so a restart, which starts with empty windows, does not resolve
     /// anything); then it counts as recovered.
+    // Long: per series: step its machine, then build its Transition and Notification.
     pub fn evaluate(&mut self, now: Duration) -> Evaluation {
         let mut out = Evaluation::default();
         for state in &mut self.rules {

@@ -17,7 +17,7 @@
 //! | `unknown_detector_classes` | detections whose class matched no ground-truth category |
 //! | `gpu_metrics_unavailable` | the run had no GPU metrics |
 
-use super::report::{kpi, BenchReport, Evidence, Recommendation, Severity, SuiteReport};
+use super::report::{kpi, BenchReport, Evidence, Profile, Recommendation, Severity, SuiteReport};
 use super::scenario::Suite;
 
 /// Default WER target when the scenario sets none.
@@ -66,45 +66,58 @@ pub fn recommend(report: &BenchReport) -> Vec<Recommendation> {
         suite_rules(&mut r, s, report.camera_rate_hz);
     }
     if let Some(p) = &report.profile {
-        if let Some(plan) = p.stage("plan") {
-            let share = plan.share_p95.unwrap_or(0.0);
-            if p.dominant_p95.as_deref() == Some("plan") && share >= DOMINANT_SHARE {
+        profile_rules(&mut r, p);
+    }
+    resource_rules(&mut r, report);
+    let mut out = r.0;
+    out.sort_by_key(|r| std::cmp::Reverse(r.severity));
+    out
+}
+
+/// Rules on where the time went: a dominant planner, a saturated (queueing) stage.
+fn profile_rules(r: &mut Rules, p: &Profile) {
+    if let Some(plan) = p.stage("plan") {
+        let share = plan.share_p95.unwrap_or(0.0);
+        if p.dominant_p95.as_deref() == Some("plan") && share >= DOMINANT_SHARE {
+            r.add(
+                "planner_dominates_p95",
+                Severity::Warning,
+                format!(
+                    "The planner takes {:.0}% of p95 latency: try a smaller or quantised model, \
+                     shorter prompts, or stream the plan so execution starts on the first step.",
+                    share * 100.0
+                ),
+                evidence(Some(p.suite), "share_p95.plan", share, Some(DOMINANT_SHARE)),
+            );
+        }
+    }
+    for st in &p.stages {
+        if let (Some(wait), Some(processing)) = (st.mean_wait, st.mean_processing) {
+            let total = wait + processing;
+            if total > 0.0 && wait / total >= QUEUE_SHARE {
                 r.add(
-                    "planner_dominates_p95",
+                    "queueing_dominates",
                     Severity::Warning,
                     format!(
-                        "The planner takes {:.0}% of p95 latency: try a smaller or quantised model, \
-                         shorter prompts, or stream the plan so execution starts on the first step.",
-                        share * 100.0
+                        "Commands wait for stage {} for {:.0}% of its latency: it is saturated; \
+                         add a worker, batch requests, or lower the command rate.",
+                        st.stage,
+                        wait / total * 100.0
                     ),
-                    evidence(Some(p.suite), "share_p95.plan", share, Some(DOMINANT_SHARE)),
+                    evidence(
+                        Some(p.suite),
+                        &format!("wait_share.{}", st.stage),
+                        wait / total,
+                        Some(QUEUE_SHARE),
+                    ),
                 );
             }
         }
-        for st in &p.stages {
-            if let (Some(wait), Some(processing)) = (st.mean_wait, st.mean_processing) {
-                let total = wait + processing;
-                if total > 0.0 && wait / total >= QUEUE_SHARE {
-                    r.add(
-                        "queueing_dominates",
-                        Severity::Warning,
-                        format!(
-                            "Commands wait for stage {} for {:.0}% of its latency: it is saturated; \
-                             add a worker, batch requests, or lower the command rate.",
-                            st.stage,
-                            wait / total * 100.0
-                        ),
-                        evidence(
-                            Some(p.suite),
-                            &format!("wait_share.{}", st.stage),
-                            wait / total,
-                            Some(QUEUE_SHARE),
-                        ),
-                    );
-                }
-            }
-        }
     }
+}
+
+/// Rules on the resources: GPU memory, saturated CPU cores, GPU figures missing.
+fn resource_rules(r: &mut Rules, report: &BenchReport) {
     for g in &report.gpus {
         if let Some(f) = g.memory_max_fraction.filter(|f| *f > GPU_MEMORY_FRACTION) {
             r.add(
@@ -152,9 +165,6 @@ pub fn recommend(report: &BenchReport) -> Vec<Recommendation> {
             evidence(None, "gpu_metrics_available", 0.0, None),
         );
     }
-    let mut out = r.0;
-    out.sort_by_key(|r| std::cmp::Reverse(r.severity));
-    out
 }
 
 /// The KPI's threshold, or `default` when the scenario set none.
@@ -163,6 +173,7 @@ fn target(s: &SuiteReport, name: &str, default: f64) -> Option<(f64, f64)> {
     Some((k.value?, k.threshold.unwrap_or(default)))
 }
 
+// Long: one rule per block (a threshold and its advice); the rules read best as one list.
 fn suite_rules(r: &mut Rules, s: &SuiteReport, camera_rate_hz: Option<f64>) {
     let suite = Some(s.suite);
     for k in &s.kpis {

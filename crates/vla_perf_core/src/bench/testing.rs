@@ -100,3 +100,36 @@ pub fn step(rate_hz: f64, started: f64, ended: f64) -> StepRecord {
         ended,
     }
 }
+
+/// `a` is a value within 1e-9 of `b`.
+pub fn close(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-9)
+}
+
+/// An end-to-end suite of four peak-search steps: 1 Hz fast, 2 Hz slower, 4 Hz with two
+/// of eight dropped, 8 Hz fine again (past the knee).
+pub fn peak_record() -> SuiteRecord {
+    let mut commands = Vec::new();
+    // Step 0 (1 Hz): fast; step 1 (2 Hz): slower; step 2 (4 Hz): 2 of 8 dropped;
+    // step 3 (8 Hz): fine again, but past the knee.
+    for (s, (n, latency, dropped)) in [(4, 0.1, 0), (4, 0.5, 0), (8, 0.2, 2), (8, 0.1, 0)]
+        .into_iter()
+        .enumerate()
+    {
+        for i in 0..n {
+            let t = s as f64 * 10.0 + i as f64 * 0.1;
+            let mut c = if i < dropped {
+                cmd(0, t, &[None], Outcome::TimedOut)
+            } else {
+                cmd(0, t, &[Some(t + latency)], Outcome::Succeeded)
+            };
+            c.step = s;
+            commands.push(c);
+        }
+    }
+    let mut record = suite(Suite::EndToEnd, &["action_done"], 40.0, commands);
+    record.steps = (0..4)
+        .map(|s| step(2f64.powi(s), s as f64 * 10.0, s as f64 * 10.0 + 4.0))
+        .collect();
+    record
+}

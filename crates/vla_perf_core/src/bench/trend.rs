@@ -195,6 +195,7 @@ impl Fit {
 
 /// Degradations of `current` against `thresholds` and the trend of `history` (oldest first,
 /// not including `current`).
+// Long: per figure: the threshold check, then the trend fit and prediction.
 pub fn degradations(
     history: &[HistoryPoint],
     current: &HistoryPoint,

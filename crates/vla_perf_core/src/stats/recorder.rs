@@ -203,6 +203,7 @@ pub(super) struct Recorder {
 
 impl Recorder {
     /// A recorder whose histograms track `1..=high_ticks` ticks of `unit` each.
+    // Long: checks the arguments, then sizes rings and histograms whose sizes depend on each other.
     pub(super) fn new(
         windows: &[Duration],
         slots: usize,

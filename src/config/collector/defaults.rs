@@ -1,0 +1,182 @@
+//! The collector's defaults: the `Default` impls, the only place they live.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::schema::{
+    AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, ResourcesConfig,
+    SloConfig, StageConfig,
+};
+use crate::core::timeline::Correlation;
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            robot_id: "robot".to_owned(),
+            namespace: "/vla_perf".to_owned(),
+            stages: default_stages(),
+            command_timeout: Duration::from_secs(30),
+            max_open_commands: 1024,
+            windows: vec![
+                Duration::from_secs(10),
+                Duration::from_secs(60),
+                Duration::from_secs(300),
+            ],
+            significant_digits: 3,
+            publish_period: Duration::from_secs(1),
+            reorder_window: Duration::from_millis(50),
+            slo: SloConfig::default(),
+            topics: Vec::new(),
+            resources: ResourcesConfig::default(),
+            prometheus: PrometheusConfig::default(),
+            jsonl_path: None,
+        }
+    }
+}
+
+/// The default pipeline: voice -> transcript -> plan -> vision -> action_start -> action_done.
+///
+/// Chosen to correlate with no cooperation from the stack: audio chunks carry a header
+/// stamp that opens the command, the transcript follows in order, the planner's JSON names
+/// the command id, and detections and action status follow in order.
+fn default_stages() -> Vec<StageConfig> {
+    let status_is = |values: &[&str]| FieldMatch {
+        field: "status".to_owned(),
+        values: values.iter().map(|v| (*v).to_owned()).collect(),
+    };
+    vec![
+        StageConfig::new(
+            "voice",
+            "/audio/utterance",
+            "audio_common_msgs/msg/AudioStamped",
+            Correlation::HeaderStamp,
+        ),
+        StageConfig::new(
+            "transcript",
+            "/asr/transcript",
+            "std_msgs/msg/String",
+            Correlation::Fifo,
+        )
+        .with_json(JsonFields {
+            id: None,
+            confidence: Some("confidence".to_owned()),
+            status: None,
+        }),
+        StageConfig {
+            failure: Some(status_is(&["rejected", "failed"])),
+            ..StageConfig::new(
+                "plan",
+                "/planner/plan",
+                "std_msgs/msg/String",
+                Correlation::Id {
+                    field: "command_id".to_owned(),
+                },
+            )
+            .with_json(JsonFields {
+                id: Some("command_id".to_owned()),
+                confidence: None,
+                status: Some("status".to_owned()),
+            })
+        },
+        StageConfig::new(
+            "vision",
+            "/vision/detections",
+            "vision_msgs/msg/Detection2DArray",
+            Correlation::Fifo,
+        ),
+        StageConfig {
+            accept: Some(status_is(&["2"])),
+            ..StageConfig::new(
+                "action_start",
+                "/execute_plan/_action/status",
+                "action_msgs/msg/GoalStatusArray",
+                Correlation::Fifo,
+            )
+        },
+        StageConfig {
+            accept: Some(status_is(&["4", "5", "6"])),
+            failure: Some(status_is(&["5", "6"])),
+            ..StageConfig::new(
+                "action_done",
+                "/execute_plan/_action/status",
+                "action_msgs/msg/GoalStatusArray",
+                Correlation::Fifo,
+            )
+        },
+    ]
+}
+
+impl Default for SloConfig {
+    fn default() -> Self {
+        Self {
+            threshold: Duration::from_secs(5),
+            target: 0.95,
+        }
+    }
+}
+
+impl Default for AudioFormat {
+    fn default() -> Self {
+        Self {
+            sample_format: "S16LE".to_owned(),
+            channels: 1,
+        }
+    }
+}
+
+impl Default for ResourcesConfig {
+    fn default() -> Self {
+        Self {
+            period: Duration::from_secs(1),
+            processes: Vec::new(),
+            gpu: true,
+        }
+    }
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_collector;
+
+    fn parse(text: &str) -> crate::config::Result<CollectorConfig> {
+        parse_collector("test.yaml", text).map(|loaded| loaded.config)
+    }
+
+    #[test]
+    fn an_empty_collector_block_takes_every_default() {
+        assert_eq!(
+            parse("collector: {}\n").unwrap(),
+            CollectorConfig::default()
+        );
+    }
+
+    #[test]
+    fn the_default_pipeline_has_six_stages_in_order() {
+        let names: Vec<String> = CollectorConfig::default()
+            .to_tracker_stages()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "voice",
+                "transcript",
+                "plan",
+                "vision",
+                "action_start",
+                "action_done"
+            ]
+        );
+    }
+}
