@@ -15,33 +15,8 @@ use crate::config::scenario::Suite;
 use crate::core::bench::{CommandRecord, DetectionRecord, ImageRecord, PlanRecord};
 use crate::core::timeline::Outcome;
 
-/// A stage the benchmark observes after its input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// The ASR's transcript.
-    Transcript,
-    /// The planner's plan.
-    Plan,
-    /// Detections after the plan.
-    Vision,
-    /// The goal started executing.
-    ActionStart,
-    /// The goal ended.
-    ActionDone,
-}
-
-impl Stage {
-    /// The stage name, as in the collector's default pipeline.
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Transcript => "transcript",
-            Stage::Plan => "plan",
-            Stage::Vision => "vision",
-            Stage::ActionStart => "action_start",
-            Stage::ActionDone => "action_done",
-        }
-    }
-}
+/// A stage the benchmark observes after its input (never [`Stage::Voice`], its input).
+pub use crate::core::stage::StageKind as Stage;
 
 /// The stages a command suite observes (visual perception tracks images instead).
 pub fn stages(suite: Suite) -> &'static [Stage] {

@@ -10,6 +10,7 @@ use super::signals::{GoalOutcomes, StageOutcomes};
 use crate::config::{CollectorConfig, WatchedTopic};
 use crate::core::ingest::{Recorder, RecorderConfig};
 use crate::core::metric::Metric;
+use crate::core::stage::StageKind;
 use crate::core::stats::{Distribution, DistributionConfig, RateMeter};
 use crate::core::stats::{Slo, StatsConfig, Window};
 use crate::core::timeline::{CompletedCommand, Outcome};
@@ -23,7 +24,7 @@ use crate::msg::std_msgs::{Header, String as RosString};
 use crate::msg::{CommandLatency, MetricSummary, RosMessage, StageEvent, StageLatency};
 
 /// The stage whose success rate is published as the command understanding rate.
-const UNDERSTANDING_STAGE: &str = "plan";
+const UNDERSTANDING_STAGE: StageKind = StageKind::Plan;
 
 /// Why a pipeline could not be built from its configuration.
 #[derive(Debug, thiserror::Error)]
@@ -624,7 +625,7 @@ impl Pipeline {
                 rate,
                 vec![tag("stage", name)],
             ));
-            if name == UNDERSTANDING_STAGE {
+            if name == UNDERSTANDING_STAGE.name() {
                 metrics.push(MetricSummary::scalar_of(
                     Metric::UnderstandingRate,
                     Window::Cumulative,

@@ -6,6 +6,7 @@ use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::Nvml;
 
 use super::{ErrorLog, GpuSample, GpuStatus, ResourceError};
+use crate::core::metric::Metric;
 
 /// Reason reported when the options did not ask for GPU figures.
 pub(super) const GPU_DISABLED: &str = "GPU sampling is disabled (resources option gpu: false)";
@@ -74,11 +75,11 @@ fn sample_device(nvml: &Nvml, index: u32, errors: &mut ErrorLog) -> Option<GpuSa
         index,
         name,
         uuid,
-        utilization_percent: read(errors, index, "gpu_utilization", utilization),
+        utilization_percent: read(errors, index, Metric::GpuUtilization.name(), utilization),
         memory_used_bytes: memory.map(|(used, _)| used),
         memory_total_bytes: memory.map(|(_, total)| total),
-        temperature_celsius: read(errors, index, "gpu_temperature", temperature),
-        power_watts: read(errors, index, "gpu_power", power),
+        temperature_celsius: read(errors, index, Metric::GpuTemperature.name(), temperature),
+        power_watts: read(errors, index, Metric::GpuPower.name(), power),
     })
 }
 

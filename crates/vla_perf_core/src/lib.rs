@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod kpi;
 pub mod metric;
 pub mod reorder;
+pub mod stage;
 pub mod stats;
 pub mod timeline;
 pub mod topic_health;

@@ -7,6 +7,7 @@ use super::schema::{
     AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, ResourcesConfig,
     SloConfig, StageConfig,
 };
+use crate::core::stage::StageKind;
 use crate::core::timeline::Correlation;
 
 impl Default for CollectorConfig {
@@ -46,13 +47,13 @@ fn default_stages() -> Vec<StageConfig> {
     };
     vec![
         StageConfig::new(
-            "voice",
+            StageKind::Voice.name(),
             "/audio/utterance",
             "audio_common_msgs/msg/AudioStamped",
             Correlation::HeaderStamp,
         ),
         StageConfig::new(
-            "transcript",
+            StageKind::Transcript.name(),
             "/asr/transcript",
             "std_msgs/msg/String",
             Correlation::Fifo,
@@ -65,7 +66,7 @@ fn default_stages() -> Vec<StageConfig> {
         StageConfig {
             failure: Some(status_is(&["rejected", "failed"])),
             ..StageConfig::new(
-                "plan",
+                StageKind::Plan.name(),
                 "/planner/plan",
                 "std_msgs/msg/String",
                 Correlation::Id {
@@ -79,7 +80,7 @@ fn default_stages() -> Vec<StageConfig> {
             })
         },
         StageConfig::new(
-            "vision",
+            StageKind::Vision.name(),
             "/vision/detections",
             "vision_msgs/msg/Detection2DArray",
             Correlation::Fifo,
@@ -87,7 +88,7 @@ fn default_stages() -> Vec<StageConfig> {
         StageConfig {
             accept: Some(status_is(&["2"])),
             ..StageConfig::new(
-                "action_start",
+                StageKind::ActionStart.name(),
                 "/execute_plan/_action/status",
                 "action_msgs/msg/GoalStatusArray",
                 Correlation::Fifo,
@@ -97,7 +98,7 @@ fn default_stages() -> Vec<StageConfig> {
             accept: Some(status_is(&["4", "5", "6"])),
             failure: Some(status_is(&["5", "6"])),
             ..StageConfig::new(
-                "action_done",
+                StageKind::ActionDone.name(),
                 "/execute_plan/_action/status",
                 "action_msgs/msg/GoalStatusArray",
                 Correlation::Fifo,

@@ -19,6 +19,7 @@
 
 use super::report::{kpi, BenchReport, Evidence, Profile, Recommendation, Severity, SuiteReport};
 use super::scenario::Suite;
+use crate::stage::StageKind;
 
 /// Default WER target when the scenario sets none.
 pub const DEFAULT_MAX_WER: f64 = 0.15;
@@ -76,9 +77,9 @@ pub fn recommend(report: &BenchReport) -> Vec<Recommendation> {
 
 /// Rules on where the time went: a dominant planner, a saturated (queueing) stage.
 fn profile_rules(r: &mut Rules, p: &Profile) {
-    if let Some(plan) = p.stage("plan") {
+    if let Some(plan) = p.stage(StageKind::Plan.name()) {
         let share = plan.share_p95.unwrap_or(0.0);
-        if p.dominant_p95.as_deref() == Some("plan") && share >= DOMINANT_SHARE {
+        if p.dominant_p95.as_deref() == Some(StageKind::Plan.name()) && share >= DOMINANT_SHARE {
             r.add(
                 "planner_dominates_p95",
                 Severity::Warning,
