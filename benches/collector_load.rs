@@ -599,8 +599,10 @@ fn run_load_schedule(
 /// Starts the Cyclone DDS camera: `frames` 640x480 rgb8 images at 30 Hz, best effort,
 /// stamped when sent, once the collector's reader has matched.
 fn cyclone_camera(domain: u16, frames: usize, subscribers: usize) -> Child {
-    let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/cyclone_peer.py");
-    Command::new("python3")
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let peer = repo.join("tests/peers/cyclone_peer.py");
+    // The project's Python environment (`bash .ci/setup`), as the tests use.
+    Command::new(repo.join(".venv/bin/python3"))
         .arg(peer)
         .args(["publish", "--topic", "/camera/image_raw"])
         .args(["--type", "sensor_msgs/msg/Image", "--image", "640x480"])

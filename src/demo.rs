@@ -88,6 +88,18 @@ pub struct DemoSummary {
     pub benchmark: Option<crate::bench::Finished>,
     /// Why the benchmark run failed, when it did (shared: the summary is cloned).
     pub benchmark_error: Option<Arc<crate::bench::Error>>,
+    /// When the benchmark run began (wall clock since the Unix epoch): commands that
+    /// started earlier are the driver's, later ones the benchmark's.
+    pub benchmark_started: Option<Duration>,
+}
+
+impl DemoSummary {
+    /// Whether command `c` is one the benchmark sent (it started after the benchmark
+    /// began) rather than one the driver spoke.
+    pub fn from_benchmark(&self, c: &CommandLatency) -> bool {
+        self.benchmark_started
+            .is_some_and(|at| c.started.to_duration().is_some_and(|s| s >= at))
+    }
 }
 
 const COMMANDS: &[&str] = &[
@@ -146,7 +158,9 @@ pub async fn run(
         (spoken, stopped_early) = speak_commands(&options, &speak, started, stop.as_mut()).await;
     }
     let mut benchmark = None;
+    let mut benchmark_started = None;
     if let (Some((path, scenario)), false) = (&options.scenario, stopped_early) {
+        benchmark_started = Some(wall_clock());
         let result = run_benchmark(&options, path, scenario, &transport, stop.as_mut()).await;
         benchmark = Some(result.map_err(Arc::new));
     }
@@ -164,6 +178,7 @@ pub async fn run(
     listener.abort();
     let mut summary = summary.lock().unwrap_or_else(|p| p.into_inner()).clone();
     summary.spoken = spoken;
+    summary.benchmark_started = benchmark_started;
     match benchmark {
         Some(Ok(finished)) => summary.benchmark = Some(finished),
         Some(Err(e)) => summary.benchmark_error = Some(e),

@@ -6,6 +6,8 @@
 //! The node runs in-process on the in-process transport: these tests are about delivery,
 //! not DDS (tests/alert_node.rs covers DDS and the binary).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -47,13 +49,13 @@ struct Peer {
 
 impl Peer {
     fn start(script: &str, args: &[&str]) -> Self {
-        let mut child = Command::new("python3")
+        let mut child = common::python()
             .arg(repo().join("tests/peers").join(script))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("python3; run bash .ci/setup");
+            .expect("starting a Python peer");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = mpsc::channel();
@@ -84,14 +86,6 @@ impl Drop for Peer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn require_python_module(module: &str) {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "python3 cannot import {module}; run `bash .ci/setup`");
 }
 
 /// The alert node, in-process, with one rule on end-to-end latency of robot r1.
@@ -223,7 +217,7 @@ fn batch(latency: f64) -> MetricArray {
 
 #[test]
 fn aiosmtpd_receives_the_firing_and_the_resolved_mail() {
-    require_python_module("aiosmtpd");
+    common::require_python_module("aiosmtpd");
     let port = free_port();
     let smtp = Peer::start("smtp_sink.py", &["--port", &port.to_string()]);
     assert_eq!(smtp.next("ready line")["ready"], port);
@@ -270,7 +264,7 @@ fn aiosmtpd_receives_the_firing_and_the_resolved_mail() {
 
 #[test]
 fn starttls_to_a_server_without_it_is_retried_given_up_and_recorded() {
-    require_python_module("aiosmtpd");
+    common::require_python_module("aiosmtpd");
     let port = free_port();
     let smtp = Peer::start("smtp_sink.py", &["--port", &port.to_string()]);
     assert_eq!(smtp.next("ready line")["ready"], port);

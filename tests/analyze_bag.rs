@@ -132,12 +132,12 @@ fn write_bag(dir: &Path, name: &str, plan: &Value) -> (PathBuf, BTreeMap<String,
     let plan_path = dir.join(format!("{name}.json"));
     std::fs::write(&plan_path, plan.to_string()).unwrap();
     let bag = dir.join(name);
-    let out = Command::new("python3")
+    let out = common::python()
         .arg(repo().join("tests/peers/bag_writer.py"))
         .arg(&plan_path)
         .arg(&bag)
         .output()
-        .expect("python3 runs (bash .ci/setup installs rosbags)");
+        .expect("running the bag writer peer");
     assert!(
         out.status.success(),
         "bag_writer.py failed: {}",
@@ -610,7 +610,7 @@ fn the_computed_messages_written_to_mcap_are_read_back_by_rosbags() {
     let analysis = analyse(dir.path(), &bag, "out", true);
     let out = dir.path().join("out_out.mcap");
     assert!(analysis.written.contains(&out));
-    let read = Command::new("python3")
+    let read = common::python()
         .arg(repo().join("tests/peers/bag_reader.py"))
         .arg(&out)
         .output()

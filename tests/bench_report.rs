@@ -148,7 +148,7 @@ fn wer_and_map_agree_with_jiwer_and_pycocotools() {
     let references: Vec<&str> = scenario.commands.iter().map(|c| c.reference()).collect();
     let refs = dir.path().join("references.json");
     std::fs::write(&refs, serde_json::to_string(&references).unwrap()).unwrap();
-    let out = Command::new("python3")
+    let out = common::python()
         .arg(fixtures().join("score_reference.py"))
         .arg(fixtures().join("run_record.json"))
         .arg(&refs)

@@ -17,7 +17,6 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -118,7 +117,7 @@ fn collector_reports_every_command_of_a_cyclone_stack_with_true_stage_latencies(
         ));
 
         let mut stack = {
-            let mut command = Command::new("python3");
+            let mut command = common::python();
             command
                 .arg(repo().join("tests/peers/stack_peer.py"))
                 .arg("--plan")

@@ -19,7 +19,7 @@ mod common;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -236,13 +236,13 @@ impl Peer {
     fn start(dir: &Path, name: &str, args: &[&str]) -> Self {
         let out = dir.join(format!("{name}.out"));
         let err = dir.join(format!("{name}.err"));
-        let child = Command::new("python3")
+        let child = common::python()
             .arg(cyclone_peer())
             .args(args)
             .stdout(File::create(&out).expect("peer stdout file"))
             .stderr(File::create(&err).expect("peer stderr file"))
             .spawn()
-            .expect("python3 must be installed; run `bash .ci/setup`");
+            .expect("starting the Cyclone DDS peer");
         Self {
             child: Some(child),
             out,

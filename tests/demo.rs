@@ -104,7 +104,8 @@ fn the_degraded_demo_measures_every_stage_fires_and_resolves_alerts_and_sends_no
         .args([
             "demo",
             "--duration",
-            "20s",
+            // A bare number is seconds, as ROS parameters are.
+            "20",
             // Ten commands: four or five of them meet the degraded planner (20%-55%).
             "--command-period",
             "2s",
@@ -128,14 +129,27 @@ fn the_degraded_demo_measures_every_stage_fires_and_resolves_alerts_and_sends_no
     assert!(stdout.contains("SIMULATED"), "{stdout}");
     println!("{stdout}");
 
-    // The summary line: spoken N commands; the collector reported M: {...}.
-    let reported: usize = stdout
-        .lines()
-        .find_map(|l| l.split("the collector reported ").nth(1))
-        .and_then(|rest| rest.split(':').next())
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no summary line:\n{stdout}"));
-    assert!(reported >= 4, "{stdout}");
+    // The summary lines: the driver's and the benchmark's commands apart, and each source's
+    // measured commands no more than it spoke ("driver: spoke N commands; the collector
+    // measured M: {...}", "benchmark: spoke N commands (...); the collector measured M").
+    let counts = |prefix: &str| -> (usize, usize) {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` summary line:\n{stdout}"));
+        let number = |after: &str| -> usize {
+            line.split(after)
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no number after `{after}` in {line}"))
+        };
+        (number("spoke "), number("the collector measured "))
+    };
+    let (spoken, reported) = counts("driver: ");
+    assert!(reported >= 4 && reported <= spoken, "{stdout}");
+    let (bench_spoken, bench_reported) = counts("benchmark: ");
+    assert!(bench_reported <= bench_spoken, "{stdout}");
     // Every stage has commands the collector measured through it.
     let succeeded: Vec<&str> = stderr
         .lines()
@@ -365,7 +379,7 @@ fn the_dashboard_renders_the_demo_in_a_terminal_and_attaches_to_its_collector() 
     tmux.run(&["send-keys", "-t", "demo", "q"]);
     let screen = tmux.wait_for("demo", limit, |s| s.contains("DEMO-EXIT="));
     assert!(screen.contains("DEMO-EXIT=0"), "{screen}");
-    assert!(screen.contains("spoken "), "{screen}");
+    assert!(screen.contains("driver: spoke "), "{screen}");
     assert!(
         !screen.contains("Latency per stage"),
         "not restored:\n{screen}"

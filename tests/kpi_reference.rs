@@ -1,6 +1,6 @@
 //! The accuracy KPIs against golden values from the reference Python tools.
 //!
-//! Goldens come from `python3 tests/reference/kpi_golden.py` (jiwer for WER, pycocotools
+//! Goldens come from `.venv/bin/python3 tests/reference/kpi_golden.py` (jiwer for WER, pycocotools
 //! COCOeval for AP/mAP); the generated files are committed so this runs without Python.
 //! Each comparison collects every mismatch into a list so one failure shows them all.
 
@@ -23,7 +23,7 @@ fn fixture(name: &str) -> Value {
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read {}: {e}; run python3 tests/reference/kpi_golden.py",
+            "cannot read {}: {e}; run .venv/bin/python3 tests/reference/kpi_golden.py",
             path.display()
         )
     });

@@ -28,13 +28,13 @@ const ARGUMENTS: [&str; 6] = [
 ];
 
 fn refs() -> Value {
-    let out = Command::new("python3")
+    let out = common::python()
         .arg(repo().join("tests/reference/launch_refs.py"))
         .arg(repo().join("launch/vla_perf.launch.py"))
         .arg(repo().join("launch/vla_perf.launch.xml"))
         .arg(repo().join("Cargo.toml"))
         .output()
-        .expect("python3 must be installed");
+        .expect("running the launch file reader");
     assert!(
         out.status.success(),
         "the launch files do not parse:\n{}",

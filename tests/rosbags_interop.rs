@@ -11,9 +11,10 @@
 //! `golden_cdr_fixtures_decode_and_encode_identically` checks without Python. Regenerate
 //! them with `VLA_PERF_BLESS=1 cargo test --test rosbags_interop`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_value::Value;
 use vla_perf::msg::action_msgs::{GoalInfo, GoalStatus, GoalStatusArray};
@@ -486,13 +487,13 @@ fn golden_dir() -> PathBuf {
 }
 
 fn require_rosbags() {
-    let probe = Command::new("python3")
+    let probe = common::python()
         .args(["-c", "import rosbags.typesys, numpy"])
         .output();
     match probe {
         Ok(out) if out.status.success() => {}
         Ok(out) => panic!(
-            "python3 cannot import rosbags ({}); run `bash .ci/setup` to install it",
+            "the project's Python cannot import rosbags ({}); run `bash .ci/setup` to install it",
             String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .last()
@@ -599,7 +600,7 @@ fn rosbags_reads_what_rust_writes_and_rust_reads_what_rosbags_writes() {
     let dir = tempfile::tempdir().unwrap();
     write_inputs(dir.path(), &cases);
 
-    let output = Command::new("python3")
+    let output = common::python()
         .arg(repo().join("tests/peers/rosbags_peer.py"))
         .arg(dir.path())
         .output()

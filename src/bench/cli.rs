@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long, value_name = "FRACTION")]
     pub noise: Option<f64>,
     /// Continuous mode: run again this often (`10m`, `1h`), until stopped or --runs.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = crate::config::duration::parse_duration)]
     pub every: Option<Duration>,
     /// Stop after this many runs (continuous mode).
     #[arg(long)]
@@ -97,7 +97,7 @@ impl Args {
         if self.every.is_none() {
             if let Some(v) = get("every") {
                 self.every = Some(
-                    humantime::parse_duration(v)
+                    crate::config::duration::parse_duration(v)
                         .map_err(|e| anyhow::anyhow!("parameter every: `{v}`: {e}"))?,
                 );
             }

@@ -38,7 +38,7 @@ struct Args {
     #[arg(long)]
     history: Option<PathBuf>,
     /// How often rules are evaluated (`1s`, `500ms`) [default: 1s].
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = vla_perf::config::duration::parse_duration)]
     evaluation_period: Option<Duration>,
     /// Arguments after `--ros-args` (passed by `ros2 run` / `ros2 launch`).
     #[arg(long = "ros-args", num_args = 0.., allow_hyphen_values = true)]

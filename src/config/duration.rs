@@ -7,13 +7,18 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-/// Parses a humantime duration string; the error says what a config author can write.
+/// Parses a duration: a plain number of seconds (`40`, `0.5`, as ROS parameters give them)
+/// or a humantime string (`250ms`, `1m 30s`); the error says what a config author can write.
+/// Every command-line duration and every duration in configuration goes through here.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     if trimmed.starts_with('-') {
         return Err(format!(
             "negative duration `{trimmed}`; durations must be >= 0"
         ));
+    }
+    if let Ok(secs) = trimmed.parse::<f64>() {
+        return from_secs(secs).map_err(|e| format!("invalid duration `{trimmed}`: {e}"));
     }
     humantime::parse_duration(trimmed).map_err(|e| {
         format!("invalid duration `{trimmed}`: {e} (write e.g. `250ms`, `5s`, `1m 30s`, or a plain number of seconds)")
@@ -114,8 +119,15 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_number_is_seconds() {
+        assert_eq!(parse_duration("40"), Ok(Duration::from_secs(40)));
+        assert_eq!(parse_duration(" 0.25 "), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("-3").unwrap_err().contains("negative"));
+    }
+
+    #[test]
     fn malformed_duration_strings_are_rejected_with_a_reason() {
-        for bad in ["", "5 parsecs", "5", "fast", "1.2.3s"] {
+        for bad in ["", "5 parsecs", "fast", "1.2.3s", "nan", "inf"] {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.contains("invalid duration"), "{bad:?}: {err}");
         }

@@ -11,8 +11,12 @@
 #![allow(dead_code)]
 
 pub mod fault;
+pub mod python;
 pub mod sim_truth;
 pub mod stack_peer;
+
+#[allow(unused_imports)] // not every test binary uses both
+pub use python::{python, require_python_module};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -77,7 +81,7 @@ fn reexec_in(
             .env(INSIDE, "1")
             .envs(env.iter().copied())
             .output()
-            .expect("unshare (util-linux) must be installed");
+            .expect("unshare is missing: install util-linux (`bash .ci/setup` does)");
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         if output.status.success() && stdout.contains("1 passed") {
@@ -90,7 +94,11 @@ fn reexec_in(
         }
         last_error = format!("unshare {flags:?}: {stderr}");
     }
-    panic!("cannot create a private namespace for {name}: {last_error}");
+    panic!(
+        "cannot create a private network namespace for {name} (run the tests as root, or \
+         allow unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1): \
+         {last_error}"
+    );
 }
 
 /// The repository root.
@@ -110,15 +118,15 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Starts `python3 tests/peers/cyclone_peer.py ARGS`.
+    /// Starts `tests/peers/cyclone_peer.py ARGS` with the project's Python.
     pub fn cyclone(args: &[&str]) -> Self {
-        let child = Command::new("python3")
+        let child = python()
             .arg(cyclone_peer())
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("python3 must be installed; run `bash .ci/setup`");
+            .expect("starting the Cyclone DDS peer");
         Self {
             child: Some(child),
             what: args.join(" "),
@@ -170,19 +178,6 @@ impl Drop for Peer {
             let _ = child.wait();
         }
     }
-}
-
-/// Fails with a helpful message unless the Python peers' packages are importable.
-pub fn require_python_module(module: &str) {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "python3 cannot import {module}; run `bash .ci/setup` to install the test peers"
-    );
 }
 
 /// A message as the Cyclone peer prints it: fields by name, non-finite floats as strings.
@@ -269,7 +264,7 @@ pub fn stack_peer_config(settings: &str, rest: &str) -> String {
 /// Asserts that an XML parser nobody here wrote (Python's) finds an `svg` root in the SVG
 /// namespace in each file.
 pub fn assert_svgs_parse(files: &[PathBuf]) {
-    let parsed = Command::new("python3")
+    let parsed = python()
         .args([
             "-c",
             "import sys, xml.etree.ElementTree as E\n\
@@ -278,7 +273,7 @@ pub fn assert_svgs_parse(files: &[PathBuf]) {
         ])
         .args(files)
         .output()
-        .expect("python3");
+        .expect("running the project's Python");
     assert!(
         parsed.status.success(),
         "{}",

@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
     /// How far out of log-time order a message may be stored and still be put back in order.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = vla_perf::config::duration::parse_duration)]
     reorder_window: Duration,
     /// Skip verifying MCAP chunk checksums: faster, but garbage inside a chunk goes unnoticed.
     #[arg(long)]

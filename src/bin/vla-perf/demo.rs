@@ -16,10 +16,10 @@ const DEFAULT_ALERTS: &str = include_str!("../../../config/alerts.yaml");
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// How long commands are spoken (`60s`, `2m`).
-    #[arg(long, default_value = "40s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "40s", value_parser = vla_perf::config::duration::parse_duration)]
     duration: Duration,
     /// One command this often.
-    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "3s", value_parser = vla_perf::config::duration::parse_duration)]
     command_period: Duration,
     /// Make the simulated planner slow and the vision heavy for the middle of the run
     /// (20% to 55% of --duration), to watch alerts fire and resolve.
@@ -191,20 +191,51 @@ fn demo_options(args: &Args) -> anyhow::Result<DemoOptions> {
     })
 }
 
-/// Commands by outcome, the median end-to-end latency and the alert state changes.
+/// Commands by outcome (the driver's and the benchmark's apart), the median end-to-end
+/// latency and the alert state changes.
 fn print_summary(summary: &vla_perf::demo::DemoSummary, args: &Args) {
-    let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
-    for c in &summary.commands {
-        *outcomes
-            .entry(CommandLatency::outcome_name(c.outcome))
-            .or_default() += 1;
-    }
+    // The benchmark's warm-up commands (ids `w1`, `w2`, ...: until the stack answers) are
+    // counted apart from its measured ones.
+    let warm_up = |c: &CommandLatency| {
+        let id = c.command_id.as_bytes();
+        id.len() > 1 && id[0] == b'w' && id[1..].iter().all(u8::is_ascii_digit)
+    };
+    let outcomes = |benchmark: bool| {
+        let mut by = std::collections::BTreeMap::<&str, usize>::new();
+        let mine = |c: &&CommandLatency| summary.from_benchmark(c) == benchmark && !warm_up(c);
+        for c in summary.commands.iter().filter(mine) {
+            *by.entry(CommandLatency::outcome_name(c.outcome))
+                .or_default() += 1;
+        }
+        let total: usize = by.values().sum();
+        (total, by)
+    };
+    let (driver, driver_outcomes) = outcomes(false);
     println!(
-        "spoken {} commands; the collector reported {}: {:?}",
-        summary.spoken,
-        summary.commands.len(),
-        outcomes
+        "driver: spoke {} commands; the collector measured {driver}: {driver_outcomes:?}",
+        summary.spoken
     );
+    if let Some(bench) = &summary.benchmark {
+        // Only suites that speak on the voice topic reach the collector's pipeline; the
+        // others send transcripts, plans or images to a later stage, or images only.
+        let sent = |spoken: bool| -> u64 {
+            bench
+                .report
+                .suites
+                .iter()
+                .filter(|s| s.suite.starts_at_voice() == spoken)
+                .map(|s| s.commands_sent)
+                .sum()
+        };
+        let (measured, bench_outcomes) = outcomes(true);
+        let warm = summary.commands.iter().filter(|c| warm_up(c)).count();
+        println!(
+            "benchmark: spoke {} commands (and sent {} inputs to later stages); the collector \
+             measured {measured}: {bench_outcomes:?} (and {warm} warm-up)",
+            sent(true),
+            sent(false)
+        );
+    }
     let mut e2e: Vec<f64> = summary
         .commands
         .iter()

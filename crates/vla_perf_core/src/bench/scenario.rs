@@ -36,6 +36,12 @@ impl Suite {
             Suite::EndToEnd => "end_to_end",
         }
     }
+
+    /// Whether the suite speaks its commands on the voice topic (the others type the
+    /// transcript, send the plan, or send images).
+    pub fn starts_at_voice(self) -> bool {
+        matches!(self, Suite::VoiceProcessing | Suite::EndToEnd)
+    }
 }
 
 /// One spoken (or typed) command and what it should lead to.
