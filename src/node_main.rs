@@ -1,7 +1,7 @@
 //! What every node binary does the same way: logging, ROS arguments, shutdown signals.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A future that resolves when the process is asked to stop: SIGINT (Ctrl-C, the first
 /// signal `ros2 launch` sends) or SIGTERM (its escalation, and what service managers send).
@@ -213,9 +213,41 @@ impl crate::transport::Transport for NoBackend {
 }
 
 /// A malformed `--ros-args` list or parameters file; the message names the file and key.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("--ros-args: {0}")]
-pub struct RosArgsError(String);
+#[derive(Debug, thiserror::Error)]
+pub enum RosArgsError {
+    /// An argument or a parameters file's content is not what ROS 2 expects.
+    #[error("--ros-args: {0}")]
+    Invalid(String),
+    /// A parameters file could not be read.
+    #[error("--ros-args: --params-file {}: {source}", path.display())]
+    ReadParamsFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A parameters file is not YAML.
+    #[error("--ros-args: --params-file {}: {source}", path.display())]
+    ParseParamsFile {
+        /// The file.
+        path: PathBuf,
+        /// What the YAML parser said.
+        #[source]
+        source: serde_yaml::Error,
+    },
+    /// A parameter's value is not of the type the node reads it as.
+    #[error("--ros-args: parameter {name}:={value}: {source}")]
+    Parameter {
+        /// The parameter.
+        name: String,
+        /// Its value, as written.
+        value: String,
+        /// Why it does not parse.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
 
 /// The parameters of the arguments after `--ros-args` (what `ros2 run` and `ros2 launch`
 /// pass) for a node that does not know its own name: `--params-file` sections for `/**`
@@ -262,16 +294,18 @@ pub fn node_parameters(
         match arg.as_str() {
             "-p" | "--param" => {
                 let Some(pair) = it.next() else {
-                    return Err(RosArgsError(format!("{arg} needs name:=value")));
+                    return Err(RosArgsError::Invalid(format!("{arg} needs name:=value")));
                 };
                 let Some((name, value)) = pair.split_once(":=") else {
-                    return Err(RosArgsError(format!("{arg} {pair}: expected name:=value")));
+                    return Err(RosArgsError::Invalid(format!(
+                        "{arg} {pair}: expected name:=value"
+                    )));
                 };
                 params.insert(name.to_owned(), value.to_owned());
             }
             "--params-file" => {
                 let Some(file) = it.next() else {
-                    return Err(RosArgsError(format!("{arg} needs a file")));
+                    return Err(RosArgsError::Invalid(format!("{arg} needs a file")));
                 };
                 params_file(Path::new(file), &name, &full, &mut params)?;
             }
@@ -304,12 +338,17 @@ fn params_file(
     params: &mut BTreeMap<String, String>,
 ) -> Result<(), RosArgsError> {
     let file = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| RosArgsError(format!("--params-file {file}: {e}")))?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text)
-        .map_err(|e| RosArgsError(format!("--params-file {file}: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|source| RosArgsError::ReadParamsFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|source| RosArgsError::ParseParamsFile {
+            path: path.to_owned(),
+            source,
+        })?;
     let serde_yaml::Value::Mapping(top) = doc else {
-        return Err(RosArgsError(format!(
+        return Err(RosArgsError::Invalid(format!(
             "--params-file {file}: expected a map of node names to `ros__parameters:`"
         )));
     };
@@ -333,7 +372,7 @@ fn collect_sections<'y>(
 ) -> Result<(), RosArgsError> {
     for (key, value) in map {
         let Some(key) = key.as_str() else {
-            return Err(RosArgsError(format!(
+            return Err(RosArgsError::Invalid(format!(
                 "--params-file {file}: node key {key:?} under `{prefix}` is not a name"
             )));
         };
@@ -346,14 +385,14 @@ fn collect_sections<'y>(
             ),
         };
         let Some(inner) = value.as_mapping() else {
-            return Err(RosArgsError(format!(
+            return Err(RosArgsError::Invalid(format!(
                 "--params-file {file}: `{joined}` must hold `ros__parameters:`"
             )));
         };
         match inner.get("ros__parameters") {
             Some(serde_yaml::Value::Mapping(values)) => out.push((joined, values)),
             Some(_) => {
-                return Err(RosArgsError(format!(
+                return Err(RosArgsError::Invalid(format!(
                     "--params-file {file}: `{joined}.ros__parameters` must be a map"
                 )))
             }
@@ -378,7 +417,7 @@ fn flatten(
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             other => {
-                return Err(RosArgsError(format!(
+                return Err(RosArgsError::Invalid(format!(
                     "--params-file {file}: `{node}`: parameter name {other:?} is not a name"
                 )))
             }
@@ -396,12 +435,12 @@ fn flatten(
                 continue;
             }
             Value::Null => {
-                return Err(RosArgsError(format!(
+                return Err(RosArgsError::Invalid(format!(
                     "--params-file {file}: `{node}.ros__parameters.{name}` has no value"
                 )))
             }
             Value::Sequence(_) | Value::Tagged(_) => {
-                return Err(RosArgsError(format!(
+                return Err(RosArgsError::Invalid(format!(
                     "--params-file {file}: `{node}.ros__parameters.{name}`: only scalar \
                      values (bool, integer, double, string) are supported"
                 )))
@@ -418,13 +457,16 @@ pub fn parameter<T: std::str::FromStr>(
     name: &str,
 ) -> Result<Option<T>, RosArgsError>
 where
-    T::Err: std::fmt::Display,
+    T::Err: std::error::Error + Send + Sync + 'static,
 {
     params
         .get(name)
         .map(|v| {
-            v.parse::<T>()
-                .map_err(|e| RosArgsError(format!("parameter {name}:={v}: {e}")))
+            v.parse::<T>().map_err(|e| RosArgsError::Parameter {
+                name: name.to_owned(),
+                value: v.clone(),
+                source: Box::new(e),
+            })
         })
         .transpose()
 }
@@ -565,8 +607,8 @@ collector:
         // Without a name only `/**` applies.
         let p = ros_parameters(&args(&format!("--params-file {f}"))).unwrap();
         assert_eq!(p.keys().collect::<Vec<_>>(), ["config", "use_sim_time"]);
-        assert_eq!(parameter::<bool>(&p, "use_sim_time"), Ok(Some(false)));
-        assert_eq!(parameter::<u32>(&p, "missing"), Ok(None));
+        assert_eq!(parameter::<bool>(&p, "use_sim_time").unwrap(), Some(false));
+        assert_eq!(parameter::<u32>(&p, "missing").unwrap(), None);
         let e = parameter::<u32>(&p, "config").unwrap_err().to_string();
         assert!(e.contains("config:=/all.yaml"), "{e}");
     }

@@ -44,7 +44,40 @@ const VALUE_TAGS: &[(Metric, &str)] = &[(Metric::SloCompliance, "met")];
 
 /// The observations in one metric batch received at `at`.
 pub fn from_metric_array(array: &MetricArray, at: Duration) -> Vec<Observation> {
-    // (name, tags) -> (window, summary): keep the shortest sliding window.
+    let mut out = Vec::new();
+    let mut outcomes: BTreeMap<String, f64> = BTreeMap::new();
+    let mut robot_tags: Labels = Labels::new();
+    for ((name, tags), (_, summary)) in shortest_windows(array) {
+        let stats = stats_of(summary);
+        let metric = Metric::parse(&name);
+        if metric == Some(Metric::Commands) {
+            if let Some(outcome) = summary.tags.iter().find(|kv| kv.key == "outcome") {
+                outcomes.insert(outcome.value.clone(), summary.mean);
+                robot_tags = tags
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "outcome")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+            }
+        }
+        for alias in metric.map_or(&[][..], |m| m.spec().aliases) {
+            push(
+                &mut out,
+                alias.name,
+                tags.clone(),
+                at,
+                scaled(stats, alias.scale),
+            );
+        }
+        push(&mut out, &name, tags, at, stats);
+    }
+    outcome_rates(&mut out, &outcomes, robot_tags, at);
+    out
+}
+
+/// The summaries of a batch that carry data, one per series: (name, tags without value
+/// tags, with the robot id) -> (window, summary), keeping the shortest sliding window.
+fn shortest_windows(array: &MetricArray) -> BTreeMap<(String, Labels), (f64, &MetricSummary)> {
     let mut chosen: BTreeMap<(String, Labels), (f64, &MetricSummary)> = BTreeMap::new();
     for summary in &array.metrics {
         if summary.count == 0 || !summary.window.is_finite() || summary.window < 0.0 {
@@ -79,52 +112,35 @@ pub fn from_metric_array(array: &MetricArray, at: Duration) -> Vec<Observation> 
             }
         }
     }
-    let mut out = Vec::new();
-    let mut outcomes: BTreeMap<String, f64> = BTreeMap::new();
-    let mut robot_tags: Labels = Labels::new();
-    for ((name, tags), (_, summary)) in chosen {
-        let stats = stats_of(summary);
-        let metric = Metric::parse(&name);
-        if metric == Some(Metric::Commands) {
-            if let Some(outcome) = summary.tags.iter().find(|kv| kv.key == "outcome") {
-                outcomes.insert(outcome.value.clone(), summary.mean);
-                robot_tags = tags
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "outcome")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-            }
-        }
-        for alias in metric.map_or(&[][..], |m| m.spec().aliases) {
-            push(
-                &mut out,
-                alias.name,
-                tags.clone(),
-                at,
-                scaled(stats, alias.scale),
-            );
-        }
-        push(&mut out, &name, tags, at, stats);
-    }
+    chosen
+}
+
+/// The timeout and error rates: the shares of timed-out and failed commands among the
+/// counts per outcome, when there are any.
+fn outcome_rates(
+    out: &mut Vec<Observation>,
+    outcomes: &BTreeMap<String, f64>,
+    robot_tags: Labels,
+    at: Duration,
+) {
     let total: f64 = outcomes.values().sum();
     if total > 0.0 && total.is_finite() {
         let share = |outcome: &str| outcomes.get(outcome).copied().unwrap_or(0.0) / total;
         push(
-            &mut out,
+            out,
             Metric::TimeoutRate.name(),
             robot_tags.clone(),
             at,
             Stats::scalar(share(Outcome::TimedOut.as_str())),
         );
         push(
-            &mut out,
+            out,
             Metric::ErrorRate.name(),
             robot_tags,
             at,
             Stats::scalar(share(Outcome::Failed.as_str())),
         );
     }
-    out
 }
 
 /// The observations in one resource sample received at `at`.

@@ -14,17 +14,49 @@ use crate::core::bench::{ImageSetTruth, TruthImage, TruthObject};
 
 /// A scenario file that cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {field}: {message}", path.display())]
+#[error("{}: {field}: {message}{}", path.display(), cause(source))]
 pub struct AssetError {
     /// The file at fault (the scenario itself when the reference is wrong).
     pub path: PathBuf,
     /// The scenario field or JSON path, e.g. `scenario.commands[1].audio`.
     pub field: String,
-    /// What is wrong, with the offending value.
+    /// What is wrong, with the offending value (the underlying error's text follows it in
+    /// the error's display).
     pub message: String,
+    /// The error of the reader (file system, WAV, PNG or JSON decoder) behind it, if any.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl AssetError {
+    /// An error of `path` at `field` saying `message`, without an underlying error.
+    fn new(path: &Path, field: &str, message: String) -> Self {
+        Self {
+            path: path.to_owned(),
+            field: field.to_owned(),
+            message,
+            source: None,
+        }
+    }
+
+    /// This error, caused by `source`.
+    fn caused_by(self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            source: Some(Box::new(source)),
+            ..self
+        }
+    }
 }
 
 type Result<T> = std::result::Result<T, AssetError>;
+
+/// `: <source>` after the message, where there is a source.
+fn cause(source: &Option<Box<dyn std::error::Error + Send + Sync>>) -> String {
+    source
+        .as_ref()
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default()
+}
 
 /// A recorded command, as 16-bit samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,24 +132,16 @@ pub fn load(scenario: &Scenario, base: &Path, with_images: bool) -> Result<Asset
     Ok(assets)
 }
 
-fn missing(path: &Path, field: &str, what: &str, e: &std::io::Error) -> AssetError {
-    AssetError {
-        path: path.to_owned(),
-        field: field.to_owned(),
-        message: format!("cannot open the {what}: {e}"),
-    }
+fn missing(path: &Path, field: &str, what: &str, e: std::io::Error) -> AssetError {
+    AssetError::new(path, field, format!("cannot open the {what}")).caused_by(e)
 }
 
 /// Reads a WAV file into 16-bit samples (8/24/32-bit integer and 32-bit float converted).
 pub fn load_wav(path: &Path, field: &str) -> Result<Clip> {
-    let bad = |message: String| AssetError {
-        path: path.to_owned(),
-        field: field.to_owned(),
-        message,
-    };
-    let file = File::open(path).map_err(|e| missing(path, field, "audio file", &e))?;
+    let bad = |message: String| AssetError::new(path, field, message);
+    let file = File::open(path).map_err(|e| missing(path, field, "audio file", e))?;
     let reader = hound::WavReader::new(BufReader::new(file))
-        .map_err(|e| bad(format!("not a readable WAV file: {e}")))?;
+        .map_err(|e| bad("not a readable WAV file".into()).caused_by(e))?;
     let spec = reader.spec();
     if spec.channels == 0 || spec.sample_rate == 0 {
         return Err(bad(format!(
@@ -143,7 +167,7 @@ pub fn load_wav(path: &Path, field: &str) -> Result<Clip> {
             .map(|s| s.map(|v| (v.clamp(-1.0, 1.0) * f32::from(i16::MAX)) as i16))
             .collect(),
     };
-    let samples = samples.map_err(|e| bad(format!("damaged WAV data: {e}")))?;
+    let samples = samples.map_err(|e| bad("damaged WAV data".into()).caused_by(e))?;
     if samples.is_empty() {
         return Err(bad("the WAV file holds no samples".into()));
     }
@@ -189,27 +213,14 @@ struct CocoCategory {
 
 // Long: reads a COCO file and checks each part against the image folder, with positioned errors.
 fn load_set(name: &str, directory: &Path, annotations: &Path, field: &str) -> Result<LoadedSet> {
-    let at = |json_path: String, message: String| AssetError {
-        path: annotations.to_owned(),
-        field: json_path,
-        message,
-    };
-    let file = File::open(annotations).map_err(|e| {
-        missing(
-            annotations,
-            &format!("{field}.annotations"),
-            "COCO file",
-            &e,
-        )
-    })?;
+    let at = |json_path: String, message: String| AssetError::new(annotations, &json_path, message);
+    let file = File::open(annotations)
+        .map_err(|e| missing(annotations, &format!("{field}.annotations"), "COCO file", e))?;
     let coco: CocoFile = serde_path_to_error::deserialize(
         &mut serde_json::Deserializer::from_reader(BufReader::new(file)),
     )
     .map_err(|e| {
-        at(
-            e.path().to_string(),
-            format!("not a COCO annotation file: {}", e.inner()),
-        )
+        at(e.path().to_string(), "not a COCO annotation file".into()).caused_by(e.into_inner())
     })?;
     if coco.images.is_empty() {
         return Err(at("images".into(), "no images listed".into()));
@@ -329,25 +340,21 @@ fn load_set(name: &str, directory: &Path, annotations: &Path, field: &str) -> Re
 
 /// Reads a PNG into `rgb8` (colour, alpha dropped) or `mono8` (grey), 8 bits per channel.
 pub fn load_png(path: &Path, id: u64, field: &str) -> Result<LoadedImage> {
-    let bad = |message: String| AssetError {
-        path: path.to_owned(),
-        field: field.to_owned(),
-        message,
-    };
-    let file = File::open(path).map_err(|e| missing(path, field, "image", &e))?;
+    let bad = |message: String| AssetError::new(path, field, message);
+    let file = File::open(path).map_err(|e| missing(path, field, "image", e))?;
     let mut decoder = png::Decoder::new(BufReader::new(file));
     // Palettes expand to RGB, 16-bit samples strip to 8.
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = decoder
         .read_info()
-        .map_err(|e| bad(format!("not a readable PNG image: {e}")))?;
+        .map_err(|e| bad("not a readable PNG image".into()).caused_by(e))?;
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| bad("image too large".into()))?;
     let mut buf = vec![0; size];
     let info = reader
         .next_frame(&mut buf)
-        .map_err(|e| bad(format!("damaged PNG data: {e}")))?;
+        .map_err(|e| bad("damaged PNG data".into()).caused_by(e))?;
     buf.truncate(info.buffer_size());
     let (width, height) = (info.width, info.height);
     let (encoding, data) = match info.color_type {

@@ -45,9 +45,9 @@ use crate::transport::{
 /// Why the collector could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The configuration does not make a working pipeline.
-    #[error("configuration: {0}")]
-    Config(String),
+    /// The resource sampler could not be set up.
+    #[error("configuration: resources: {0}")]
+    Resources(#[source] crate::resources::ResourceError),
     /// The pipeline could not be built.
     #[error(transparent)]
     Pipeline(#[from] ConfigError),
@@ -303,8 +303,7 @@ fn spawn_resource_sampler(
         processes: config.resources.processes.clone(),
         gpu: config.resources.gpu,
     };
-    let mut sampler =
-        ResourceSampler::new(options).map_err(|e| Error::Config(format!("resources: {e}")))?;
+    let mut sampler = ResourceSampler::new(options).map_err(Error::Resources)?;
     let publisher =
         Publisher::<ResourceUsage>::new(node, &format!("{ns}/resources"), Qos::reliable(10))?;
     let diagnostics = Publisher::<DiagnosticArray>::new(node, "/diagnostics", Qos::reliable(10))?;

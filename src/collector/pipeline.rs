@@ -5,16 +5,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::inputs::{Extracted, Payload, StageInput};
+use super::inputs::{Extracted, InputError, Payload, StageInput};
 use super::signals::{GoalOutcomes, StageOutcomes};
 use crate::config::{CollectorConfig, WatchedTopic};
-use crate::core::ingest::{Recorder, RecorderConfig};
+use crate::core::ingest::{self, Recorder, RecorderConfig};
 use crate::core::metric::Metric;
 use crate::core::stage::StageKind;
-use crate::core::stats::{Distribution, DistributionConfig, RateMeter};
+use crate::core::stats::{Distribution, DistributionConfig, Error as StatsError, RateMeter};
 use crate::core::stats::{Slo, StatsConfig, Window};
 use crate::core::timeline::{CompletedCommand, Outcome};
-use crate::core::topic_health::{TopicHealth, TopicHealthConfig, TopicSnapshot};
+use crate::core::topic_health::{self, TopicHealth, TopicHealthConfig, TopicSnapshot};
 use crate::msg::action_msgs::GoalStatusArray;
 use crate::msg::audio_common_msgs::{self, AudioChunk};
 use crate::msg::builtin_interfaces::Time;
@@ -28,8 +28,46 @@ const UNDERSTANDING_STAGE: StageKind = StageKind::Plan;
 
 /// Why a pipeline could not be built from its configuration.
 #[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    /// A watched topic's health statistics cannot be set up.
+    #[error("configuration: topic {topic}: {source}")]
+    TopicHealth {
+        /// The topic.
+        topic: String,
+        /// What the core said.
+        #[source]
+        source: topic_health::Error,
+    },
+    /// A watched topic's rate meter (audio samples, action goals, stamps) cannot be set up.
+    #[error("configuration: topic {topic}: {source}")]
+    TopicRate {
+        /// The topic.
+        topic: String,
+        /// What the core said.
+        #[source]
+        source: StatsError,
+    },
+    /// An audio topic's sample format has no known frame size.
+    #[error("configuration: topic {topic}: audio sample format {sample_format:?}")]
+    AudioFormat {
+        /// The topic.
+        topic: String,
+        /// The configured sample format.
+        sample_format: String,
+    },
+    /// A stage's input (correlation key, JSON paths) cannot be built.
+    #[error("configuration: {0}")]
+    Stage(#[source] InputError),
+    /// The SLO is not a valid one.
+    #[error("configuration: slo: {0}")]
+    Slo(#[source] StatsError),
+    /// The core recorder (tracker, latency statistics) cannot be set up.
+    #[error("configuration: {0}")]
+    Recorder(#[source] ingest::Error),
+    /// The confidence statistics cannot be set up.
+    #[error("configuration: confidence statistics: {0}")]
+    Confidence(#[source] StatsError),
+}
 
 /// A message of one watched topic, decoded as far as its type requires.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,42 +207,7 @@ pub struct Pipeline {
 impl Pipeline {
     /// Builds the pipeline `config` describes.
     pub fn new(config: &CollectorConfig) -> Result<Self, ConfigError> {
-        // Stages sharing a topic share it; extra watched topics only feed topic health.
-        let mut topics: Vec<WatchedTopic> = Vec::new();
-        let mut stage_topic = Vec::new();
-        let watched = config.stages.iter().map(|s| WatchedTopic {
-            topic: s.topic.clone(),
-            msg_type: s.msg_type.clone(),
-            expected_rate_hz: s.expected_rate_hz,
-            stale_after: None,
-            audio: None,
-            stamped: None,
-            qos: s.qos.clone(),
-            qos_depth: s.qos_depth,
-        });
-        for (i, topic) in watched.chain(config.topics.iter().cloned()).enumerate() {
-            let index = match topics.iter().position(|t| t.topic == topic.topic) {
-                Some(index) => {
-                    // A topic listed again (a stage's topic under `topics:`) adds what
-                    // the first mention left unset.
-                    let known = &mut topics[index];
-                    known.expected_rate_hz = known.expected_rate_hz.or(topic.expected_rate_hz);
-                    known.stale_after = known.stale_after.or(topic.stale_after);
-                    known.audio = known.audio.take().or(topic.audio);
-                    known.stamped = known.stamped.or(topic.stamped);
-                    known.qos = known.qos.take().or(topic.qos);
-                    known.qos_depth = known.qos_depth.or(topic.qos_depth);
-                    index
-                }
-                None => {
-                    topics.push(topic);
-                    topics.len() - 1
-                }
-            };
-            if i < config.stages.len() {
-                stage_topic.push(index);
-            }
-        }
+        let (topics, stage_topic) = merge_topics(config);
         let window = config
             .windows
             .first()
@@ -219,74 +222,33 @@ impl Pipeline {
                     stale_after: t.stale_after,
                     ..TopicHealthConfig::default()
                 })
-                .map_err(|e| ConfigError(format!("topic {}: {e}", t.topic)))
+                .map_err(|source| ConfigError::TopicHealth {
+                    topic: t.topic.clone(),
+                    source,
+                })
             })
             .collect::<Result<_, _>>()?;
         let audio = topics
             .iter()
-            .map(|t| match t.audio_format() {
-                None => Ok(None),
-                Some(format) => {
-                    let frame = format.frame_bytes().filter(|b| *b > 0).ok_or_else(|| {
-                        ConfigError(format!(
-                            "topic {}: audio sample format {:?}",
-                            t.topic, format.sample_format
-                        ))
-                    })?;
-                    let meter = RateMeter::new(window, 10)
-                        .map_err(|e| ConfigError(format!("topic {}: {e}", t.topic)))?;
-                    Ok(Some((frame, meter)))
-                }
-            })
-            .collect::<Result<_, ConfigError>>()?;
+            .map(|t| audio_meter(t, window))
+            .collect::<Result<_, _>>()?;
         let inputs = config
             .stages
             .iter()
             .enumerate()
-            .map(|(i, stage)| StageInput::new(i, stage).map_err(|e| ConfigError(e.to_string())))
+            .map(|(i, stage)| StageInput::new(i, stage).map_err(ConfigError::Stage))
             .collect::<Result<_, _>>()?;
-        let slo = Slo::new(config.slo.threshold, config.slo.target)
-            .map_err(|e| ConfigError(format!("slo: {e}")))?;
-        let recorder = Recorder::new(RecorderConfig {
-            tracker: config.tracker_config(),
-            stats: StatsConfig {
-                windows: config.windows.clone(),
-                significant_digits: config.significant_digits,
-                ..StatsConfig::default()
-            },
-            slo,
-        })
-        .map_err(|e| ConfigError(e.to_string()))?;
-        let mut cfg = DistributionConfig::with_range(0.001, 1.0);
-        cfg.windows = config.windows.clone();
-        let confidence = config
-            .stages
-            .iter()
-            .map(|_| Distribution::new(&cfg))
-            .collect::<Result<_, _>>()
-            .map_err(|e| ConfigError(format!("confidence statistics: {e}")))?;
         let signals = Signals {
             outcomes: StageOutcomes::new(config.stages.len()),
-            confidence,
+            confidence: confidence_statistics(config)?,
             goals: topics
                 .iter()
-                .map(|t| {
-                    if t.msg_type != GoalStatusArray::TYPE_NAME {
-                        return Ok(None);
-                    }
-                    let meter = RateMeter::new(window, 10)
-                        .map_err(|e| ConfigError(format!("topic {}: {e}", t.topic)))?;
-                    Ok(Some((GoalOutcomes::default(), meter)))
-                })
-                .collect::<Result<_, ConfigError>>()?,
+                .map(|t| goal_meter(t, window))
+                .collect::<Result<_, _>>()?,
         };
         let stamp_rate = topics
             .iter()
-            .map(|t| {
-                RateMeter::new(window, 10)
-                    .map(|m| (m, Duration::ZERO))
-                    .map_err(|e| ConfigError(format!("topic {}: {e}", t.topic)))
-            })
+            .map(|t| Ok((rate_meter(t, window)?, Duration::ZERO)))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             robot_id: config.robot_id.clone(),
@@ -298,7 +260,7 @@ impl Pipeline {
             audio,
             stamp_rate,
             inputs,
-            recorder,
+            recorder: recorder(config)?,
             signals,
             sides: vec![StageSide::default(); config.stages.len()],
             clock_steps: 0,
@@ -511,37 +473,52 @@ impl Pipeline {
     /// compliance, accuracy signals, command rate and counts, correlation anomalies; and a
     /// diagnostic status per stage.
     pub fn metrics(&self, now: Duration) -> Batch {
-        let recorder = &self.recorder;
         let mut metrics = Vec::new();
-        let windows: Vec<Window> = std::iter::once(Window::Cumulative)
-            .chain(self.windows.iter().map(|w| Window::Sliding(*w)))
-            .collect();
-        for window in &windows {
+        self.latency(&mut metrics, now);
+        self.accuracy(&mut metrics, now);
+        self.commands(&mut metrics, now);
+        self.anomalies(&mut metrics);
+        Batch {
+            metrics,
+            status: self.stage_statuses(now),
+        }
+    }
+
+    /// Per window (cumulative first): stage and end-to-end latency, SLO compliance.
+    fn latency(&self, metrics: &mut Vec<MetricSummary>, now: Duration) {
+        let recorder = &self.recorder;
+        let windows = std::iter::once(Window::Cumulative)
+            .chain(self.windows.iter().map(|w| Window::Sliding(*w)));
+        for window in windows {
             for (i, name) in self.stage_names.iter().enumerate().skip(1) {
                 if let Some(stats) = recorder.stage_latency(i) {
                     metrics.push(MetricSummary::of(
                         Metric::StageLatency,
-                        *window,
-                        stats.summary(now, *window),
+                        window,
+                        stats.summary(now, window),
                         vec![tag("stage", name)],
                     ));
                 }
             }
             metrics.push(MetricSummary::of(
                 Metric::EndToEndLatency,
-                *window,
-                recorder.end_to_end().summary(now, *window),
+                window,
+                recorder.end_to_end().summary(now, window),
                 vec![],
             ));
-            let slo = recorder.slo_status(now, *window);
+            let slo = recorder.slo_status(now, window);
             metrics.push(MetricSummary::scalar_of(
                 Metric::SloCompliance,
-                *window,
+                window,
                 slo.map(|s| (s.count, s.compliance)),
                 vec![tag("met", &slo.is_some_and(|s| s.met).to_string())],
             ));
         }
-        self.accuracy(&mut metrics, now);
+    }
+
+    /// Command rate (over the first window), commands in flight and counts per outcome.
+    fn commands(&self, metrics: &mut Vec<MetricSummary>, now: Duration) {
+        let recorder = &self.recorder;
         let first = self.windows.first().copied().map(Window::Sliding);
         metrics.push(MetricSummary::scalar_of(
             Metric::CommandRate,
@@ -563,7 +540,11 @@ impl Pipeline {
                 vec![tag("outcome", outcome.as_str())],
             ));
         }
-        let c = recorder.tracker().counters();
+    }
+
+    /// Correlation anomalies by reason, with the clock steps seen.
+    fn anomalies(&self, metrics: &mut Vec<MetricSummary>) {
+        let c = self.recorder.tracker().counters();
         for (reason, n) in [
             ("unmatched", c.unmatched),
             ("duplicate", c.duplicates),
@@ -579,8 +560,11 @@ impl Pipeline {
                 vec![tag("reason", reason)],
             ));
         }
-        let status = self
-            .stage_names
+    }
+
+    /// A diagnostic status per stage.
+    fn stage_statuses(&self, now: Duration) -> Vec<DiagnosticStatus> {
+        self.stage_names
             .iter()
             .zip(&self.sides)
             .enumerate()
@@ -591,10 +575,9 @@ impl Pipeline {
                 let timed = health.config().expected_rate_hz.is_some()
                     || health.config().stale_after.is_some();
                 let silence = timed.then(|| health.staleness(now)).flatten();
-                stage_status(name, i, *side, silence, recorder)
+                stage_status(name, i, *side, silence, &self.recorder)
             })
-            .collect();
-        Batch { metrics, status }
+            .collect()
     }
 
     /// Confidences, stage success (the planner's is the understanding rate), task success
@@ -651,6 +634,112 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// The topics to watch, each once: the stages' topics, then the extra watched topics
+/// (which only feed topic health); with, for each stage, the index of its topic.
+fn merge_topics(config: &CollectorConfig) -> (Vec<WatchedTopic>, Vec<usize>) {
+    let mut topics: Vec<WatchedTopic> = Vec::new();
+    let mut stage_topic = Vec::new();
+    let watched = config.stages.iter().map(|s| WatchedTopic {
+        topic: s.topic.clone(),
+        msg_type: s.msg_type.clone(),
+        expected_rate_hz: s.expected_rate_hz,
+        stale_after: None,
+        audio: None,
+        stamped: None,
+        qos: s.qos.clone(),
+        qos_depth: s.qos_depth,
+    });
+    for (i, topic) in watched.chain(config.topics.iter().cloned()).enumerate() {
+        let index = match topics.iter().position(|t| t.topic == topic.topic) {
+            Some(index) => {
+                // A topic listed again (a stage's topic under `topics:`) adds what the
+                // first mention left unset.
+                let known = &mut topics[index];
+                known.expected_rate_hz = known.expected_rate_hz.or(topic.expected_rate_hz);
+                known.stale_after = known.stale_after.or(topic.stale_after);
+                known.audio = known.audio.take().or(topic.audio);
+                known.stamped = known.stamped.or(topic.stamped);
+                known.qos = known.qos.take().or(topic.qos);
+                known.qos_depth = known.qos_depth.or(topic.qos_depth);
+                index
+            }
+            None => {
+                topics.push(topic);
+                topics.len() - 1
+            }
+        };
+        if i < config.stages.len() {
+            stage_topic.push(index);
+        }
+    }
+    (topics, stage_topic)
+}
+
+/// A per-second meter over `window` for `topic`.
+fn rate_meter(topic: &WatchedTopic, window: Duration) -> Result<RateMeter, ConfigError> {
+    RateMeter::new(window, 10).map_err(|source| ConfigError::TopicRate {
+        topic: topic.topic.clone(),
+        source,
+    })
+}
+
+/// For an audio topic, its bytes per frame and its samples-per-second meter.
+fn audio_meter(
+    topic: &WatchedTopic,
+    window: Duration,
+) -> Result<Option<(u64, RateMeter)>, ConfigError> {
+    let Some(format) = topic.audio_format() else {
+        return Ok(None);
+    };
+    let frame =
+        format
+            .frame_bytes()
+            .filter(|b| *b > 0)
+            .ok_or_else(|| ConfigError::AudioFormat {
+                topic: topic.topic.clone(),
+                sample_format: format.sample_format.clone(),
+            })?;
+    Ok(Some((frame, rate_meter(topic, window)?)))
+}
+
+/// For an action status topic, its goal outcomes and finished-goals-per-second meter.
+fn goal_meter(
+    topic: &WatchedTopic,
+    window: Duration,
+) -> Result<Option<(GoalOutcomes, RateMeter)>, ConfigError> {
+    if topic.msg_type != GoalStatusArray::TYPE_NAME {
+        return Ok(None);
+    }
+    Ok(Some((GoalOutcomes::default(), rate_meter(topic, window)?)))
+}
+
+/// The core recorder: tracker, latency statistics over the configured windows, SLO.
+fn recorder(config: &CollectorConfig) -> Result<Recorder, ConfigError> {
+    let slo = Slo::new(config.slo.threshold, config.slo.target).map_err(ConfigError::Slo)?;
+    Recorder::new(RecorderConfig {
+        tracker: config.tracker_config(),
+        stats: StatsConfig {
+            windows: config.windows.clone(),
+            significant_digits: config.significant_digits,
+            ..StatsConfig::default()
+        },
+        slo,
+    })
+    .map_err(ConfigError::Recorder)
+}
+
+/// One confidence distribution (0..1) per stage, over the configured windows.
+fn confidence_statistics(config: &CollectorConfig) -> Result<Vec<Distribution>, ConfigError> {
+    let mut cfg = DistributionConfig::with_range(0.001, 1.0);
+    cfg.windows = config.windows.clone();
+    config
+        .stages
+        .iter()
+        .map(|_| Distribution::new(&cfg))
+        .collect::<Result<_, _>>()
+        .map_err(ConfigError::Confidence)
 }
 
 fn tag(key: &str, value: &str) -> KeyValue {

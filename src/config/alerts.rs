@@ -331,6 +331,43 @@ impl AlertFile {
 
 impl RuleSpec {
     fn build(self, at: &FieldPath, check: &mut Checker) -> Option<AlertRule> {
+        self.check_names(at, check);
+        let direction = self.worse_direction(at, check);
+        let thresholds = thresholds(
+            check,
+            (&at.key("warning"), &at.key("critical")),
+            self.warning,
+            self.critical,
+            direction,
+        );
+        positive(check, at.key("window"), self.window);
+        at_least_one(
+            check,
+            at.key("consecutive_violations"),
+            self.consecutive_violations,
+        );
+        if let Some(repeat) = self.repeat_interval {
+            positive(check, at.key("repeat_interval"), repeat);
+        }
+        self.check_message(at, check);
+        Some(AlertRule {
+            name: self.name,
+            metric: self.metric,
+            tags: self.tags,
+            aggregation: self.aggregation,
+            thresholds: thresholds?,
+            window: self.window,
+            pending: self.pending,
+            consecutive_violations: self.consecutive_violations,
+            keep_firing_for: self.keep_firing_for,
+            repeat_interval: self.repeat_interval,
+            labels: self.labels,
+            message: self.message,
+        })
+    }
+
+    /// The rule's name, its metric (a warning if unknown), tag and label names.
+    fn check_names(&self, at: &FieldPath, check: &mut Checker) {
         if self.name.trim().is_empty() {
             check.error(at.key("name"), &self.name, "rule name must not be empty");
         }
@@ -359,7 +396,12 @@ impl RuleSpec {
                 );
             }
         }
-        let direction = match (self.direction, self.comparison) {
+    }
+
+    /// Which way the metric gets worse: `direction`, else `comparison`, else the metric's
+    /// own (from the catalogue); `None` when unknown or both were given.
+    fn worse_direction(&self, at: &FieldPath, check: &mut Checker) -> Option<Direction> {
+        match (self.direction, self.comparison) {
             (Some(_), Some(_)) => {
                 check.error(
                     at.key("comparison"),
@@ -372,23 +414,11 @@ impl RuleSpec {
             (None, Some(Comparison::Above)) => Some(Direction::HigherIsWorse),
             (None, Some(Comparison::Below)) => Some(Direction::LowerIsWorse),
             (None, None) => metric_direction(&self.metric),
-        };
-        let thresholds = thresholds(
-            check,
-            (&at.key("warning"), &at.key("critical")),
-            self.warning,
-            self.critical,
-            direction,
-        );
-        positive(check, at.key("window"), self.window);
-        at_least_one(
-            check,
-            at.key("consecutive_violations"),
-            self.consecutive_violations,
-        );
-        if let Some(repeat) = self.repeat_interval {
-            positive(check, at.key("repeat_interval"), repeat);
         }
+    }
+
+    /// The message template's placeholders: the standard ones, the rule's tags and labels.
+    fn check_message(&self, at: &FieldPath, check: &mut Checker) {
         if let Some(message) = &self.message {
             let mut allowed: Vec<&str> = TEMPLATE_PLACEHOLDERS.to_vec();
             allowed.extend(self.tags.keys().map(String::as_str));
@@ -397,20 +427,6 @@ impl RuleSpec {
                 check.error(at.key("message"), message, problem);
             }
         }
-        Some(AlertRule {
-            name: self.name,
-            metric: self.metric,
-            tags: self.tags,
-            aggregation: self.aggregation,
-            thresholds: thresholds?,
-            window: self.window,
-            pending: self.pending,
-            consecutive_violations: self.consecutive_violations,
-            keep_firing_for: self.keep_firing_for,
-            repeat_interval: self.repeat_interval,
-            labels: self.labels,
-            message: self.message,
-        })
     }
 }
 

@@ -43,9 +43,11 @@ impl EmailNotifier {
             message,
         };
         let parse = |address: &str| {
-            address
-                .parse::<Mailbox>()
-                .map_err(|e| bad(format!("address {address:?}: {e}")))
+            address.parse::<Mailbox>().map_err(|source| Error::Address {
+                channel: id.clone(),
+                address: address.to_owned(),
+                source,
+            })
         };
         let from = parse(from)?;
         let to = recipients
@@ -56,12 +58,19 @@ impl EmailNotifier {
             .rsplit_once(':')
             .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
             .ok_or_else(|| bad(format!("smtp_server {smtp_server:?} is not host:port")))?;
+        let relay = |tls: &'static str, source| Error::SmtpRelay {
+            channel: id.clone(),
+            tls,
+            host: host.to_owned(),
+            source,
+        };
         let builder = match tls {
             SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
             SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-                .map_err(|e| bad(format!("starttls to {host}: {e}")))?,
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
-                .map_err(|e| bad(format!("tls to {host}: {e}")))?,
+                .map_err(|e| relay("starttls", e))?,
+            SmtpTls::Tls => {
+                AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| relay("tls", e))?
+            }
         }
         .port(port)
         .timeout(Some(std::time::Duration::from_secs(10)));
@@ -127,9 +136,9 @@ impl EmailNotifier {
         for to in &self.to {
             builder = builder.to(to.clone());
         }
-        builder.body(body).map_err(|e| Error::Delivery {
+        builder.body(body).map_err(|source| Error::BuildMail {
             channel: self.id.clone(),
-            message: format!("building the mail: {e}"),
+            source,
         })
     }
 }
@@ -153,9 +162,9 @@ impl Notifier for EmailNotifier {
                 .send(message)
                 .await
                 .map(|_| ())
-                .map_err(|e| Error::Delivery {
+                .map_err(|source| Error::Smtp {
                     channel: self.id.clone(),
-                    message: format!("SMTP: {e}"),
+                    source,
                 })
         })
     }

@@ -59,6 +59,70 @@ pub enum Error {
         #[source]
         source: Box<ureq::Error>,
     },
+    /// A file channel's file could not be created or opened.
+    #[error("{channel}: {}: {source}", path.display())]
+    OpenFile {
+        /// Channel id.
+        channel: String,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// One line could not be written to a file channel's file.
+    #[error("{channel}: {}: {source}", path.display())]
+    WriteFile {
+        /// Channel id.
+        channel: String,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An email channel's address does not parse.
+    #[error("{channel}: address {address:?}: {source}")]
+    Address {
+        /// Channel id.
+        channel: String,
+        /// The address as configured.
+        address: String,
+        /// What the parser said.
+        #[source]
+        source: lettre::address::AddressError,
+    },
+    /// An email channel's TLS connection to its SMTP server cannot be set up.
+    #[error("{channel}: {tls} to {host}: {source}")]
+    SmtpRelay {
+        /// Channel id.
+        channel: String,
+        /// `starttls` or `tls`.
+        tls: &'static str,
+        /// The SMTP server's host.
+        host: String,
+        /// What the SMTP client said.
+        #[source]
+        source: lettre::transport::smtp::Error,
+    },
+    /// A notification's mail could not be built.
+    #[error("{channel}: building the mail: {source}")]
+    BuildMail {
+        /// Channel id.
+        channel: String,
+        /// What the mail builder said.
+        #[source]
+        source: lettre::error::Error,
+    },
+    /// One mail could not be sent.
+    #[error("{channel}: SMTP: {source}")]
+    Smtp {
+        /// Channel id.
+        channel: String,
+        /// What the SMTP client said.
+        #[source]
+        source: lettre::transport::smtp::Error,
+    },
     /// The thread that made one HTTP POST did not finish.
     #[error("{channel}: POST {url}: delivery task: {source}")]
     PostTask {
@@ -180,9 +244,10 @@ struct FileNotifier {
 
 impl FileNotifier {
     fn open(id: String, path: &Path) -> Result<Self> {
-        let error = |e: std::io::Error| Error::Config {
+        let error = |source: std::io::Error| Error::OpenFile {
             channel: id.clone(),
-            message: e.to_string(),
+            path: path.to_owned(),
+            source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(error)?;
@@ -231,15 +296,17 @@ impl Notifier for FileNotifier {
                 .write_all(line.as_bytes())
                 .and_then(|()| file.flush())
                 .and_then(|()| file.sync_data())
-                .map_err(|e| format!("{}: {e}", self.path.display())),
-            Err(_) => Err("file lock poisoned".to_owned()),
-        };
-        Box::pin(async move {
-            result.map_err(|message| Error::Delivery {
+                .map_err(|source| Error::WriteFile {
+                    channel: self.id.clone(),
+                    path: self.path.clone(),
+                    source,
+                }),
+            Err(_) => Err(Error::Delivery {
                 channel: self.id.clone(),
-                message,
-            })
-        })
+                message: "file lock poisoned".to_owned(),
+            }),
+        };
+        Box::pin(async move { result })
     }
 
     fn holds(&self, notification_id: &str) -> bool {

@@ -340,98 +340,12 @@ impl Report {
     ) -> Self {
         let (mut all, mut diagnostics) = metrics;
         let lookup = Lookup(&all);
-        let stages = inputs
-            .stages
-            .iter()
-            .enumerate()
-            .map(|(i, (name, topic))| {
-                let status = diagnostics
-                    .iter()
-                    .find(|d| d.name == format!("vla_perf: stage {name}"));
-                let value = |key: &str| {
-                    status
-                        .and_then(|s| s.values.iter().find(|v| v.key == key))
-                        .and_then(|v| v.value.parse().ok())
-                        .unwrap_or(0)
-                };
-                StageReport {
-                    name: name.clone(),
-                    topic: topic.clone(),
-                    latency: LatencyReport {
-                        name: name.clone(),
-                        summary: lookup.summary(Metric::StageLatency, Some(("stage", name))),
-                        cdf: inputs
-                            .stage_histograms
-                            .get(i)
-                            .and_then(Option::as_ref)
-                            .map(cdf)
-                            .unwrap_or_default(),
-                    },
-                    success_rate: lookup.scalar(Metric::StageSuccessRate, Some(("stage", name))),
-                    confidence: lookup.summary(Metric::Confidence, Some(("stage", name))),
-                    messages: value("messages"),
-                    unreadable: value("unreadable"),
-                    failures: value("failures"),
-                }
-            })
-            .collect();
-        let slo_metric = lookup.find(Metric::SloCompliance, None);
-        let slo = SloReport {
-            threshold: inputs.slo.0,
-            target: inputs.slo.1,
-            compliance: slo_metric.and_then(|m| finite(m.mean)),
-            met: slo_metric.is_some_and(|m| m.tags.iter().any(|t| t.value == "true")),
-            count: slo_metric.map_or(0, |m| m.count),
-        };
-        let mut action_success_rate = BTreeMap::new();
-        for m in all
-            .iter()
-            .filter(|m| m.name == Metric::ActionSuccessRate.name() && m.window == 0.0)
-        {
-            if let Some(topic) = m.tags.iter().find(|t| t.key == "topic") {
-                action_success_rate.insert(topic.value.clone(), finite(m.mean));
-            }
-        }
-        let accuracy = Accuracy {
-            understanding_rate: lookup.scalar(Metric::UnderstandingRate, None),
-            task_success_rate: lookup.scalar(Metric::TaskSuccessRate, None),
-            action_success_rate,
-        };
-        let correlation_anomalies = all
-            .iter()
-            .filter(|m| m.name == Metric::CorrelationAnomalies.name())
-            .filter_map(|m| {
-                let reason = m.tags.iter().find(|t| t.key == "reason")?;
-                Some((reason.value.clone(), finite(m.mean)? as u64))
-            })
-            .collect();
+        let stages = stage_reports(&inputs, &lookup, &diagnostics);
+        let slo = slo_report(inputs.slo, &lookup);
+        let accuracy = accuracy(&lookup);
+        let correlation_anomalies = correlation_anomalies(&all);
         let (health_metrics, health_status) = health;
-        let hl = Lookup(&health_metrics);
-        let topics = inputs
-            .topics
-            .iter()
-            .map(|(topic, msg_type, bytes)| {
-                let tag = Some(("topic", topic.as_str()));
-                let messages = hl.scalar(Metric::TopicMessages, tag).unwrap_or(0.0) as u64;
-                let status = health_status
-                    .iter()
-                    .find(|d| d.name == format!("vla_perf: topic {topic}"));
-                TopicReport {
-                    topic: topic.clone(),
-                    msg_type: msg_type.clone(),
-                    messages,
-                    bytes: *bytes,
-                    rate_hz: (messages > 1 && inputs.duration > 0.0)
-                        .then(|| (messages - 1) as f64 / inputs.duration),
-                    window_rate_hz: hl.scalar_any(Metric::TopicRate, tag),
-                    jitter: hl.scalar_any(Metric::TopicJitter, tag),
-                    max_gap: hl.scalar_any(Metric::TopicMaxGap, tag),
-                    age: hl.summary_any(Metric::TopicAge, tag),
-                    status: status.map_or("STALE", |s| level_name(s.level)).to_owned(),
-                    reason: status.map(|s| s.message.clone()).unwrap_or_default(),
-                }
-            })
-            .collect();
+        let topics = topic_reports(&inputs, &Lookup(&health_metrics), &health_status);
         let end_to_end = LatencyReport {
             name: "end_to_end".into(),
             summary: lookup.summary(Metric::EndToEndLatency, None),
@@ -590,6 +504,127 @@ fn cdf(h: &Histogram<u64>) -> Vec<[f64; 2]> {
         }
     }
     points
+}
+
+/// Each stage's latency (with its CDF), success rate, confidence and message counts (from
+/// its diagnostic status).
+fn stage_reports(
+    inputs: &Inputs,
+    lookup: &Lookup<'_>,
+    diagnostics: &[DiagnosticStatus],
+) -> Vec<StageReport> {
+    inputs
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, (name, topic))| {
+            let status = diagnostics
+                .iter()
+                .find(|d| d.name == format!("vla_perf: stage {name}"));
+            let value = |key: &str| {
+                status
+                    .and_then(|s| s.values.iter().find(|v| v.key == key))
+                    .and_then(|v| v.value.parse().ok())
+                    .unwrap_or(0)
+            };
+            StageReport {
+                name: name.clone(),
+                topic: topic.clone(),
+                latency: LatencyReport {
+                    name: name.clone(),
+                    summary: lookup.summary(Metric::StageLatency, Some(("stage", name))),
+                    cdf: inputs
+                        .stage_histograms
+                        .get(i)
+                        .and_then(Option::as_ref)
+                        .map(cdf)
+                        .unwrap_or_default(),
+                },
+                success_rate: lookup.scalar(Metric::StageSuccessRate, Some(("stage", name))),
+                confidence: lookup.summary(Metric::Confidence, Some(("stage", name))),
+                messages: value("messages"),
+                unreadable: value("unreadable"),
+                failures: value("failures"),
+            }
+        })
+        .collect()
+}
+
+/// The SLO `(threshold, target)` with its compliance.
+fn slo_report((threshold, target): (f64, f64), lookup: &Lookup<'_>) -> SloReport {
+    let slo_metric = lookup.find(Metric::SloCompliance, None);
+    SloReport {
+        threshold,
+        target,
+        compliance: slo_metric.and_then(|m| finite(m.mean)),
+        met: slo_metric.is_some_and(|m| m.tags.iter().any(|t| t.value == "true")),
+        count: slo_metric.map_or(0, |m| m.count),
+    }
+}
+
+/// Understanding, task success and (cumulative) action success per status topic.
+fn accuracy(lookup: &Lookup<'_>) -> Accuracy {
+    let mut action_success_rate = BTreeMap::new();
+    for m in lookup
+        .0
+        .iter()
+        .filter(|m| m.name == Metric::ActionSuccessRate.name() && m.window == 0.0)
+    {
+        if let Some(topic) = m.tags.iter().find(|t| t.key == "topic") {
+            action_success_rate.insert(topic.value.clone(), finite(m.mean));
+        }
+    }
+    Accuracy {
+        understanding_rate: lookup.scalar(Metric::UnderstandingRate, None),
+        task_success_rate: lookup.scalar(Metric::TaskSuccessRate, None),
+        action_success_rate,
+    }
+}
+
+/// Correlation anomalies by reason.
+fn correlation_anomalies(metrics: &[MetricSummary]) -> BTreeMap<String, u64> {
+    metrics
+        .iter()
+        .filter(|m| m.name == Metric::CorrelationAnomalies.name())
+        .filter_map(|m| {
+            let reason = m.tags.iter().find(|t| t.key == "reason")?;
+            Some((reason.value.clone(), finite(m.mean)? as u64))
+        })
+        .collect()
+}
+
+/// Each watched topic's counts, rates, jitter, gaps, age and status from the topic health
+/// batch (`health` and its statuses).
+fn topic_reports(
+    inputs: &Inputs,
+    health: &Lookup<'_>,
+    statuses: &[DiagnosticStatus],
+) -> Vec<TopicReport> {
+    inputs
+        .topics
+        .iter()
+        .map(|(topic, msg_type, bytes)| {
+            let tag = Some(("topic", topic.as_str()));
+            let messages = health.scalar(Metric::TopicMessages, tag).unwrap_or(0.0) as u64;
+            let status = statuses
+                .iter()
+                .find(|d| d.name == format!("vla_perf: topic {topic}"));
+            TopicReport {
+                topic: topic.clone(),
+                msg_type: msg_type.clone(),
+                messages,
+                bytes: *bytes,
+                rate_hz: (messages > 1 && inputs.duration > 0.0)
+                    .then(|| (messages - 1) as f64 / inputs.duration),
+                window_rate_hz: health.scalar_any(Metric::TopicRate, tag),
+                jitter: health.scalar_any(Metric::TopicJitter, tag),
+                max_gap: health.scalar_any(Metric::TopicMaxGap, tag),
+                age: health.summary_any(Metric::TopicAge, tag),
+                status: status.map_or("STALE", |s| level_name(s.level)).to_owned(),
+                reason: status.map(|s| s.message.clone()).unwrap_or_default(),
+            }
+        })
+        .collect()
 }
 
 /// Finds metrics of the cumulative window (0) by name and one tag.

@@ -6,7 +6,7 @@
 //! metrics that are unavailable (no GPU or no NVML: reported, not an error), else OK.
 
 use crate::msg::diagnostic_msgs::{DiagnosticStatus, KeyValue};
-use crate::msg::ResourceUsage;
+use crate::msg::{GpuUsage, ResourceUsage};
 
 /// Percent of CPU or memory from which a resource is reported as nearly exhausted.
 pub const BUSY_PERCENT: f64 = 90.0;
@@ -36,7 +36,26 @@ fn percent(part: u64, total: u64) -> Option<f64> {
 
 /// The statuses of `usage`; `watched` are the configured process names.
 pub fn resource_statuses(usage: &ResourceUsage, watched: &[String]) -> Vec<DiagnosticStatus> {
-    let mut out = Vec::new();
+    let mut out = vec![
+        cpu_status(usage),
+        memory_status(usage),
+        throughput_status(usage),
+    ];
+    out.extend(watched.iter().map(|name| process_status(usage, name)));
+    if !usage.gpu_available {
+        out.push(status(
+            "gpu",
+            DiagnosticStatus::STALE,
+            format!("GPU metrics unavailable: {}", usage.gpu_status),
+            Vec::new(),
+        ));
+    }
+    out.extend(usage.gpus.iter().map(gpu_status));
+    out
+}
+
+/// Total CPU usage, with the busiest core.
+fn cpu_status(usage: &ResourceUsage) -> DiagnosticStatus {
     let cpu = usage.cpu_percent;
     let (level, message) = match cpu {
         c if !c.is_finite() => (DiagnosticStatus::STALE, "CPU usage unreadable".to_owned()),
@@ -49,7 +68,7 @@ pub fn resource_statuses(usage: &ResourceUsage, watched: &[String]) -> Vec<Diagn
         .copied()
         .filter(|c| c.is_finite())
         .fold(f64::NAN, f64::max);
-    out.push(status(
+    status(
         "cpu",
         level,
         message,
@@ -57,14 +76,18 @@ pub fn resource_statuses(usage: &ResourceUsage, watched: &[String]) -> Vec<Diagn
             kv("percent", format!("{cpu:.1}")),
             kv("busiest_core_percent", format!("{busiest:.1}")),
         ],
-    ));
+    )
+}
+
+/// Memory used of the total.
+fn memory_status(usage: &ResourceUsage) -> DiagnosticStatus {
     let memory = percent(usage.memory_used_bytes, usage.memory_total_bytes);
     let (level, message) = match memory {
         None => (DiagnosticStatus::STALE, "memory unreadable".to_owned()),
         Some(m) if m >= BUSY_PERCENT => (DiagnosticStatus::WARN, format!("memory {m:.0}% used")),
         Some(m) => (DiagnosticStatus::OK, format!("memory {m:.0}% used")),
     };
-    out.push(status(
+    status(
         "memory",
         level,
         message,
@@ -72,8 +95,12 @@ pub fn resource_statuses(usage: &ResourceUsage, watched: &[String]) -> Vec<Diagn
             kv("used_bytes", usage.memory_used_bytes.to_string()),
             kv("total_bytes", usage.memory_total_bytes.to_string()),
         ],
-    ));
-    out.push(status(
+    )
+}
+
+/// Disk and network throughput (always OK: there is no limit to compare with).
+fn throughput_status(usage: &ResourceUsage) -> DiagnosticStatus {
+    status(
         "disk and network",
         DiagnosticStatus::OK,
         "throughput".to_owned(),
@@ -95,74 +122,69 @@ pub fn resource_statuses(usage: &ResourceUsage, watched: &[String]) -> Vec<Diagn
                 format!("{:.0}", usage.network_tx_bytes_per_second),
             ),
         ],
-    ));
-    for name in watched {
-        let mine: Vec<_> = usage.processes.iter().filter(|p| &p.name == name).collect();
-        let (level, message) = if mine.is_empty() {
-            (DiagnosticStatus::WARN, "not running".to_owned())
-        } else {
-            (DiagnosticStatus::OK, format!("{} running", mine.len()))
-        };
-        let cpu: f64 = mine
-            .iter()
-            .map(|p| p.cpu_percent)
-            .filter(|c| c.is_finite())
-            .sum();
-        let rss: u64 = mine.iter().map(|p| p.rss_bytes).sum();
-        out.push(status(
-            &format!("process {name}"),
-            level,
-            message,
-            vec![
-                kv("cpu_percent", format!("{cpu:.1}")),
-                kv("rss_bytes", rss.to_string()),
-            ],
-        ));
+    )
+}
+
+/// The processes named `name`: how many run, their CPU and resident memory together.
+fn process_status(usage: &ResourceUsage, name: &str) -> DiagnosticStatus {
+    let mine: Vec<_> = usage.processes.iter().filter(|p| p.name == name).collect();
+    let (level, message) = if mine.is_empty() {
+        (DiagnosticStatus::WARN, "not running".to_owned())
+    } else {
+        (DiagnosticStatus::OK, format!("{} running", mine.len()))
+    };
+    let cpu: f64 = mine
+        .iter()
+        .map(|p| p.cpu_percent)
+        .filter(|c| c.is_finite())
+        .sum();
+    let rss: u64 = mine.iter().map(|p| p.rss_bytes).sum();
+    status(
+        &format!("process {name}"),
+        level,
+        message,
+        vec![
+            kv("cpu_percent", format!("{cpu:.1}")),
+            kv("rss_bytes", rss.to_string()),
+        ],
+    )
+}
+
+/// One GPU: WARN when hot or its memory nearly full, else its utilisation.
+fn gpu_status(gpu: &GpuUsage) -> DiagnosticStatus {
+    let memory = percent(gpu.memory_used_bytes, gpu.memory_total_bytes);
+    let mut problems = Vec::new();
+    if gpu.temperature_celsius >= GPU_HOT_CELSIUS {
+        problems.push(format!("{:.0} °C", gpu.temperature_celsius));
     }
-    if !usage.gpu_available {
-        out.push(status(
-            "gpu",
-            DiagnosticStatus::STALE,
-            format!("GPU metrics unavailable: {}", usage.gpu_status),
-            Vec::new(),
-        ));
+    if let Some(m) = memory.filter(|m| *m >= BUSY_PERCENT) {
+        problems.push(format!("memory {m:.0}% used"));
     }
-    for gpu in &usage.gpus {
-        let memory = percent(gpu.memory_used_bytes, gpu.memory_total_bytes);
-        let mut problems = Vec::new();
-        if gpu.temperature_celsius >= GPU_HOT_CELSIUS {
-            problems.push(format!("{:.0} °C", gpu.temperature_celsius));
-        }
-        if let Some(m) = memory.filter(|m| *m >= BUSY_PERCENT) {
-            problems.push(format!("memory {m:.0}% used"));
-        }
-        let (level, message) = match problems.is_empty() {
-            true => (
-                DiagnosticStatus::OK,
-                format!("{:.0}% busy", gpu.utilization_percent),
+    let (level, message) = match problems.is_empty() {
+        true => (
+            DiagnosticStatus::OK,
+            format!("{:.0}% busy", gpu.utilization_percent),
+        ),
+        false => (DiagnosticStatus::WARN, problems.join(", ")),
+    };
+    status(
+        &format!("gpu {} ({})", gpu.index, gpu.name),
+        level,
+        message,
+        vec![
+            kv(
+                "utilization_percent",
+                format!("{:.1}", gpu.utilization_percent),
             ),
-            false => (DiagnosticStatus::WARN, problems.join(", ")),
-        };
-        out.push(status(
-            &format!("gpu {} ({})", gpu.index, gpu.name),
-            level,
-            message,
-            vec![
-                kv(
-                    "utilization_percent",
-                    format!("{:.1}", gpu.utilization_percent),
-                ),
-                kv("memory_used_bytes", gpu.memory_used_bytes.to_string()),
-                kv("memory_total_bytes", gpu.memory_total_bytes.to_string()),
-                kv(
-                    "temperature_celsius",
-                    format!("{:.1}", gpu.temperature_celsius),
-                ),
-                kv("power_watts", format!("{:.1}", gpu.power_watts)),
-            ],
-        ));
-    }
-    out
+            kv("memory_used_bytes", gpu.memory_used_bytes.to_string()),
+            kv("memory_total_bytes", gpu.memory_total_bytes.to_string()),
+            kv(
+                "temperature_celsius",
+                format!("{:.1}", gpu.temperature_celsius),
+            ),
+            kv("power_watts", format!("{:.1}", gpu.power_watts)),
+        ],
+    )
 }
 
 #[cfg(test)]

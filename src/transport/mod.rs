@@ -76,6 +76,17 @@ pub enum Error {
         /// The backend's own error text.
         message: String,
     },
+    /// The backend failed with an error of its own (creation, publishing).
+    #[error("{backend}: {operation}: {source}")]
+    BackendFailed {
+        /// Which backend.
+        backend: &'static str,
+        /// What was attempted, e.g. `create publisher /vla_perf/alerts`.
+        operation: String,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Result alias of this module.

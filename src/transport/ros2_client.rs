@@ -33,11 +33,14 @@ use super::{
 
 const BACKEND: &str = "ros2-client";
 
-fn backend_error(operation: impl Into<String>, error: impl std::fmt::Display) -> Error {
-    Error::Backend {
+fn backend_error(
+    operation: impl Into<String>,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    Error::BackendFailed {
         backend: BACKEND,
         operation: operation.into(),
-        message: error.to_string(),
+        source: Box::new(error),
     }
 }
 
@@ -319,15 +322,17 @@ impl RawPublisher for Ros2ClientPublisher {
         let body = match cdr {
             [0x00, 0x01, _, _, body @ ..] => body,
             _ => {
-                return Err(backend_error(
-                    format!("publish {}", self.topic),
-                    "only little-endian CDR (encapsulation 00 01) can be published",
-                ))
+                return Err(Error::Backend {
+                    backend: BACKEND,
+                    operation: format!("publish {}", self.topic),
+                    message: "only little-endian CDR (encapsulation 00 01) can be published".into(),
+                })
             }
         };
         self.publisher
             .publish(CdrBody(body.to_vec()))
-            .map_err(|e| backend_error(format!("publish {}", self.topic), e))
+            // The error would hold the unsent body: drop it.
+            .map_err(|e| backend_error(format!("publish {}", self.topic), e.forget_data()))
     }
 }
 

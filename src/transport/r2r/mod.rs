@@ -29,7 +29,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use self::rcl::{backend_error, Context, NodeHandle, RclPublisher, RclSubscription, WaitSet};
+use self::rcl::{
+    backend_error, backend_failure, Context, NodeHandle, RclPublisher, RclSubscription, WaitSet,
+};
 use super::{
     wall_clock, Error, Node, NodeOptions, ParamValue, Qos, RawPublisher, Result, Sample,
     SampleSink, Transport,
@@ -97,7 +99,7 @@ impl Transport for R2rTransport {
             std::thread::Builder::new()
                 .name(format!("rcl-{}", options.name))
                 .spawn(move || spin(&shared, wait_set))
-                .map_err(|e| backend_error("start spinner thread", e))?
+                .map_err(|e| backend_failure("start spinner thread", e))?
         };
         Ok(Box::new(R2rNode {
             name: options.name.clone(),

@@ -26,6 +26,18 @@ pub fn backend_error(operation: impl Into<String>, message: impl std::fmt::Displ
     }
 }
 
+/// An error of a call the backend made outside rcl (a thread, a file), kept as the source.
+pub fn backend_failure(
+    operation: impl Into<String>,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    Error::BackendFailed {
+        backend: BACKEND,
+        operation: operation.into(),
+        source: Box::new(error),
+    }
+}
+
 /// rcl's error text of the last call on this thread, which this resets.
 fn last_error(ret: sys::rcl_ret_t) -> String {
     // SAFETY: rcutils keeps the error state per thread; reading and resetting it is always
