@@ -9,7 +9,9 @@
 //! - every `/vla_perf/<topic>` and `<ns>/<topic>` is a topic the code publishes under its
 //!   namespace (a `format!("{ns}/<topic>")` in `src/`);
 //! - every relative link `](path#anchor)` points to a file of the repository and, for a
-//!   Markdown file, to one of its headings.
+//!   Markdown file, to one of its headings;
+//! - every `snake_case` name in backticks (config key, metric, tag, test, function) occurs
+//!   somewhere in the repository's sources, configs, messages or tests.
 //!
 //! Failures name the file, the line and the missing thing.
 
@@ -480,16 +482,82 @@ fn check_links(file: &str, text: &str, errors: &mut Vec<String>) {
     }
 }
 
+/// Other projects' names the docs mention in backticks (ROS 2 tools).
+const OTHER_PROJECTS_NAMES: &[&str] = &["foxglove_bridge", "rqt_plot"];
+
+/// The text of everything the repository builds, configures and tests with (sources,
+/// shipped configs, launch files, messages, tests and their fixtures), file names included:
+/// a name the docs give must occur in it.
+fn repository_text() -> String {
+    fn walk(dir: &std::path::Path, out: &mut String) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if name != "target" && !name.starts_with('.') {
+                    walk(&path, out);
+                }
+            } else if name != "docs_names.rs" {
+                // (This file is skipped: its planted mistakes must not count as names.)
+                out.push_str(&name);
+                out.push('\n');
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    out.push_str(&text);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for dir in [
+        "src", "crates", "config", "launch", "msg", "tests", "benches", "fuzz", ".ci",
+    ] {
+        walk(&repo().join(dir), &mut out);
+    }
+    for file in ["Cargo.toml", "CMakeLists.txt", "package.xml"] {
+        out.push_str(&std::fs::read_to_string(repo().join(file)).unwrap_or_default());
+    }
+    out
+}
+
+/// Every `snake_case` name in backticks (a config key, metric, tag, test, module or
+/// function) must occur in the repository: a renamed key or metric leaves the docs wrong.
+/// `docs/metrics.md` is generated from the catalogue and skipped.
+fn check_names(repository: &str, file: &str, text: &str, errors: &mut Vec<String>) {
+    if file == "docs/metrics.md" {
+        return;
+    }
+    for (number, line) in text.lines().enumerate() {
+        for span in line.split('`').skip(1).step_by(2) {
+            let snake = span.contains('_')
+                && span.starts_with(|c: char| c.is_ascii_lowercase())
+                && span
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if snake && !OTHER_PROJECTS_NAMES.contains(&span) && !repository.contains(span) {
+                errors.push(format!(
+                    "{file}:{}: `{span}` occurs nowhere in the repository",
+                    number + 1
+                ));
+            }
+        }
+    }
+}
+
 #[test]
 fn readme_and_docs_name_only_what_the_code_has() {
     let cli = Cli::load();
     let topics = code_topics();
     assert!(topics.contains("command_latency"), "{topics:?}");
+    let repository = repository_text();
     let mut errors = Vec::new();
     for (file, text) in documents() {
         check_flags(&cli, &file, &text, &mut errors);
         check_topics(&topics, &file, &text, &mut errors);
         check_links(&file, &text, &mut errors);
+        check_names(&repository, &file, &text, &mut errors);
     }
     assert!(
         errors.is_empty(),
@@ -511,6 +579,13 @@ fn the_checks_catch_what_they_are_for() {
     check_flags(&cli, "docs/x.md", doc, &mut errors);
     check_topics(&topics, "docs/x.md", doc, &mut errors);
     check_links("README.md", doc, &mut errors);
+    let repository = repository_text();
+    check_names(
+        &repository,
+        "docs/x.md",
+        "`publish_period` and `publish_perod`",
+        &mut errors,
+    );
     let all = errors.join("\n");
     for expected in [
         "docs/x.md:2: `vla-perf bench` has no option --bogus-flag",
@@ -520,8 +595,9 @@ fn the_checks_catch_what_they_are_for() {
         "docs/x.md:6: /vla_perf/no_such_topic",
         "README.md:6: link (no/such/file.md): no file",
         "README.md:6: link (#no-such-heading): README.md has no heading",
+        "docs/x.md:1: `publish_perod` occurs nowhere in the repository",
     ] {
         assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
     }
-    assert_eq!(errors.len(), 7, "{all}");
+    assert_eq!(errors.len(), 8, "{all}");
 }

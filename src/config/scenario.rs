@@ -396,7 +396,7 @@ impl ScenarioFile {
             if command.expected_outcome == Outcome::Abandoned {
                 check.error(
                     path.key("expected_outcome"),
-                    "abandoned",
+                    Outcome::Abandoned.as_str(),
                     "expected_outcome must be succeeded, failed or timed_out",
                 );
             }

@@ -103,7 +103,7 @@ fn throughput_status(usage: &ResourceUsage) -> DiagnosticStatus {
     status(
         "disk and network",
         DiagnosticStatus::OK,
-        "throughput".to_owned(),
+        "bytes per second".to_owned(),
         vec![
             kv(
                 "disk_read_bytes_per_second",

@@ -160,7 +160,11 @@ fn asr(
                 (text, edits, speech::confidence(words, edits))
             };
             sleep_until_wall(input_at + drawn).await;
-            let data = serde_json::json!({"text": transcript, "confidence": confidence});
+            // The key the collector's default pipeline reads the confidence from.
+            let data = serde_json::json!({
+                "text": transcript,
+                (crate::config::collector::DEFAULT_CONFIDENCE_KEY): confidence,
+            });
             let output_at = wall_clock();
             if let Err(e) = transcripts.publish(&RosString {
                 data: data.to_string(),

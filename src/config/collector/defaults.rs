@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::schema::{
     AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, ResourcesConfig,
-    SloConfig, StageConfig,
+    SloConfig, StageConfig, DEFAULT_CONFIDENCE_KEY,
 };
 use crate::core::stage::StageKind;
 use crate::core::timeline::Correlation;
@@ -60,7 +60,7 @@ fn default_stages() -> Vec<StageConfig> {
         )
         .with_json(JsonFields {
             id: None,
-            confidence: Some("confidence".to_owned()),
+            confidence: Some(DEFAULT_CONFIDENCE_KEY.to_owned()),
             status: None,
         }),
         StageConfig {

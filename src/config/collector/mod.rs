@@ -15,6 +15,6 @@ mod validate;
 pub(crate) use schema::CollectorFile;
 pub use schema::{
     AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, QosProfile,
-    ResourcesConfig, SloConfig, StageConfig, SubscriptionQos, WatchedTopic,
+    ResourcesConfig, SloConfig, StageConfig, SubscriptionQos, WatchedTopic, DEFAULT_CONFIDENCE_KEY,
 };
 pub(crate) use validate::{is_identifier, is_topic};

@@ -128,6 +128,21 @@ pub struct JsonFields {
     pub status: Option<String>,
 }
 
+/// The JSON key the default pipeline reads the transcript's confidence from (the simulated
+/// speech recogniser writes it).
+pub const DEFAULT_CONFIDENCE_KEY: &str = "confidence";
+
+impl JsonFields {
+    /// Each configurable key with its YAML name.
+    pub fn keys(&self) -> [(&'static str, &Option<String>); 3] {
+        [
+            ("id", &self.id),
+            (DEFAULT_CONFIDENCE_KEY, &self.confidence),
+            ("status", &self.status),
+        ]
+    }
+}
+
 /// A field (dotted path into the message, or JSON key) and the values that match.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

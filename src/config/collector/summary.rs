@@ -79,14 +79,11 @@ fn stage_lines(out: &mut String, i: usize, stage: &StageConfig) {
         correlation_text(&stage.correlation)
     );
     if let Some(json) = &stage.json {
-        let keys: Vec<String> = [
-            ("id", &json.id),
-            ("confidence", &json.confidence),
-            ("status", &json.status),
-        ]
-        .iter()
-        .filter_map(|(name, key)| key.as_ref().map(|k| format!("{name}={k}")))
-        .collect();
+        let keys: Vec<String> = json
+            .keys()
+            .iter()
+            .filter_map(|(name, key)| key.as_ref().map(|k| format!("{name}={k}")))
+            .collect();
         let _ = writeln!(out, "     json: {}", keys.join(", "));
     }
     if let Some(accept) = &stage.accept {

@@ -190,11 +190,7 @@ impl StageConfig {
                 "a json block is only meaningful for std_msgs/msg/String payloads",
             );
         }
-        for (name, key) in [
-            ("id", &json.id),
-            ("confidence", &json.confidence),
-            ("status", &json.status),
-        ] {
+        for (name, key) in json.keys() {
             if let Some(key) = key {
                 if !is_field_path(key) {
                     check.error(
