@@ -89,6 +89,21 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// `backend` failed at `operation` with an error of its own, kept as the source.
+    pub fn backend_failed(
+        backend: &'static str,
+        operation: impl Into<String>,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::BackendFailed {
+            backend,
+            operation: operation.into(),
+            source: Box::new(error),
+        }
+    }
+}
+
 /// Result alias of this module.
 pub type Result<T> = std::result::Result<T, Error>;
 

@@ -37,11 +37,7 @@ fn backend_error(
     operation: impl Into<String>,
     error: impl std::error::Error + Send + Sync + 'static,
 ) -> Error {
-    Error::BackendFailed {
-        backend: BACKEND,
-        operation: operation.into(),
-        source: Box::new(error),
-    }
+    Error::backend_failed(BACKEND, operation, error)
 }
 
 /// Creates ros2-client nodes; needs a running tokio runtime (each node spawns its spinner

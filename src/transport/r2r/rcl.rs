@@ -31,11 +31,7 @@ pub fn backend_failure(
     operation: impl Into<String>,
     error: impl std::error::Error + Send + Sync + 'static,
 ) -> Error {
-    Error::BackendFailed {
-        backend: BACKEND,
-        operation: operation.into(),
-        source: Box::new(error),
-    }
+    Error::backend_failed(BACKEND, operation, error)
 }
 
 /// rcl's error text of the last call on this thread, which this resets.
