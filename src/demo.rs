@@ -73,6 +73,8 @@ pub struct DemoOptions {
     pub scenario: Option<(PathBuf, Scenario)>,
     /// Where the benchmark's results go.
     pub results_dir: PathBuf,
+    /// Where the collector serves Foxglove (`None`: it does not).
+    pub foxglove: Option<std::net::SocketAddr>,
 }
 
 /// What the demo measured.
@@ -227,6 +229,10 @@ impl Nodes {
             ..CollectorConfig::default()
         };
         collector_config.prometheus.listen = ([127, 0, 0, 1], 0).into();
+        if let Some(listen) = options.foxglove {
+            collector_config.foxglove.enabled = true;
+            collector_config.foxglove.listen = listen;
+        }
         let collector = tokio::spawn(crate::collector::run(
             collector_config,
             transport.clone(),

@@ -16,6 +16,9 @@ mod dashboard;
 #[cfg(feature = "ros2-client")]
 #[path = "vla-perf/demo.rs"]
 mod demo;
+#[cfg(any(feature = "ros2-client", feature = "r2r"))]
+#[path = "vla-perf/foxglove.rs"]
+mod foxglove;
 #[path = "vla-perf/recommend.rs"]
 mod recommend;
 
@@ -63,6 +66,11 @@ enum Command {
     /// rates, success rates, resources, active alerts); q or Ctrl-C quits.
     #[cfg(any(feature = "ros2-client", feature = "r2r"))]
     Dashboard(dashboard::Args),
+    /// Foxglove WebSocket server (foxglove.websocket.v1) relaying a running collector's
+    /// topics, alerts, benchmark results and /diagnostics; open it in Foxglove with
+    /// config/foxglove_layout.json. Ctrl-C stops.
+    #[cfg(any(feature = "ros2-client", feature = "r2r"))]
+    Foxglove(foxglove::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +95,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::main(&args),
         #[cfg(any(feature = "ros2-client", feature = "r2r"))]
         Command::Dashboard(args) => dashboard::main(&args),
+        #[cfg(any(feature = "ros2-client", feature = "r2r"))]
+        Command::Foxglove(args) => foxglove::main(&args),
     }
 }
 

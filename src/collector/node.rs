@@ -13,7 +13,8 @@
 //! - `resources` ([`ResourceUsage`]): every `resources.period`.
 //!
 //! And `/diagnostics` ([`DiagnosticArray`]): one status per stage and per watched topic;
-//! and, unless disabled, Prometheus/OpenMetrics on `prometheus.listen` (127.0.0.1:9464).
+//! and, unless disabled, Prometheus/OpenMetrics on `prometheus.listen` (127.0.0.1:9464);
+//! when enabled, a Foxglove WebSocket server on `foxglove.listen` ([`crate::foxglove`]).
 
 use std::fs::File;
 use std::future::Future;
@@ -57,6 +58,9 @@ pub enum Error {
     /// The Prometheus endpoint could not be served.
     #[error(transparent)]
     Prometheus(#[from] crate::prometheus::Error),
+    /// The Foxglove WebSocket server could not be started.
+    #[error(transparent)]
+    Foxglove(#[from] crate::foxglove::Error),
     /// The JSONL output could not be written.
     #[error("jsonl_path {path}: {source}")]
     Jsonl {
@@ -202,6 +206,8 @@ pub async fn run(
         }
         false => None,
     };
+    // Held until the collector returns; dropping it closes every Foxglove connection.
+    let _foxglove = serve_foxglove(&config, &pipeline, transport.as_ref(), domain_id).await?;
     spawn_resource_sampler(&config, node.as_mut(), &ns, exporter.clone())?;
     let mut tick = tokio::time::interval(config.publish_period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -282,6 +288,35 @@ pub async fn run(
     drop(out);
     let _ = tokio::task::spawn_blocking(move || publisher.join()).await;
     Ok(())
+}
+
+/// Starts the Foxglove WebSocket server of the `foxglove` section, when enabled: it relays
+/// the suite's topics (and the stack topics read whole, when asked) from a node of its own,
+/// so what it serves is what went out over the middleware.
+async fn serve_foxglove(
+    config: &CollectorConfig,
+    pipeline: &Pipeline,
+    transport: &dyn Transport,
+    domain_id: u16,
+) -> Result<Option<(crate::foxglove::Server, Box<dyn transport::Node>)>> {
+    if !config.foxglove.enabled {
+        return Ok(None);
+    }
+    let mut topics = crate::foxglove::output_topics(&config.namespace);
+    if config.foxglove.stack_topics {
+        topics.extend(crate::foxglove::stack_topics(pipeline.topics()));
+    }
+    let mut node = transport
+        .create_node(&NodeOptions::new("vla_perf_foxglove", "/").with_domain(domain_id))?;
+    let server = crate::foxglove::Server::start(config.foxglove.listen, node.as_mut(), &topics)
+        .await?;
+    tracing::info!(
+        "Foxglove WebSocket server on {} ({} topics): {}",
+        server.url(),
+        topics.len(),
+        crate::foxglove::connect_hint(server.local_addr())
+    );
+    Ok(Some((server, node)))
 }
 
 /// Holds `arrival`, received at monotonic time `now`, for reordering: its production stamp

@@ -21,7 +21,7 @@ use std::path::Path;
 
 pub use alerts::{Aggregation, AlertRule, AlertRules, Channel, Notifications, SmtpTls};
 pub use collector::{
-    AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, QosProfile,
+    AudioFormat, CollectorConfig, FieldMatch, FoxgloveConfig, JsonFields, PrometheusConfig, QosProfile,
     ResourcesConfig, SloConfig, StageConfig, SubscriptionQos, WatchedTopic,
 };
 pub use error::{ConfigError, ConfigWarning, Result};

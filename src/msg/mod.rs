@@ -10,6 +10,7 @@
 //! standard ones in a module per package (`msg::std_msgs::Header`).
 
 pub mod cdr;
+pub mod definition;
 
 pub mod action_msgs;
 pub mod audio_common_msgs;

@@ -48,6 +48,13 @@ pub struct Args {
     /// Where the benchmark report goes (default: STATE_DIR/results).
     #[arg(long, value_name = "DIR")]
     results: Option<PathBuf>,
+    /// Address of the Foxglove WebSocket server (the collector's `foxglove` section);
+    /// loopback unless told otherwise.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8765")]
+    foxglove: std::net::SocketAddr,
+    /// No Foxglove WebSocket server.
+    #[arg(long)]
+    no_foxglove: bool,
 }
 
 /// The scenario the demo benchmarks unless told otherwise (relative to the working
@@ -94,10 +101,20 @@ pub fn main(args: &Args) -> ExitCode {
             ""
         }
     );
+    let foxglove = options
+        .foxglove
+        .map(|addr| vla_perf::foxglove::connect_hint(addr));
+    let note = match &foxglove {
+        Some(hint) => format!("{note} | Foxglove: {hint}"),
+        None => note,
+    };
     let result = match dashboard {
         true => runtime.block_on(with_dashboard(options, transport, &note)),
         false => {
             println!("{banner}");
+            if let Some(hint) = &foxglove {
+                println!("Foxglove, live: {hint}");
+            }
             // Ctrl-C stops the demo early, with its summary (signals need the runtime).
             runtime.block_on(async {
                 let stop = vla_perf::node_main::shutdown_signal();
@@ -108,6 +125,9 @@ pub fn main(args: &Args) -> ExitCode {
     if dashboard {
         println!("{banner}");
         println!("log lines: {}", args.state_dir.join("demo.log").display());
+        if let Some(hint) = &foxglove {
+            println!("Foxglove was served while it ran: {hint}");
+        }
     }
     let summary = match result {
         Ok(s) => s,
@@ -176,7 +196,12 @@ fn demo_options(args: &Args) -> anyhow::Result<DemoOptions> {
             None
         }
     };
+    let foxglove = match args.no_foxglove {
+        true => None,
+        false => Some(free_to_serve(args.foxglove)?),
+    };
     Ok(DemoOptions {
+        foxglove,
         scenario,
         results_dir: args
             .results
@@ -189,6 +214,18 @@ fn demo_options(args: &Args) -> anyhow::Result<DemoOptions> {
         alerts: rules,
         state_dir: args.state_dir.clone(),
     })
+}
+
+/// `addr` when the Foxglove server can listen there: taken (another demo, a
+/// `foxglove_bridge`) is an error now, not a collector failing in the background.
+fn free_to_serve(addr: std::net::SocketAddr) -> anyhow::Result<std::net::SocketAddr> {
+    match std::net::TcpListener::bind(addr) {
+        Ok(_) => Ok(addr),
+        Err(e) => anyhow::bail!(
+            "--foxglove {addr}: cannot listen there ({e}); pick another address with \
+             --foxglove HOST:PORT, or --no-foxglove"
+        ),
+    }
 }
 
 /// Commands by outcome (the driver's and the benchmark's apart), the median end-to-end

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::schema::{
     AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, ResourcesConfig,
+    FoxgloveConfig,
     SloConfig, StageConfig, DEFAULT_CONFIDENCE_KEY,
 };
 use crate::core::stage::StageKind;
@@ -30,6 +31,7 @@ impl Default for CollectorConfig {
             topics: Vec::new(),
             resources: ResourcesConfig::default(),
             prometheus: PrometheusConfig::default(),
+            foxglove: FoxgloveConfig::default(),
             jsonl_path: None,
         }
     }
@@ -140,6 +142,16 @@ impl Default for PrometheusConfig {
         Self {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+impl Default for FoxgloveConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8765)),
+            stack_topics: false,
         }
     }
 }

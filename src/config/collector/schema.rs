@@ -53,6 +53,8 @@ pub struct CollectorConfig {
     pub resources: ResourcesConfig,
     /// Prometheus/OpenMetrics endpoint.
     pub prometheus: PrometheusConfig,
+    /// Foxglove WebSocket server relaying the suite's topics (off unless enabled).
+    pub foxglove: FoxgloveConfig,
     /// When set, every completed command is appended to this file as one JSON line.
     pub jsonl_path: Option<PathBuf>,
 }
@@ -320,6 +322,20 @@ pub struct PrometheusConfig {
     pub enabled: bool,
     /// Address to listen on; loopback by default so nothing is exposed unasked.
     pub listen: SocketAddr,
+}
+
+/// Foxglove WebSocket server (`foxglove.websocket.v1`): the suite's topics, live, for the
+/// Foxglove app, without `foxglove_bridge`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FoxgloveConfig {
+    /// Whether to serve.
+    pub enabled: bool,
+    /// Address to listen on; loopback by default so nothing is exposed unasked.
+    pub listen: SocketAddr,
+    /// Also relay the stack topics the collector reads whole (strings, stage events,
+    /// action status); header-only topics (images, audio) are never relayed.
+    pub stack_topics: bool,
 }
 
 /// Accepts YAML scalars of any type as strings, so `values: [4, 5]` and `[rejected]` both work.

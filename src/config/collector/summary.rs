@@ -59,6 +59,23 @@ impl CollectorConfig {
                 "disabled".to_owned()
             }
         );
+        let _ = writeln!(
+            out,
+            "foxglove: {}",
+            if self.foxglove.enabled {
+                format!(
+                    "ws://{}{}",
+                    self.foxglove.listen,
+                    if self.foxglove.stack_topics {
+                        ", with the stack topics"
+                    } else {
+                        ""
+                    }
+                )
+            } else {
+                "disabled".to_owned()
+            }
+        );
         if let Some(path) = &self.jsonl_path {
             let _ = writeln!(out, "jsonl: {}", path.display());
         }
