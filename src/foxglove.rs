@@ -110,7 +110,8 @@ impl Topic {
 pub fn output_topics(namespace: &str) -> Vec<Topic> {
     let ns = namespace.trim_end_matches('/');
     let reliable = Qos::reliable(100);
-    let ours = |name: &str, type_name: &str| Topic::new(format!("{ns}/{name}"), type_name, reliable);
+    let ours =
+        |name: &str, type_name: &str| Topic::new(format!("{ns}/{name}"), type_name, reliable);
     vec![
         ours("command_latency", CommandLatency::TYPE_NAME),
         ours("metrics", MetricArray::TYPE_NAME),
@@ -241,7 +242,8 @@ impl Server {
                 while let Some(sample) = sub.recv().await {
                     let log_time = u64::try_from(sample.received_at.as_nanos()).unwrap_or(0);
                     // Never waits: the SDK drops a slow client's oldest messages instead.
-                    channel.log_with_meta(&sample.message, PartialMetadata::with_log_time(log_time));
+                    channel
+                        .log_with_meta(&sample.message, PartialMetadata::with_log_time(log_time));
                     forwarded.fetch_add(1, Ordering::Relaxed);
                 }
             }));

@@ -1,14 +1,19 @@
 //! `config/foxglove_layout.json` is a Foxglove layout that only references what the suite
-//! publishes: valid JSON, a panel tree over its panel configs, topics from the README's topic
-//! tables (the collector's and the alert node's), and message paths whose every field, array
-//! step and filter exists in the `.msg` files of `msg/`.
+//! serves: valid JSON, a panel tree over its panel configs of known panel types, topics
+//! that the Foxglove server advertises (the same as the README's topic table), and message
+//! paths whose every field, array step and filter exists in the advertised `ros2msg`
+//! schema of the topic's channel.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
+use common::foxglove::Client;
 use common::repo;
 use serde_json::Value;
+use vla_perf::transport::inproc::InprocTransport;
+use vla_perf::transport::{NodeOptions, Transport};
 
 fn layout() -> Value {
     let text = std::fs::read_to_string(repo().join("config/foxglove_layout.json")).unwrap();
@@ -17,7 +22,7 @@ fn layout() -> Value {
 
 /// Topic -> ROS type (`vla_perf/MetricArray`) from the README's `| \`/topic\` | \`type\` |`
 /// table rows.
-fn published_topics() -> BTreeMap<String, String> {
+fn readme_topics() -> BTreeMap<String, String> {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     readme
         .lines()
@@ -30,24 +35,90 @@ fn published_topics() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Field name -> (type as written, is array) of `msg/<name>.msg`.
-fn msg_fields(name: &str) -> BTreeMap<String, (String, bool)> {
-    let path = repo().join(format!("msg/{name}.msg"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty() && !l.contains('='))
-        .map(|l| {
-            let (ty, field) = l.split_once(char::is_whitespace).expect("type name");
-            let array = ty.ends_with(']');
-            let ty = ty.split('[').next().unwrap().to_owned();
-            (field.trim().to_owned(), (ty, array))
-        })
-        .collect()
+/// `pkg/msg/Type` or `pkg/Type` as `pkg/Type`.
+fn short(type_name: &str) -> String {
+    type_name.replace("/msg/", "/")
 }
 
-/// Where a path walk stands: a message type (None for a primitive) and whether it is an
-/// array not yet sliced.
+/// Field name -> (type: primitive or `pkg/Type`, is array), per message type.
+type Types = BTreeMap<String, BTreeMap<String, (String, bool)>>;
+
+const PRIMITIVES: [&str; 15] = [
+    "bool", "byte", "char", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32",
+    "uint32", "int64", "uint64", "string", "wstring",
+];
+
+/// The message types of one `ros2msg` schema: the root's definition, then each
+/// `MSG: pkg/Type` block after a line of `=`.
+fn parse_schema(root: &str, schema: &str, types: &mut Types) {
+    for (i, block) in schema.split(&"=".repeat(80)).enumerate() {
+        let mut lines = block
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim());
+        let name = match i {
+            0 => short(root),
+            _ => {
+                let header = lines.find(|l| !l.is_empty()).expect("MSG: line");
+                short(header.strip_prefix("MSG: ").expect("MSG: line"))
+            }
+        };
+        let package = name.split('/').next().unwrap().to_owned();
+        let mut fields = BTreeMap::new();
+        for l in lines.filter(|l| !l.is_empty()) {
+            let (ty, field) = l.split_once(char::is_whitespace).expect("type name");
+            if field.contains('=') {
+                continue; // a constant
+            }
+            let array = ty.ends_with(']');
+            let base = ty.split('[').next().unwrap();
+            let base = if PRIMITIVES.contains(&base) || base.contains('/') {
+                short(base)
+            } else if base == "Header" {
+                "std_msgs/Header".to_owned()
+            } else {
+                format!("{package}/{base}")
+            };
+            fields.insert(field.trim().to_owned(), (base, array));
+        }
+        types.insert(name, fields);
+    }
+}
+
+/// What the Foxglove server advertises when it serves the suite's topics: topic -> root
+/// type (`pkg/Type`), and every type of every schema.
+fn advertised() -> (BTreeMap<String, String>, Types) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let transport: Arc<dyn Transport> = Arc::new(InprocTransport::new());
+        let mut node = transport
+            .create_node(&NodeOptions::new("layout_test", "/"))
+            .unwrap();
+        let topics = vla_perf::foxglove::output_topics("/vla_perf");
+        let server =
+            vla_perf::foxglove::Server::start(([127, 0, 0, 1], 0).into(), node.as_mut(), &topics)
+                .await
+                .unwrap();
+        let client = Client::connect(&server.url(), topics.len()).await;
+        assert_eq!(client.server_info["name"], "vla_perf");
+        let mut roots = BTreeMap::new();
+        let mut types = Types::new();
+        for c in &client.channels {
+            assert_eq!(
+                (c.encoding.as_str(), c.schema_encoding.as_str()),
+                ("cdr", "ros2msg"),
+                "{}",
+                c.topic
+            );
+            roots.insert(c.topic.clone(), short(&c.schema_name));
+            parse_schema(&c.schema_name, &c.schema, &mut types);
+        }
+        server.stop().await;
+        (roots, types)
+    })
+}
+
+/// Where a path walk stands: a type (primitive or `pkg/Type`) and whether it is an array
+/// not yet sliced.
 #[derive(Debug, Clone)]
 struct At {
     ty: String,
@@ -55,26 +126,26 @@ struct At {
 }
 
 fn is_message(ty: &str) -> bool {
-    ty.chars().next().is_some_and(char::is_uppercase) && !ty.contains('/')
+    ty.contains('/')
 }
 
-/// The type of field `name` of `at` (a vla_perf message, not an array).
-fn field(path: &str, at: &At, name: &str) -> At {
+/// The type of field `name` of `at` (a message, not an array).
+fn field(types: &Types, path: &str, at: &At, name: &str) -> At {
     assert!(!at.array, "{path}: `.{name}` on an array; slice it first");
-    assert!(
-        is_message(&at.ty),
-        "{path}: `.{name}` inside {} (not a vla_perf message of msg/)",
-        at.ty
-    );
-    let (ty, array) = msg_fields(&at.ty)
-        .remove(name)
+    let fields = types
+        .get(&at.ty)
+        .unwrap_or_else(|| panic!("{path}: `.{name}` inside {} (not a message)", at.ty));
+    let (ty, array) = fields
+        .get(name)
+        .cloned()
         .unwrap_or_else(|| panic!("{path}: {} has no field {name}", at.ty));
     At { ty, array }
 }
 
-/// Walks a Foxglove message path (`/topic.a[:]{b=="x"}{c==10}.d`) over `root`; returns the
-/// type it ends on.
-fn walk(path: &str, root: &str) -> At {
+/// Walks a Foxglove message path (`/topic.a[:]{b=="x"}{c==10}.d`) over `root` (`pkg/Type`);
+/// returns the type it ends on.
+fn walk(types: &Types, path: &str, root: &str) -> At {
+    let field = |path: &str, at: &At, name: &str| field(types, path, at, name);
     let rest = path.trim_start_matches(|c| c != '.' && c != '{' && c != '[');
     let mut at = At {
         ty: root.to_owned(),
@@ -204,9 +275,11 @@ fn the_layout_is_a_panel_tree_over_its_panel_configs() {
 }
 
 #[test]
-fn every_topic_is_published_by_the_suite_and_every_path_exists_in_the_msg_files() {
-    let topics = published_topics();
-    assert!(topics.contains_key("/vla_perf/metrics"), "{topics:?}");
+fn every_topic_is_advertised_by_the_foxglove_server_and_every_path_exists_in_its_schema() {
+    let (roots, types) = advertised();
+    // The server serves exactly the topics README lists, under the same types.
+    let readme: BTreeMap<String, String> = readme_topics();
+    assert_eq!(roots, readme, "advertised channels vs README's topic table");
     let layout = layout();
     let refs = references(&layout);
     let mut used = BTreeSet::new();
@@ -215,17 +288,14 @@ fn every_topic_is_published_by_the_suite_and_every_path_exists_in_the_msg_files(
             .chars()
             .take_while(|c| !matches!(c, '.' | '{' | '['))
             .collect();
-        let ty = topics
+        let root = roots
             .get(&topic)
-            .unwrap_or_else(|| panic!("{panel}: {topic} is not a topic the suite publishes"));
+            .unwrap_or_else(|| panic!("{panel}: {topic} is not advertised"));
         used.insert(topic.clone());
         if topic == *path {
             continue;
         }
-        let root = ty
-            .strip_prefix("vla_perf/")
-            .unwrap_or_else(|| panic!("{panel}: {path} descends into {ty}, not in msg/"));
-        let end = walk(path, root);
+        let end = walk(&types, path, root);
         if panel.starts_with("Plot!") {
             assert!(
                 !end.array && !is_message(&end.ty) && end.ty != "string" && end.ty != "bool",
@@ -246,18 +316,23 @@ fn every_topic_is_published_by_the_suite_and_every_path_exists_in_the_msg_files(
 
 #[test]
 fn the_path_check_rejects_unknown_fields_bad_filters_and_unsliced_arrays() {
+    let (_, types) = advertised();
+    let root = "vla_perf/MetricArray";
     let rejects = |path: &str| {
-        std::panic::catch_unwind(|| walk(path, "MetricArray"))
+        std::panic::catch_unwind(|| walk(&types, path, root))
             .expect_err(&format!("{path} was accepted"));
     };
     walk(
+        &types,
         r#"/vla_perf/metrics.metrics[:]{name=="stage_latency"}{window==10}.p95"#,
-        "MetricArray",
+        root,
     );
+    let stamp = walk(&types, "/vla_perf/metrics.header.stamp.sec", root);
+    assert_eq!(stamp.ty, "int32");
     rejects(r#"/vla_perf/metrics.metrics[:]{name=="stage_latency"}.p96"#);
     rejects(r#"/vla_perf/metrics.metrics[:]{stage=="plan"}.p95"#);
     rejects(r#"/vla_perf/metrics.metrics[:]{window=="10"}.p95"#);
     rejects(r#"/vla_perf/metrics.metrics.p95"#);
     rejects(r#"/vla_perf/metrics.robot_id[0]"#);
-    rejects(r#"/vla_perf/metrics.header.stamp.sec"#);
+    rejects(r#"/vla_perf/metrics.header.stamp.seconds"#);
 }

@@ -15,9 +15,9 @@ use crate::collector::pipeline::Batch;
 use crate::config::CollectorConfig;
 use crate::msg::builtin_interfaces::Time;
 use crate::msg::cdr::to_cdr;
+use crate::msg::definition::definition;
 use crate::msg::diagnostic_msgs::DiagnosticArray;
 use crate::msg::std_msgs::Header;
-use crate::msg::definition::definition;
 use crate::msg::{CommandLatency, MessageDescription, MetricArray, RosMessage};
 
 /// An MCAP file of CommandLatency, MetricArray (metrics and topic health) and

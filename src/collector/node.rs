@@ -308,8 +308,8 @@ async fn serve_foxglove(
     }
     let mut node = transport
         .create_node(&NodeOptions::new("vla_perf_foxglove", "/").with_domain(domain_id))?;
-    let server = crate::foxglove::Server::start(config.foxglove.listen, node.as_mut(), &topics)
-        .await?;
+    let server =
+        crate::foxglove::Server::start(config.foxglove.listen, node.as_mut(), &topics).await?;
     tracing::info!(
         "Foxglove WebSocket server on {} ({} topics): {}",
         server.url(),

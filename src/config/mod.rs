@@ -21,8 +21,8 @@ use std::path::Path;
 
 pub use alerts::{Aggregation, AlertRule, AlertRules, Channel, Notifications, SmtpTls};
 pub use collector::{
-    AudioFormat, CollectorConfig, FieldMatch, FoxgloveConfig, JsonFields, PrometheusConfig, QosProfile,
-    ResourcesConfig, SloConfig, StageConfig, SubscriptionQos, WatchedTopic,
+    AudioFormat, CollectorConfig, FieldMatch, FoxgloveConfig, JsonFields, PrometheusConfig,
+    QosProfile, ResourcesConfig, SloConfig, StageConfig, SubscriptionQos, WatchedTopic,
 };
 pub use error::{ConfigError, ConfigWarning, Result};
 pub use scenario::{

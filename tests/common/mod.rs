@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod fault;
+pub mod foxglove;
 pub mod python;
 pub mod sim_truth;
 pub mod stack_peer;

@@ -101,9 +101,7 @@ pub fn main(args: &Args) -> ExitCode {
             ""
         }
     );
-    let foxglove = options
-        .foxglove
-        .map(|addr| vla_perf::foxglove::connect_hint(addr));
+    let foxglove = options.foxglove.map(vla_perf::foxglove::connect_hint);
     let note = match &foxglove {
         Some(hint) => format!("{note} | Foxglove: {hint}"),
         None => note,

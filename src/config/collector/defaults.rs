@@ -4,9 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::schema::{
-    AudioFormat, CollectorConfig, FieldMatch, JsonFields, PrometheusConfig, ResourcesConfig,
-    FoxgloveConfig,
-    SloConfig, StageConfig, DEFAULT_CONFIDENCE_KEY,
+    AudioFormat, CollectorConfig, FieldMatch, FoxgloveConfig, JsonFields, PrometheusConfig,
+    ResourcesConfig, SloConfig, StageConfig, DEFAULT_CONFIDENCE_KEY,
 };
 use crate::core::stage::StageKind;
 use crate::core::timeline::Correlation;

@@ -14,7 +14,8 @@ mod validate;
 
 pub(crate) use schema::CollectorFile;
 pub use schema::{
-    AudioFormat, CollectorConfig, FieldMatch, FoxgloveConfig, JsonFields, PrometheusConfig, QosProfile,
-    ResourcesConfig, SloConfig, StageConfig, SubscriptionQos, WatchedTopic, DEFAULT_CONFIDENCE_KEY,
+    AudioFormat, CollectorConfig, FieldMatch, FoxgloveConfig, JsonFields, PrometheusConfig,
+    QosProfile, ResourcesConfig, SloConfig, StageConfig, SubscriptionQos, WatchedTopic,
+    DEFAULT_CONFIDENCE_KEY,
 };
 pub(crate) use validate::{is_identifier, is_topic};
