@@ -4,6 +4,7 @@
 //! the alert node (`config/alerts.yaml` rules unless told otherwise) and a driver that
 //! speaks one command every `command_period`; prints each measured command and alert as a
 //! log line, then a summary. Every node is its own DDS participant bound to 127.0.0.1.
+//! With [`DemoOptions::foxglove`] the collector also serves Foxglove ([`crate::foxglove`]).
 //!
 //! With `degrade`, the simulated stack is degraded for the middle of the run only (from
 //! [`DEGRADE_FROM`] to [`DEGRADE_UNTIL`] of `duration`), so that alerts fire and then

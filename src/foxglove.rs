@@ -323,3 +323,104 @@ fn channel(context: &Arc<Context>, t: &Topic) -> Result<Arc<RawChannel>> {
             source,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::inproc::InprocTransport;
+    use crate::transport::{NodeOptions, Transport};
+
+    fn watched(topic: &str, msg_type: &str) -> WatchedTopic {
+        WatchedTopic {
+            topic: topic.into(),
+            msg_type: msg_type.into(),
+            expected_rate_hz: None,
+            stale_after: None,
+            audio: None,
+            stamped: None,
+            qos: None,
+            qos_depth: None,
+        }
+    }
+
+    #[test]
+    fn the_outputs_are_the_suites_topics_under_its_namespace() {
+        let topics: Vec<(String, String)> = output_topics("/robot1/vla_perf/")
+            .into_iter()
+            .map(|t| (t.topic, t.type_name))
+            .collect();
+        assert_eq!(topics.len(), 7);
+        assert!(topics.contains(&(
+            "/robot1/vla_perf/command_latency".into(),
+            "vla_perf/msg/CommandLatency".into()
+        )));
+        assert!(topics.contains(&(
+            "/diagnostics".into(),
+            "diagnostic_msgs/msg/DiagnosticArray".into()
+        )));
+        // Every output has a definition to advertise.
+        for (topic, type_name) in &topics {
+            assert!(description(type_name).is_some(), "{topic}: {type_name}");
+        }
+    }
+
+    #[test]
+    fn only_stack_topics_read_whole_are_relayed() {
+        let relayed: Vec<String> = stack_topics(&[
+            watched("/transcript", "std_msgs/msg/String"),
+            watched("/camera/image_raw", "sensor_msgs/msg/Image"),
+            watched("/events", "vla_perf/msg/StageEvent"),
+            watched("/audio", "audio_common_msgs/msg/AudioStamped"),
+            watched("/execute/_action/status", "action_msgs/msg/GoalStatusArray"),
+        ])
+        .into_iter()
+        .map(|t| t.topic)
+        .collect();
+        assert_eq!(
+            relayed,
+            ["/transcript", "/events", "/execute/_action/status"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_type_without_a_definition_or_a_taken_address_is_a_clear_error() {
+        let transport = InprocTransport::new();
+        let mut node = transport
+            .create_node(&NodeOptions::new("foxglove_unit", "/"))
+            .unwrap();
+        let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let odd = [Topic::new(
+            "/odd".into(),
+            "my_msgs/msg/Odd",
+            Qos::reliable(10),
+        )];
+        let err = Server::start(listen, node.as_mut(), &odd)
+            .await
+            .err()
+            .expect("an unknown type is refused");
+        assert!(
+            err.to_string().contains("/odd") && err.to_string().contains("my_msgs/msg/Odd"),
+            "{err}"
+        );
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = taken.local_addr().unwrap();
+        let err = Server::start(at, node.as_mut(), &output_topics("/vla_perf"))
+            .await
+            .err()
+            .expect("a taken address is refused");
+        assert!(err.to_string().contains(&at.to_string()), "{err}");
+        let server = Server::start(listen, node.as_mut(), &output_topics("/vla_perf"))
+            .await
+            .unwrap();
+        assert_ne!(server.local_addr().port(), 0);
+        assert_eq!(server.topics().len(), 7);
+        assert_eq!(
+            connect_hint(server.local_addr()),
+            format!(
+                "open Foxglove -> Open connection -> ws://{}, then import {LAYOUT}",
+                server.local_addr()
+            )
+        );
+        server.stop().await;
+    }
+}

@@ -371,3 +371,111 @@ fn a_foxglove_client_decodes_the_demos_messages_with_the_values_sent_over_dds() 
         dds.diagnostics.len()
     );
 }
+
+/// Starts `vla-perf` with `args`, stdout piped and stderr kept in `log`.
+fn spawn_logged(args: &[&str], log: Arc<Mutex<String>>) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vla-perf"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vla-perf binary");
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut log = log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    child
+}
+
+#[test]
+fn vla_perf_foxglove_attaches_to_a_running_collector_and_serves_its_topics() {
+    if !isolated(
+        "vla_perf_foxglove_attaches_to_a_running_collector_and_serves_its_topics",
+        LOOPBACK_MULTICAST,
+    ) {
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let demo_log = Arc::new(Mutex::new(String::new()));
+    let mut demo = spawn_logged(
+        &[
+            "demo",
+            "--no-dashboard",
+            "--no-benchmark",
+            "--no-foxglove",
+            "--duration",
+            "30",
+            "--command-period",
+            "1s",
+            "--domain",
+            "67",
+            "--state-dir",
+            state.path().to_str().unwrap(),
+        ],
+        demo_log.clone(),
+    );
+    let attach_log = Arc::new(Mutex::new(String::new()));
+    let mut attach = spawn_logged(
+        &["foxglove", "--listen", "127.0.0.1:8766", "--domain", "67"],
+        attach_log.clone(),
+    );
+    let mut stdout = BufReader::new(attach.stdout.take().unwrap()).lines();
+    let hint = stdout
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("open Foxglove"))
+        .unwrap_or_else(|| panic!("no connect hint: {}", attach_log.lock().unwrap()));
+    assert!(hint.contains("ws://127.0.0.1:8766"), "{hint}");
+    let output = node_client()
+        .arg("ws://127.0.0.1:8766")
+        .args(["--topics", TOPICS[0], "--count", "2", "--timeout", "60"])
+        .output()
+        .expect("node");
+    let _ = Command::new("kill")
+        .args(["-INT", &attach.id().to_string()])
+        .status();
+    let attached = attach.wait().unwrap();
+    let counts: Vec<String> = stdout.map_while(Result::ok).collect();
+    let _ = Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status();
+    demo.wait().unwrap();
+    assert!(
+        output.status.success(),
+        "client: {}\n{}\nattach: {}\ndemo: {}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout),
+        attach_log.lock().unwrap(),
+        demo_log.lock().unwrap()
+    );
+    assert!(attached.success(), "{}", attach_log.lock().unwrap());
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for m in json["messages"][TOPICS[0]].as_array().unwrap() {
+        assert_eq!(m["message"]["robot_id"], "demo_robot");
+        assert!(m["message"]["command_id"]
+            .as_str()
+            .unwrap()
+            .starts_with('c'));
+    }
+    // On Ctrl-C it says what it relayed, per topic.
+    let line = counts
+        .iter()
+        .find(|l| l.starts_with("/vla_perf/command_latency (vla_perf/msg/CommandLatency): "))
+        .unwrap_or_else(|| panic!("no count line: {counts:?}"));
+    let received: u64 = line
+        .split(": ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(received >= 2, "{line}");
+    assert!(line.ends_with(" 0 dropped"), "{line}");
+    println!("{}", counts.join("\n"));
+}

@@ -191,4 +191,29 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn foxglove_is_off_on_loopback_unless_configured_and_a_bad_listen_is_located() {
+        let default = CollectorConfig::default().foxglove;
+        assert!(!default.enabled && !default.stack_topics);
+        assert_eq!(default.listen, SocketAddr::from(([127, 0, 0, 1], 8765)));
+        let on = parse("collector:\n  foxglove: {enabled: true, listen: \"0.0.0.0:9000\"}\n")
+            .unwrap()
+            .foxglove;
+        assert!(on.enabled);
+        assert_eq!(on.listen, SocketAddr::from(([0, 0, 0, 0], 9000)));
+        let err = parse("collector:\n  foxglove:\n    listen: localhost:99999\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("test.yaml:3:")
+                && err.contains("collector.foxglove.listen")
+                && err.contains("localhost:99999"),
+            "{err}"
+        );
+        let err = parse("collector:\n  foxglove:\n    port: 8765\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("port"), "{err}");
+    }
 }
