@@ -15,6 +15,9 @@
 //! namespace (`unshare -n`), and the collector child inherits it.
 //! `cargo bench --bench collector_load`.
 
+#[path = "common/netns.rs"]
+mod netns;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -35,7 +38,6 @@ use vla_perf::transport::{
     Transport, Typed,
 };
 
-const INSIDE: &str = "VLA_PERF_IN_NETNS";
 const WARM_UP: Duration = Duration::from_secs(5);
 const LOAD_DOMAIN: u16 = 70;
 const RATE_DOMAIN: u16 = 71;
@@ -1115,18 +1117,7 @@ fn main() {
         run_bare_camera_subscriber(&spec);
         return;
     }
-    if std::env::var_os(INSIDE).is_none() {
-        let exe = std::env::current_exe().expect("bench path");
-        let status = Command::new("unshare")
-            .args(["-n", "--", "sh", "-c"])
-            .arg("ip link set lo up multicast on && ip route add 224.0.0.0/4 dev lo && exec \"$0\" \"$@\"")
-            .arg(exe)
-            .args(std::env::args().skip(1))
-            .env(INSIDE, "1")
-            .status()
-            .expect("unshare");
-        std::process::exit(status.code().unwrap_or(1));
-    }
+    netns::enter();
     let binary = collector_binary();
     let seconds = std::env::var("VLA_PERF_LOAD_SECONDS")
         .ok()

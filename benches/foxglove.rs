@@ -8,6 +8,9 @@
 //! DDS stays on loopback: the benchmark re-runs itself inside a private network namespace.
 //! `cargo bench --bench foxglove` (`VLA_PERF_FOXGLOVE_SECONDS`, default 30 per run).
 
+#[path = "common/netns.rs"]
+mod netns;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +28,6 @@ use vla_perf::transport::{
     wall_clock, NodeOptions, Publisher, Qos, Subscription, Transport, Typed,
 };
 
-const INSIDE: &str = "VLA_PERF_IN_NETNS";
 const DOMAIN: u16 = 72;
 const WARM_UP: Duration = Duration::from_secs(5);
 const LISTEN: &str = "127.0.0.1:8765";
@@ -236,18 +238,7 @@ fn main() {
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return;
     }
-    if std::env::var_os(INSIDE).is_none() {
-        let exe = std::env::current_exe().expect("bench path");
-        let status = Command::new("unshare")
-            .args(["-n", "--", "sh", "-c"])
-            .arg("ip link set lo up multicast on && ip route add 224.0.0.0/4 dev lo && exec \"$0\" \"$@\"")
-            .arg(exe)
-            .args(std::env::args().skip(1))
-            .env(INSIDE, "1")
-            .status()
-            .expect("unshare");
-        std::process::exit(status.code().unwrap_or(1));
-    }
+    netns::enter();
     let seconds = std::env::var("VLA_PERF_FOXGLOVE_SECONDS")
         .ok()
         .and_then(|v| v.trim().parse().ok())

@@ -10,6 +10,9 @@
 //! DDS traffic stays on loopback: the benchmark re-runs itself inside a private network
 //! namespace (`unshare -n`) unless it already is in one. `cargo bench --bench transport`.
 
+#[path = "common/netns.rs"]
+mod netns;
+
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,7 +29,6 @@ use vla_perf::msg::std_msgs::{Header, String as RosString};
 use vla_perf::transport::ros2_client::Ros2ClientTransport;
 use vla_perf::transport::{NodeOptions, Qos, Subscription, Transport, Typed};
 
-const INSIDE: &str = "VLA_PERF_IN_NETNS";
 const MESSAGES: usize = 100_000;
 const ROUNDS: usize = 3;
 
@@ -230,18 +232,7 @@ fn main() {
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return;
     }
-    if std::env::var_os(INSIDE).is_none() {
-        let exe = std::env::current_exe().expect("bench path");
-        let status = std::process::Command::new("unshare")
-            .args(["-n", "--", "sh", "-c"])
-            .arg("ip link set lo up multicast on && ip route add 224.0.0.0/4 dev lo && exec \"$0\" \"$@\"")
-            .arg(exe)
-            .args(std::env::args().skip(1))
-            .env(INSIDE, "1")
-            .status()
-            .expect("unshare");
-        std::process::exit(status.code().unwrap_or(1));
-    }
+    netns::enter();
     decode_figures();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::{isolated, repo, LOOPBACK_MULTICAST};
 use serde_json::Value;
+use vla_perf::msg::builtin_interfaces::Time;
 use vla_perf::msg::diagnostic_msgs::DiagnosticArray;
 use vla_perf::msg::{CommandLatency, MetricArray};
 use vla_perf::transport::ros2_client::Ros2ClientTransport;
@@ -89,6 +90,11 @@ fn same_float(what: &str, json: &Value, dds: f64) {
     assert!(same, "{what}: Foxglove {v} vs DDS {dds}");
 }
 
+/// A `builtin_interfaces/Time` as the client's JSON has it, (sec, nanosec).
+fn dds_time(t: &Time) -> (i64, u64) {
+    (i64::from(t.sec), u64::from(t.nanosec))
+}
+
 fn time(v: &Value) -> (i64, u64) {
     (v["sec"].as_i64().unwrap(), v["nanosec"].as_u64().unwrap())
 }
@@ -102,14 +108,8 @@ fn check_command(m: &Value, dds: &[CommandLatency]) {
     assert_eq!(m["robot_id"], c.robot_id.as_str());
     assert_eq!(m["outcome"], c.outcome);
     assert_eq!(m["failed_stage"], c.failed_stage.as_str());
-    assert_eq!(
-        time(&m["started"]),
-        (i64::from(c.started.sec), u64::from(c.started.nanosec))
-    );
-    assert_eq!(
-        time(&m["ended"]),
-        (i64::from(c.ended.sec), u64::from(c.ended.nanosec))
-    );
+    assert_eq!(time(&m["started"]), dds_time(&c.started));
+    assert_eq!(time(&m["ended"]), dds_time(&c.ended));
     same_float(&format!("{id} end_to_end"), &m["end_to_end"], c.end_to_end);
     let stages = m["stages"].as_array().unwrap();
     assert_eq!(stages.len(), c.stages.len(), "{id} stages");
@@ -128,12 +128,7 @@ fn check_metrics(m: &Value, dds: &[MetricArray]) {
     let stamp = time(&m["header"]["stamp"]);
     let a = dds
         .iter()
-        .find(|a| {
-            (
-                i64::from(a.header.stamp.sec),
-                u64::from(a.header.stamp.nanosec),
-            ) == stamp
-        })
+        .find(|a| dds_time(&a.header.stamp) == stamp)
         .unwrap_or_else(|| panic!("metrics of {stamp:?} never came over DDS"));
     assert_eq!(m["robot_id"], a.robot_id.as_str());
     let metrics = m["metrics"].as_array().unwrap();
@@ -187,10 +182,7 @@ fn check_diagnostics(m: &Value, dds: &[DiagnosticArray]) {
     let a = dds
         .iter()
         .find(|a| {
-            (
-                i64::from(a.header.stamp.sec),
-                u64::from(a.header.stamp.nanosec),
-            ) == stamp
+            dds_time(&a.header.stamp) == stamp
                 && a.status
                     .iter()
                     .map(|s| s.name.as_str())

@@ -52,14 +52,9 @@ fn collector_config(port: u16) -> CollectorConfig {
     config.foxglove.listen = ([127, 0, 0, 1], port).into();
     config.foxglove.stack_topics = true;
     config.topics.push(WatchedTopic {
-        topic: FLOOD.into(),
-        msg_type: "std_msgs/msg/String".into(),
-        expected_rate_hz: None,
-        stale_after: None,
-        audio: None,
-        stamped: None,
         qos: Some("reliable".into()),
         qos_depth: Some(1000),
+        ..WatchedTopic::new(FLOOD, "std_msgs/msg/String")
     });
     config
 }

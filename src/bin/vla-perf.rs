@@ -100,6 +100,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// What a command attaching to a running suite needs: its node options (`name`, ROS 2's
+/// environment, `domain` when given) and a runtime; `None` after printing why not.
+#[cfg(any(feature = "ros2-client", feature = "r2r"))]
+fn attach_setup(
+    name: &str,
+    domain: Option<u16>,
+) -> Option<(vla_perf::transport::NodeOptions, tokio::runtime::Runtime)> {
+    let mut options = match vla_perf::transport::NodeOptions::from_env(name, "/") {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return None;
+        }
+    };
+    if let Some(domain) = domain {
+        options.domain_id = domain;
+    }
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => Some((options, runtime)),
+        Err(e) => {
+            eprintln!("error: tokio runtime: {e}");
+            None
+        }
+    }
+}
+
 /// Checks `files` in order, like `promtool check config`: a summary per good file on
 /// stdout, warnings and the first error on stderr.
 fn check_config(files: &[PathBuf]) -> ExitCode {

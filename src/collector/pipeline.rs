@@ -855,16 +855,7 @@ mod tests {
     }
 
     fn watched(topic: &str, msg_type: &str) -> WatchedTopic {
-        WatchedTopic {
-            topic: topic.into(),
-            msg_type: msg_type.into(),
-            expected_rate_hz: None,
-            stale_after: None,
-            audio: None,
-            stamped: None,
-            qos: None,
-            qos_depth: None,
-        }
+        WatchedTopic::new(topic, msg_type)
     }
 
     /// A voice stage on `/asr` and `topics` watched beside it.

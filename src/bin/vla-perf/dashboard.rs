@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use vla_perf::dashboard::{self, Ending};
-use vla_perf::transport::NodeOptions;
 
 /// Options of `vla-perf dashboard`.
 #[derive(Debug, clap::Args)]
@@ -30,22 +29,8 @@ enum Failure {
 /// Attaches to the collector's topics (its own participant, localhost unless
 /// ROS_AUTOMATIC_DISCOVERY_RANGE says otherwise) and shows them until q / Esc / Ctrl-C.
 pub fn main(args: &Args) -> ExitCode {
-    let mut options = match NodeOptions::from_env("vla_perf_dashboard", "/") {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Some(domain) = args.domain {
-        options.domain_id = domain;
-    }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some((options, runtime)) = crate::attach_setup("vla_perf_dashboard", args.domain) else {
+        return ExitCode::FAILURE;
     };
     let note = format!("attached, domain {}", options.domain_id);
     let result = runtime.block_on(async {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use vla_perf::foxglove::{self, Topic};
-use vla_perf::transport::{NodeOptions, Qos};
+use vla_perf::transport::Qos;
 
 /// Options of `vla-perf foxglove`.
 #[derive(Debug, clap::Args)]
@@ -52,22 +52,8 @@ enum Failure {
 /// ROS_AUTOMATIC_DISCOVERY_RANGE says otherwise) until Ctrl-C; then prints what it relayed.
 pub fn main(args: &Args) -> ExitCode {
     vla_perf::node_main::init_logging("warn,rustdds=off,ros2_client=warn");
-    let mut options = match NodeOptions::from_env("vla_perf_foxglove", "/") {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Some(domain) = args.domain {
-        options.domain_id = domain;
-    }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some((options, runtime)) = crate::attach_setup("vla_perf_foxglove", args.domain) else {
+        return ExitCode::FAILURE;
     };
     let mut topics = foxglove::output_topics(&args.namespace);
     topics.extend(args.topic.iter().cloned());

@@ -241,6 +241,20 @@ pub struct SubscriptionQos {
 }
 
 impl WatchedTopic {
+    /// `topic` of `msg_type` with every option unset: measured rate, stamp read, QoS by type.
+    pub fn new(topic: &str, msg_type: &str) -> Self {
+        Self {
+            topic: topic.to_owned(),
+            msg_type: msg_type.to_owned(),
+            expected_rate_hz: None,
+            stale_after: None,
+            audio: None,
+            stamped: None,
+            qos: None,
+            qos_depth: None,
+        }
+    }
+
     /// The subscription QoS: the configured profile, else the type's usual one.
     pub fn subscription_qos(&self) -> SubscriptionQos {
         let (profile, depth) = match self.qos.as_deref().and_then(QosProfile::by_name) {
