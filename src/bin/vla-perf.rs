@@ -16,6 +16,8 @@ mod dashboard;
 #[cfg(feature = "ros2-client")]
 #[path = "vla-perf/demo.rs"]
 mod demo;
+#[path = "vla-perf/export.rs"]
+mod export;
 #[cfg(any(feature = "ros2-client", feature = "r2r"))]
 #[path = "vla-perf/foxglove.rs"]
 mod foxglove;
@@ -56,6 +58,10 @@ enum Command {
     /// Compare a benchmark report.json against a baseline one: a verdict per figure;
     /// exit status 3 when anything regressed (for CI gates).
     Compare(compare::Args),
+    /// Export vla_perf's configuration for other tools: `prometheus-rules` turns an alert
+    /// file into Prometheus alerting (and fleet recording) rules.
+    #[command(subcommand)]
+    Export(export::What),
     /// Print the recommendations of a benchmark report with the figures behind them.
     Recommend(recommend::Args),
     /// Run the suite on the built-in SIMULATED VLA stack over localhost-only DDS: the
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
         }
         Command::Compare(args) => compare::main(&args),
         Command::Recommend(args) => recommend::main(&args),
+        Command::Export(what) => export::main(&what),
         #[cfg(feature = "ros2-client")]
         Command::Demo(args) => demo::main(&args),
         #[cfg(any(feature = "ros2-client", feature = "r2r"))]

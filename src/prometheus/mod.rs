@@ -10,6 +10,7 @@
 //! previous value), and a non-finite or negative latency is not observed but counted in
 //! [`DROPPED_EVENTS_TOTAL`] with reason [`REASON_INVALID_LATENCY`].
 
+pub mod rules;
 mod server;
 
 use std::borrow::Cow;
@@ -84,6 +85,8 @@ pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = Metric::ProcessResidentMemory.pr
 pub const GPU_UTILIZATION_PERCENT: &str = Metric::GpuUtilization.prometheus_family();
 /// Gauge{gpu}: device memory in use.
 pub const GPU_MEMORY_USED_BYTES: &str = Metric::GpuMemoryUsed.prometheus_family();
+/// Gauge{gpu}: device memory in total.
+pub const GPU_MEMORY_TOTAL_BYTES: &str = Metric::GpuMemoryTotal.prometheus_family();
 /// Gauge{gpu}: die temperature.
 pub const GPU_TEMPERATURE_CELSIUS: &str = Metric::GpuTemperature.prometheus_family();
 /// Gauge{gpu}: board power draw.
@@ -195,6 +198,7 @@ struct Metrics {
     process_rss: Family<ProcessLabels, F64Gauge>,
     gpu_utilization: Family<GpuLabels, F64Gauge>,
     gpu_memory_used: Family<GpuLabels, F64Gauge>,
+    gpu_memory_total: Family<GpuLabels, F64Gauge>,
     gpu_temperature: Family<GpuLabels, F64Gauge>,
     gpu_power: Family<GpuLabels, F64Gauge>,
 }
@@ -221,6 +225,7 @@ impl Metrics {
             process_rss: Family::default(),
             gpu_utilization: Family::default(),
             gpu_memory_used: Family::default(),
+            gpu_memory_total: Family::default(),
             gpu_temperature: Family::default(),
             gpu_power: Family::default(),
         };
@@ -255,6 +260,7 @@ impl Metrics {
         );
         register(registry, Metric::GpuUtilization, m.gpu_utilization.clone());
         register(registry, Metric::GpuMemoryUsed, m.gpu_memory_used.clone());
+        register(registry, Metric::GpuMemoryTotal, m.gpu_memory_total.clone());
         register(registry, Metric::GpuTemperature, m.gpu_temperature.clone());
         register(registry, Metric::GpuPower, m.gpu_power.clone());
         m
@@ -425,6 +431,7 @@ impl Exporter {
             let pairs = [
                 (&m.gpu_utilization, gpu.utilization_percent),
                 (&m.gpu_memory_used, gpu.memory_used_bytes as f64),
+                (&m.gpu_memory_total, gpu.memory_total_bytes as f64),
                 (&m.gpu_temperature, gpu.temperature_celsius),
                 (&m.gpu_power, gpu.power_watts),
             ];
@@ -535,6 +542,7 @@ mod tests {
                 name: "H200".into(),
                 utilization_percent: 80.0,
                 memory_used_bytes: 2 << 30,
+                memory_total_bytes: 8 << 30,
                 temperature_celsius: f64::NAN,
                 power_watts: 300.0,
                 ..GpuUsage::default()
@@ -617,6 +625,7 @@ mod tests {
                 PROCESS_RESIDENT_MEMORY_BYTES,
                 GPU_UTILIZATION_PERCENT,
                 GPU_MEMORY_USED_BYTES,
+                GPU_MEMORY_TOTAL_BYTES,
                 GPU_POWER_WATTS,
             ]
             .map(|name| (name, "")),
@@ -773,6 +782,8 @@ mod tests {
         assert_eq!(sample(&text, GPU_UTILIZATION_PERCENT, &gpu), Some(80.0));
         let memory = sample(&text, GPU_MEMORY_USED_BYTES, &gpu);
         assert_eq!(memory, Some((2u64 << 30) as f64));
+        let total = sample(&text, GPU_MEMORY_TOTAL_BYTES, &gpu);
+        assert_eq!(total, Some((8u64 << 30) as f64));
         assert_eq!(sample(&text, GPU_POWER_WATTS, &gpu), Some(300.0));
         // NVML could not read the temperature (NaN): the series is never created.
         assert_eq!(sample(&text, GPU_TEMPERATURE_CELSIUS, &gpu), None);

@@ -117,6 +117,9 @@ pub struct Prom {
     pub family: &'static str,
     /// Its type.
     pub kind: PromKind,
+    /// The labels of its series besides `robot` (and `le` of a histogram's buckets): the
+    /// row's tags unless the family has fewer.
+    pub labels: &'static [&'static str],
 }
 
 /// One row of the catalogue.
@@ -190,6 +193,7 @@ pub enum Metric {
     ProcessResidentMemory,
     GpuMemoryUsed,
     GpuPower,
+    GpuMemoryTotal,
 }
 
 const fn row(
@@ -216,7 +220,19 @@ const fn row(
 
 impl Spec {
     const fn prom(mut self, family: &'static str, kind: PromKind) -> Spec {
-        self.prometheus = Some(Prom { family, kind });
+        self.prometheus = Some(Prom {
+            family,
+            kind,
+            labels: self.tags,
+        });
+        self
+    }
+
+    /// The family's series carry only `labels` (the row's tags are published on ROS 2).
+    const fn prom_labels(mut self, labels: &'static [&'static str]) -> Spec {
+        if let Some(p) = self.prometheus.as_mut() {
+            p.labels = labels;
+        }
         self
     }
 
@@ -244,7 +260,7 @@ pub const CATALOGUE: &[Spec] = &[
         .aka(&[Alias { name: "response_time", scale: 1.0, unit: "s", worse: Higher }]),
     row(M::SloCompliance, S::Metrics, "slo_compliance", "1", Lower, &["met"],
         "Fraction of recent commands within the latency SLO (tag met: whether the SLO holds)")
-        .prom("vla_perf_slo_compliance_ratio", Gauge),
+        .prom("vla_perf_slo_compliance_ratio", Gauge).prom_labels(&[]),
     row(M::CommandRate, S::Metrics, "command_rate", "Hz", Neither, &[],
         "Commands started per second, over the shortest window")
         .aka(&[Alias { name: "throughput", scale: 60.0, unit: "1/min", worse: Lower }]),
@@ -355,6 +371,9 @@ pub const CATALOGUE: &[Spec] = &[
     row(M::GpuPower, S::Prometheus, "gpu_power", "W", Higher, &["gpu"],
         "GPU board power draw")
         .prom("vla_perf_gpu_power_watts", Gauge),
+    row(M::GpuMemoryTotal, S::Prometheus, "gpu_memory_total", "B", Neither, &["gpu"],
+        "GPU device memory in total")
+        .prom("vla_perf_gpu_memory_total_bytes", Gauge),
 ];
 
 impl Metric {

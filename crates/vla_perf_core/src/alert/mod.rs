@@ -7,6 +7,7 @@
 //! timestamps are arguments, so the engine is deterministic and replayable.
 
 pub mod machine;
+pub mod promql;
 pub mod window;
 
 use std::collections::BTreeMap;
