@@ -176,7 +176,7 @@ async fn run(
                 stamp: Time::from(wall_clock()),
                 frame_id: "mic".into(),
             };
-            let text = format!("[c{n}] bring me the red cup");
+            let text = format!("[c{n}] pick up the red cup");
             let _ = speak.publish(&vla_perf::sim::speech::utterance(&text, header));
         }
     });

@@ -8,14 +8,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::repo;
+use common::servers::{free_port, Alertmanager};
 use serde_json::Value;
 use vla_perf::alerts::history::{self, Record};
 use vla_perf::alerts::Settings;
@@ -26,19 +27,7 @@ use vla_perf::notify::RetryPolicy;
 use vla_perf::transport::inproc::InprocTransport;
 use vla_perf::transport::{NodeOptions, Publisher, Qos, Subscription, Transport, Typed};
 
-const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
 
 /// A Python peer printing JSON lines; stdin is held open and closing it ends the peer.
 struct Peer {
@@ -347,119 +336,10 @@ fn the_webhook_gets_the_json_again_after_answering_500() {
     assert_eq!(attempts, vec![2, 1, 1], "the first delivery took one retry");
 }
 
-/// An Alertmanager process with a null receiver, killed when dropped.
-struct Alertmanager {
-    child: Child,
-    log: PathBuf,
-    url: String,
-}
-
-impl Alertmanager {
-    fn start(dir: &Path) -> Self {
-        assert!(
-            Path::new(ALERTMANAGER).exists(),
-            "{ALERTMANAGER} not found: run bash .ci/setup"
-        );
-        let config = dir.join("alertmanager.yml");
-        std::fs::write(
-            &config,
-            "route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n",
-        )
-        .expect("config");
-        let port = free_port();
-        let log = dir.join("alertmanager.log");
-        let mut file = std::fs::File::create(&log).expect("log");
-        let _ = writeln!(file, "alertmanager on 127.0.0.1:{port}");
-        let child = Command::new(ALERTMANAGER)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log"))
-            .stderr(file)
-            .spawn()
-            .expect("start alertmanager");
-        Self {
-            child,
-            log,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(None)
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into()
-    }
-
-    fn wait_ready(&mut self) {
-        let agent = Self::agent();
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-                panic!("alertmanager exited with {status}:\n{log}");
-            }
-            let ready = agent
-                .get(format!("{}/-/ready", self.url))
-                .call()
-                .is_ok_and(|r| r.status() == 200);
-            if ready {
-                return;
-            }
-            assert!(Instant::now() < deadline, "alertmanager not ready");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Alerts named `alertname` as the v2 API lists them.
-    fn alerts(&self, alertname: &str) -> Vec<Value> {
-        let response = Self::agent()
-            .get(format!("{}/api/v2/alerts", self.url))
-            .query("filter", format!("alertname=\"{alertname}\""))
-            .call();
-        match response {
-            Ok(mut r) if r.status() == 200 => {
-                r.body_mut().read_json::<Vec<Value>>().expect("alert list")
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// Polls until `check` accepts the alert list; returns it.
-    fn wait_for(
-        &self,
-        alertname: &str,
-        what: &str,
-        check: impl Fn(&[Value]) -> bool,
-    ) -> Vec<Value> {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let alerts = self.alerts(alertname);
-            if check(&alerts) {
-                return alerts;
-            }
-            assert!(Instant::now() < deadline, "{what}; last list: {alerts:?}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn alertmanager_lists_the_alert_with_its_labels_then_resolves_it() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut am = Alertmanager::start(dir.path());
+    let mut am = Alertmanager::start(dir.path(), LIMIT);
     am.wait_ready();
     let mut node = Node::start(&format!("{{type: alertmanager, url: '{}'}}", am.url));
     let (firing, started) = node.drive(1.5, Alert::STATE_FIRING);

@@ -99,6 +99,8 @@ fn subcommands_of(help: &str) -> BTreeSet<String> {
 /// What each binary (and each `vla-perf` subcommand, as `vla-perf <sub>`) accepts.
 struct Cli {
     subcommands: BTreeSet<String>,
+    /// Subcommands of a subcommand (`export` -> `prometheus-rules`).
+    nested: BTreeMap<String, BTreeSet<String>>,
     options: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -106,6 +108,7 @@ impl Cli {
     fn load() -> Cli {
         let mut options = BTreeMap::new();
         let mut subcommands = BTreeSet::new();
+        let mut nested = BTreeMap::new();
         for (name, exe) in binaries() {
             let text = help(exe, &[]);
             options.insert(name.to_owned(), options_of(&text));
@@ -115,11 +118,20 @@ impl Cli {
                 for sub in subcommands.iter().filter(|s| *s != "help") {
                     let text = help(exe, &[sub]);
                     options.insert(format!("vla-perf {sub}"), options_of(&text));
+                    let inner = subcommands_of(&text);
+                    for inner_sub in inner.iter().filter(|s| *s != "help") {
+                        let text = help(exe, &[sub, inner_sub]);
+                        options.insert(format!("vla-perf {sub} {inner_sub}"), options_of(&text));
+                    }
+                    if !inner.is_empty() {
+                        nested.insert(sub.clone(), inner);
+                    }
                 }
             }
         }
         Cli {
             subcommands,
+            nested,
             options,
         }
     }
@@ -272,9 +284,21 @@ fn invocation<'a>(cli: &Cli, tokens: &[&'a str]) -> Option<(String, Vec<&'a str>
                         && w.chars().all(|c| c.is_ascii_lowercase() || c == '-')
                         && !w.starts_with('-') =>
                 {
-                    let key = format!("vla-perf {w}");
                     let missing = (!cli.subcommands.contains(w)).then(|| w.to_owned());
-                    Some((key, rest[1..].to_vec(), missing))
+                    // `vla-perf export prometheus-rules`: a subcommand of the subcommand.
+                    if let Some(inner) = cli.nested.get(w) {
+                        return match rest.get(1).map(|t| clean(t)) {
+                            Some(v) if inner.contains(v) => {
+                                Some((format!("vla-perf {w} {v}"), rest[2..].to_vec(), None))
+                            }
+                            other => Some((
+                                format!("vla-perf {w}"),
+                                rest[1..].to_vec(),
+                                Some(format!("{w} {}", other.unwrap_or(""))),
+                            )),
+                        };
+                    }
+                    Some((format!("vla-perf {w}"), rest[1..].to_vec(), missing))
                 }
                 _ => Some(("vla-perf".to_owned(), rest, None)),
             };

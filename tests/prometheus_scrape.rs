@@ -2,144 +2,26 @@
 //! nobody here wrote): what we record must come back from its query API with the same
 //! values, labels and histogram semantics.
 
-use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use common::servers::{free_port, http_agent, Prometheus};
 use vla_perf::core::timeline::Outcome;
 use vla_perf::msg::ResourceUsage;
 use vla_perf::prometheus::Exporter;
 
-const PROMETHEUS: &str = "/usr/bin/prometheus";
 /// Generous: Prometheus has to start, replay an empty WAL and scrape once or twice.
 const STARTUP_LIMIT: Duration = Duration::from_secs(90);
-const POLL_PAUSE: Duration = Duration::from_millis(200);
 
-/// A Prometheus process, killed when dropped so a failing test leaves nothing behind.
-struct PrometheusServer {
-    child: Child,
-    log: PathBuf,
-    api: String,
-}
-
-impl PrometheusServer {
-    fn start(dir: &Path, target: SocketAddr) -> Self {
-        assert!(
-            Path::new(PROMETHEUS).exists(),
-            "{PROMETHEUS} not found: run bash .ci/setup"
-        );
-        let config = dir.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-                 scrape_configs:\n  - job_name: vla_perf\n    static_configs:\n      \
-                 - targets: ['{target}']\n"
-            ),
-        )
-        .expect("write prometheus.yml");
-        let listen = free_loopback_port();
-        let log = dir.join("prometheus.log");
-        let child = Command::new(PROMETHEUS)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address={listen}"))
-            .stdin(Stdio::null())
-            .stdout(File::create(&log).expect("log file"))
-            .stderr(File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start prometheus");
-        PrometheusServer {
-            child,
-            log,
-            api: format!("http://{listen}/api/v1"),
-        }
-    }
-
-    /// Fails the test with Prometheus' log if it has exited.
-    fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            panic!("prometheus exited with {status}:\n{log}");
-        }
-    }
-
-    /// GETs an API path; `None` while Prometheus is not answering yet.
-    fn api_get(&self, agent: &ureq::Agent, path: &str, query: &[(&str, &str)]) -> Option<Value> {
-        let mut response = agent
-            .get(format!("{}{path}", self.api))
-            .query_pairs(query.iter().copied())
-            .call()
-            .ok()?;
-        let text = response.body_mut().read_to_string().ok()?;
-        let body: Value = serde_json::from_str(&text).ok()?;
-        (body["status"] == "success").then(|| body["data"].clone())
-    }
-
-    /// Waits until the only target's last scrape succeeded.
-    fn wait_for_target_up(&mut self, agent: &ureq::Agent, deadline: Instant) {
-        let mut last = Value::Null;
-        while Instant::now() < deadline {
-            self.assert_running();
-            if let Some(data) = self.api_get(agent, "/targets", &[]) {
-                if data["activeTargets"][0]["health"] == "up" {
-                    return;
-                }
-                last = data;
-            }
-            std::thread::sleep(POLL_PAUSE);
-        }
-        panic!("target never became healthy; last /targets answer: {last}");
-    }
-
-    /// The instant-query result vector of `promql`, waiting until it is non-empty.
-    fn query(&mut self, agent: &ureq::Agent, promql: &str, deadline: Instant) -> Vec<Value> {
-        while Instant::now() < deadline {
-            self.assert_running();
-            if let Some(data) = self.api_get(agent, "/query", &[("query", promql)]) {
-                if let Some(result) = data["result"].as_array().filter(|r| !r.is_empty()) {
-                    return result.clone();
-                }
-            }
-            std::thread::sleep(POLL_PAUSE);
-        }
-        panic!("no result for {promql} before the deadline");
-    }
-
-    /// The value of the single series `promql` selects.
-    fn value(&mut self, agent: &ureq::Agent, promql: &str, deadline: Instant) -> f64 {
-        let result = self.query(agent, promql, deadline);
-        assert_eq!(result.len(), 1, "{promql} selects one series: {result:?}");
-        let value = result[0]["value"][1].as_str().expect("value string");
-        value.parse().expect("numeric value")
-    }
-}
-
-impl Drop for PrometheusServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_loopback_port() -> SocketAddr {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("free port");
-    listener.local_addr().expect("local address")
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into()
+/// Scrapes `target` every second.
+fn scrape_config(target: SocketAddr) -> String {
+    format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+         scrape_configs:\n  - job_name: vla_perf\n    static_configs:\n      \
+         - targets: ['{target}']\n"
+    )
 }
 
 #[test]
@@ -166,10 +48,10 @@ fn prometheus_scrapes_recorded_latencies_commands_and_resources_with_the_robot_l
         .expect("serve /metrics");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut prometheus = PrometheusServer::start(dir.path(), endpoint.local_addr());
-    let agent = agent();
+    let mut prometheus = Prometheus::start(dir.path(), &scrape_config(endpoint.local_addr()));
+    let agent = http_agent();
     let deadline = Instant::now() + STARTUP_LIMIT;
-    prometheus.wait_for_target_up(&agent, deadline);
+    prometheus.wait_for_targets_up(&agent, 1, deadline);
 
     let plan = r#"stage="plan",robot="r1""#;
     let count = prometheus.value(
@@ -214,29 +96,6 @@ fn prometheus_scrapes_recorded_latencies_commands_and_resources_with_the_robot_l
     runtime.block_on(endpoint.shutdown());
 }
 
-impl PrometheusServer {
-    /// Polls `promql` until its single value satisfies `ok` (scrapes lag the data by up to
-    /// a scrape interval); returns that value, or fails with the last one seen.
-    fn value_until(
-        &mut self,
-        agent: &ureq::Agent,
-        promql: &str,
-        ok: impl Fn(f64) -> bool,
-        deadline: Instant,
-    ) -> f64 {
-        let mut last = None;
-        while Instant::now() < deadline {
-            let v = self.value(agent, promql, deadline);
-            if ok(v) {
-                return v;
-            }
-            last = Some(v);
-            std::thread::sleep(POLL_PAUSE);
-        }
-        panic!("{promql} never reached the expected value; last {last:?}");
-    }
-}
-
 #[test]
 fn prometheus_scrapes_a_running_collector_with_its_latencies_outcomes_traffic_and_resources() {
     use std::sync::Arc;
@@ -272,7 +131,7 @@ fn prometheus_scrapes_a_running_collector_with_its_latencies_outcomes_traffic_an
         field: "status".into(),
         values: vec!["rejected".into()],
     });
-    let endpoint = free_loopback_port();
+    let endpoint = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
     let mut config = CollectorConfig {
         robot_id: "r2".into(),
         stages: vec![
@@ -338,10 +197,10 @@ fn prometheus_scrapes_a_running_collector_with_its_latencies_outcomes_traffic_an
     });
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut prometheus = PrometheusServer::start(dir.path(), endpoint);
-    let agent = agent();
+    let mut prometheus = Prometheus::start(dir.path(), &scrape_config(endpoint));
+    let agent = http_agent();
     let deadline = Instant::now() + STARTUP_LIMIT;
-    prometheus.wait_for_target_up(&agent, deadline);
+    prometheus.wait_for_targets_up(&agent, 1, deadline);
 
     let three = |v: f64| v == 3.0;
     prometheus.value_until(

@@ -13,6 +13,7 @@
 pub mod fault;
 pub mod foxglove;
 pub mod python;
+pub mod servers;
 pub mod sim_truth;
 pub mod stack_peer;
 
