@@ -102,8 +102,10 @@ pub fn main(args: &Args) -> ExitCode {
         }
     );
     let foxglove = options.foxglove.map(vla_perf::foxglove::connect_hint);
-    let note = match &foxglove {
-        Some(hint) => format!("{note} | Foxglove: {hint}"),
+    // The top line is short on a terminal: the address only (the full hint is printed on
+    // exit, and in demo.log by the collector).
+    let note = match options.foxglove {
+        Some(addr) => format!("{note} | Foxglove {}", vla_perf::foxglove::url(addr)),
         None => note,
     };
     let result = match dashboard {
