@@ -77,20 +77,53 @@ fn every_listener_binds_loopback_unless_configured() {
     let collector = CollectorConfig::default();
     assert!(collector.prometheus.listen.ip().is_loopback());
     assert!(vla_perf::prometheus::DEFAULT_LISTEN.ip().is_loopback());
-    // The only socket the suite listens on itself is the Prometheus endpoint; DDS sockets
-    // belong to the middleware, whose discovery defaults to localhost (README, transport).
-    let listeners = lines_containing(&[
+    assert!(!collector.foxglove.enabled && collector.foxglove.listen.ip().is_loopback());
+    // The sockets the suite listens on itself: the Prometheus endpoint, the Foxglove
+    // WebSocket server (the SDK's, on the address it is given) and the demo's check that
+    // its Foxglove address is free; DDS sockets belong to the middleware, whose discovery
+    // defaults to localhost (README, transport).
+    // (File and code, without line numbers.)
+    let listeners: Vec<String> = lines_containing(&[
         "TcpListener::bind",
         "UdpSocket::bind",
+        "WebSocketServer::new",
         "0.0.0.0",
         "UNSPECIFIED",
         "[::]",
-    ]);
+    ])
+    .into_iter()
+    .map(|l| {
+        let (file, rest) = l.split_once(':').unwrap();
+        format!("{file}:{}", rest.split_once(':').unwrap().1)
+    })
+    .collect();
     assert_eq!(
         listeners,
-        ["src/prometheus/server.rs:49: let listener = TcpListener::bind(addr)"],
+        [
+            "src/bin/vla-perf/demo.rs: match std::net::TcpListener::bind(addr) {",
+            "src/foxglove.rs: let handle = WebSocketServer::new()",
+            "src/prometheus/server.rs: let listener = TcpListener::bind(addr)",
+        ],
         "listeners in production code"
     );
+    // Their command-line defaults are loopback too.
+    for (args, flag) in [
+        (&["demo", "--help"][..], "--foxglove"),
+        (&["foxglove", "--help"][..], "--listen"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vla-perf"))
+            .args(args)
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        let at = help
+            .find(flag)
+            .unwrap_or_else(|| panic!("{flag} in {help}"));
+        assert!(
+            help[at..].contains("[default: 127.0.0.1:8765]"),
+            "{args:?}: {flag} defaults to loopback:\n{help}"
+        );
+    }
     // A non-loopback address is possible, but only when written in the config.
     let open: SocketAddr = "0.0.0.0:9464".parse().unwrap();
     let text = format!(
