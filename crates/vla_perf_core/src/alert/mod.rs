@@ -472,8 +472,14 @@ pub fn render(
                 .unwrap_or_default(),
         })
     };
+    expand(template, |name| lookup(name).unwrap_or_default())
+}
+
+/// `template` with each `{name}` replaced by `value(name)`; `{{` and `}}` are literal
+/// braces. A lone brace is kept as text (validated templates have none).
+pub fn expand(template: &str, value: impl Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(template.len() + 16);
-    let mut rest = template.as_str();
+    let mut rest = template;
     while let Some(i) = rest.find(['{', '}']) {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
@@ -481,10 +487,9 @@ pub fn render(
             out.push_str(&tail[..1]);
             rest = &tail[2..];
         } else if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
-            out.push_str(&lookup(&tail[1..end]).unwrap_or_default());
+            out.push_str(&value(&tail[1..end]));
             rest = &tail[end + 1..];
         } else {
-            // Validated templates never get here; keep the text rather than fail.
             out.push_str(&tail[..1]);
             rest = &tail[1..];
         }

@@ -358,24 +358,7 @@ fn summary(rule: &AlertRule, severity: &str, threshold: f64) -> String {
             },
         }
     };
-    let mut out = String::with_capacity(template.len() + 32);
-    let mut rest = template.as_str();
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            out.push_str(&tail[..1]);
-            rest = &tail[2..];
-        } else if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
-            out.push_str(&lookup(&tail[1..end]));
-            rest = &tail[end + 1..];
-        } else {
-            out.push_str(&tail[..1]);
-            rest = &tail[1..];
-        }
-    }
-    out.push_str(rest);
-    out
+    crate::alert::expand(template, lookup)
 }
 
 /// The Prometheus alerting rules of `rules` (one per severity), and the rules refused.
