@@ -8,11 +8,15 @@
 //! DDS stays on loopback: the benchmark re-runs itself inside a private network namespace.
 //! `cargo bench --bench foxglove` (`VLA_PERF_FOXGLOVE_SECONDS`, default 30 per run).
 
+#[path = "../tests/common/drive.rs"]
+mod drive;
 #[path = "common/netns.rs"]
 mod netns;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use drive::Stopping;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,20 +24,16 @@ use std::time::{Duration, Instant};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-use vla_perf::msg::builtin_interfaces::Time;
-use vla_perf::msg::std_msgs::Header;
 use vla_perf::msg::CommandLatency;
 use vla_perf::transport::ros2_client::Ros2ClientTransport;
-use vla_perf::transport::{
-    wall_clock, NodeOptions, Publisher, Qos, Subscription, Transport, Typed,
-};
+use vla_perf::transport::{NodeOptions, Publisher, Qos, Subscription, Transport, Typed};
 
 const DOMAIN: u16 = 72;
 const WARM_UP: Duration = Duration::from_secs(5);
 const LISTEN: &str = "127.0.0.1:8765";
 
-/// One child process, killed when dropped.
-struct Process(Child);
+/// One child process, stopped when dropped.
+struct Process(Stopping);
 
 impl Process {
     fn start(binary: &Path, args: &[&str]) -> Self {
@@ -46,12 +46,12 @@ impl Process {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
-        Self(child)
+        Self(Stopping(child))
     }
 
     /// User + system CPU seconds so far.
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0 .0.id())).unwrap();
         let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
         let fields: Vec<f64> = rest
             .split_whitespace()
@@ -61,30 +61,13 @@ impl Process {
     }
 
     fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0 .0.id())).unwrap();
         status
             .lines()
             .find(|l| l.starts_with("VmRSS"))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|kb| kb.parse::<f64>().ok())
             .map_or(f64::NAN, |kb| kb / 1024.0)
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -168,18 +151,10 @@ async fn run(
     });
     let (messages, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let reader = with_client.then(|| tokio::spawn(client(messages.clone(), bytes.clone())));
-    let speaking = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        for n in 0u64.. {
-            tick.tick().await;
-            let header = Header {
-                stamp: Time::from(wall_clock()),
-                frame_id: "mic".into(),
-            };
-            let text = format!("[c{n}] pick up the red cup");
-            let _ = speak.publish(&vla_perf::sim::speech::utterance(&text, header));
-        }
-    });
+    let speaking =
+        tokio::spawn(
+            async move { drive::speak_commands(speak, Duration::from_millis(500), "").await },
+        );
     tokio::time::sleep(WARM_UP).await;
     let (cpu0, t0, measured0) = (
         collector.cpu_seconds(),

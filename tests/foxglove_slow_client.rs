@@ -20,13 +20,10 @@ use std::time::Duration;
 use common::foxglove::{channel, Client};
 use common::sim_truth::fast_stack;
 use vla_perf::config::{CollectorConfig, WatchedTopic};
-use vla_perf::msg::builtin_interfaces::Time;
-use vla_perf::msg::std_msgs::{self, Header};
+use vla_perf::msg::std_msgs;
 use vla_perf::msg::CommandLatency;
 use vla_perf::transport::inproc::InprocTransport;
-use vla_perf::transport::{
-    wall_clock, NodeOptions, Publisher, Qos, Subscription, Transport, Typed,
-};
+use vla_perf::transport::{NodeOptions, Publisher, Qos, Subscription, Transport, Typed};
 
 const PHASE: Duration = Duration::from_secs(8);
 const FLOOD: &str = "/flood";
@@ -131,20 +128,11 @@ fn a_stalled_or_vanished_foxglove_client_never_slows_measuring() {
             }
         });
         let speak = Publisher::new(driver.as_mut(), "/audio/utterance", Qos::reliable(10)).unwrap();
-        let speaking = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(400));
-            for n in 0u64.. {
-                tick.tick().await;
-                let header = Header {
-                    stamp: Time::from(wall_clock()),
-                    frame_id: "mic".into(),
-                };
-                let text = format!("[c{n}] pick up the red cup");
-                speak
-                    .publish(&vla_perf::sim::speech::utterance(&text, header))
-                    .unwrap();
-            }
-        });
+        let speaking = tokio::spawn(common::drive::speak_commands(
+            speak,
+            Duration::from_millis(400),
+            "",
+        ));
 
         // Phase 0: no client (after the stack and the collector settled).
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod drive;
 pub mod fault;
 pub mod foxglove;
 pub mod python;
