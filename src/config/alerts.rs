@@ -618,10 +618,9 @@ impl AlertRules {
             } else {
                 format!("{{{}}}", tags.join(","))
             };
-            let (worse, op) = match rule.thresholds.direction() {
-                Direction::HigherIsWorse => ("higher is worse", ">="),
-                Direction::LowerIsWorse => ("lower is worse", "<="),
-            };
+            let direction = rule.thresholds.direction();
+            let worse = direction.as_str().replace('_', " ");
+            let op = direction.crossing();
             let _ = writeln!(
                 out,
                 "  {}: {}({}{}) over {}",

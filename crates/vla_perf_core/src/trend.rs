@@ -17,6 +17,25 @@ pub enum Direction {
     LowerIsWorse,
 }
 
+impl Direction {
+    /// Its name in YAML (`higher_is_worse`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::HigherIsWorse => "higher_is_worse",
+            Direction::LowerIsWorse => "lower_is_worse",
+        }
+    }
+
+    /// The comparison that crosses a threshold: `>=` when higher is worse, else `<=`
+    /// (reaching a threshold counts as crossing it).
+    pub fn crossing(self) -> &'static str {
+        match self {
+            Direction::HigherIsWorse => ">=",
+            Direction::LowerIsWorse => "<=",
+        }
+    }
+}
+
 /// Threshold status of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

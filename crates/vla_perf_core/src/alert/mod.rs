@@ -19,7 +19,7 @@ pub use machine::{AlertMachine, Change, NotifyKind, Phase, Policy, Severity, Sta
 pub use window::{Rejected, SeriesWindow, Stats};
 
 mod rule;
-use crate::trend::{Direction, Status};
+use crate::trend::Status;
 pub use rule::{Aggregation, AlertRule};
 
 /// Labels of an alert: series tags, rule labels, `alertname` and `severity`-free.
@@ -433,16 +433,10 @@ pub fn render(
     };
     let value_text = value.map_or_else(|| "no data".to_owned(), |v| format!("{v:.4}"));
     let status = if resolved { "resolved" } else { "firing" };
-    let direction = match rule.thresholds.direction() {
-        Direction::HigherIsWorse => "higher_is_worse",
-        Direction::LowerIsWorse => "lower_is_worse",
-    };
+    let direction = rule.thresholds.direction().as_str();
     let Some(template) = &rule.message else {
         let selector: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let op = match rule.thresholds.direction() {
-            Direction::HigherIsWorse => ">=",
-            Direction::LowerIsWorse => "<=",
-        };
+        let op = rule.thresholds.direction().crossing();
         return format!(
             "{} {status} ({}): {}({}{{{}}}) = {value_text} {op} {threshold}",
             rule.name,

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use crate::alert::{Aggregation, AlertRule};
 use crate::metric::{self, Metric, PromKind};
-use crate::trend::Direction;
 
 /// One Prometheus alerting rule (one severity of one vla_perf rule).
 #[derive(Debug, Clone, PartialEq)]
@@ -320,15 +319,9 @@ fn braced_tags(rule: &AlertRule) -> String {
 /// The message template in Prometheus' template language: `{value}` is `$value`,
 /// `{robot_id}` and the rule's tags are labels of the alert, the rest is fixed text.
 fn summary(rule: &AlertRule, severity: &str, threshold: f64) -> String {
-    let direction = match rule.thresholds.direction() {
-        Direction::HigherIsWorse => "higher_is_worse",
-        Direction::LowerIsWorse => "lower_is_worse",
-    };
+    let direction = rule.thresholds.direction().as_str();
     let Some(template) = &rule.message else {
-        let op = match rule.thresholds.direction() {
-            Direction::HigherIsWorse => ">=",
-            Direction::LowerIsWorse => "<=",
-        };
+        let op = rule.thresholds.direction().crossing();
         return format!(
             "{} firing ({severity}) on {{{{ $labels.robot }}}}: {}({}{}) = {{{{ $value }}}} \
              {op} {threshold}",
@@ -398,10 +391,7 @@ pub fn alerting_rules(
                 duration(repeat)
             ));
         }
-        let op = match rule.thresholds.direction() {
-            Direction::HigherIsWorse => ">=",
-            Direction::LowerIsWorse => "<=",
-        };
+        let op = rule.thresholds.direction().crossing();
         for (severity, threshold) in [
             ("warning", rule.thresholds.warning()),
             ("critical", rule.thresholds.critical()),
