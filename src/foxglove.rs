@@ -32,7 +32,7 @@ use crate::msg::std_msgs::String as RosString;
 use crate::msg::{
     Alert, BenchmarkResult, CommandLatency, MetricArray, ResourceUsage, RosMessage, StageEvent,
 };
-use crate::transport::{self, Decoder, Node, Qos, Subscription, TopicCounters};
+use crate::transport::{self, Node, Qos, Subscription, TopicCounters, WholeCdr};
 
 /// What the connect hint tells a user to import.
 pub const LAYOUT: &str = "config/foxglove_layout.json";
@@ -168,17 +168,6 @@ impl RelayedTopic {
     /// Samples the relay could not take in time (its queue was full).
     pub fn dropped(&self) -> u64 {
         self.counters.queue_drops()
-    }
-}
-
-/// The samples of a subscription, untouched.
-struct WholeCdr;
-
-impl Decoder for WholeCdr {
-    type Output = Vec<u8>;
-
-    fn decode(&self, cdr: &[u8]) -> crate::msg::cdr::Result<Vec<u8>> {
-        Ok(cdr.to_vec())
     }
 }
 

@@ -18,6 +18,7 @@ pub mod config;
 pub use vla_perf_core as core;
 pub mod dashboard;
 pub mod demo;
+pub mod discover;
 pub mod foxglove;
 pub mod msg;
 pub mod node_main;

@@ -20,66 +20,58 @@ use crate::msg::diagnostic_msgs::DiagnosticArray;
 use crate::msg::std_msgs::Header;
 use crate::msg::{CommandLatency, MessageDescription, MetricArray, RosMessage};
 
-/// An MCAP file of CommandLatency, MetricArray (metrics and topic health) and
-/// DiagnosticArray messages, on the collector's topics.
-pub struct McapOut {
+/// A ROS 2 MCAP file being written: `ros2` profile, `ros2msg` schemas, CDR payloads.
+/// Written to a temporary file and renamed into place by [`McapFile::finish`]; dropped
+/// unfinished, it leaves nothing behind.
+pub struct McapFile {
     path: PathBuf,
     tmp: PathBuf,
     writer: Option<mcap::Writer<BufWriter<File>>>,
-    robot_id: String,
-    command: u16,
-    metrics: u16,
-    health: u16,
-    diagnostics: u16,
     sequence: u32,
 }
 
-impl McapOut {
-    /// Starts the file, declaring the collector's output topics under `config.namespace`.
-    pub fn create(path: &Path, config: &CollectorConfig) -> Result<Self> {
+impl McapFile {
+    /// Starts the file at `path`.
+    pub fn create(path: &Path) -> std::result::Result<Self, McapOutError> {
         let tmp = crate::report::temp_path(path);
-        let err = |source: McapOutError| Error::McapOut {
-            path: path.to_owned(),
-            source,
-        };
-        let file = File::create(&tmp).map_err(|e| err(e.into()))?;
-        let mut writer = mcap::WriteOptions::new()
+        let file = File::create(&tmp)?;
+        let writer = mcap::WriteOptions::new()
             .profile("ros2")
             .library(format!("vla-perf {}", env!("CARGO_PKG_VERSION")))
-            .create(BufWriter::new(file))
-            .map_err(|e| err(e.into()))?;
-        let ns = config.namespace.trim_end_matches('/');
-        let mut channel = |topic: String, d: MessageDescription| -> Result<u16> {
-            let schema = writer
-                .add_schema(d.type_name, "ros2msg", definition(&d).as_bytes())
-                .map_err(|e| err(e.into()))?;
-            writer
-                .add_channel(schema, &topic, "cdr", &BTreeMap::new())
-                .map_err(|e| err(e.into()))
-        };
-        let command = channel(format!("{ns}/command_latency"), CommandLatency::DESCRIPTION)?;
-        let metrics = channel(format!("{ns}/metrics"), MetricArray::DESCRIPTION)?;
-        let health = channel(format!("{ns}/topic_health"), MetricArray::DESCRIPTION)?;
-        let diagnostics = channel("/diagnostics".into(), DiagnosticArray::DESCRIPTION)?;
+            .create(BufWriter::new(file))?;
         Ok(Self {
             path: path.to_owned(),
             tmp,
             writer: Some(writer),
-            robot_id: config.robot_id.clone(),
-            command,
-            metrics,
-            health,
-            diagnostics,
             sequence: 0,
         })
     }
 
-    fn write<T: RosMessage>(&mut self, channel: u16, at: Duration, message: &T) -> Result<()> {
-        let err = |source: McapOutError| Error::McapOut {
-            path: self.path.clone(),
-            source,
-        };
-        let data = to_cdr(message).map_err(|e| err(e.into()))?;
+    /// The file it becomes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Declares `topic` of ROS type `type_name` with its `ros2msg` definition (empty when
+    /// unknown); returns the channel to write to.
+    pub fn channel(
+        &mut self,
+        topic: &str,
+        type_name: &str,
+        definition: &str,
+    ) -> std::result::Result<u16, McapOutError> {
+        let writer = self.writer.as_mut().ok_or(McapOutError::Finished)?;
+        let schema = writer.add_schema(type_name, "ros2msg", definition.as_bytes())?;
+        Ok(writer.add_channel(schema, topic, "cdr", &BTreeMap::new())?)
+    }
+
+    /// One message (CDR with encapsulation header) logged and published at `at`.
+    pub fn write(
+        &mut self,
+        channel: u16,
+        at: Duration,
+        data: &[u8],
+    ) -> std::result::Result<(), McapOutError> {
         self.sequence = self.sequence.wrapping_add(1);
         let nanos = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
         let header = MessageHeader {
@@ -88,12 +80,80 @@ impl McapOut {
             log_time: nanos,
             publish_time: nanos,
         };
-        if let Some(writer) = self.writer.as_mut() {
-            writer
-                .write_to_known_channel(&header, &data)
-                .map_err(|e| err(e.into()))?;
-        }
+        let writer = self.writer.as_mut().ok_or(McapOutError::Finished)?;
+        writer.write_to_known_channel(&header, data)?;
         Ok(())
+    }
+
+    /// Writes the summary, syncs and renames the file into place.
+    pub fn finish(mut self) -> std::result::Result<PathBuf, McapOutError> {
+        if let Some(mut writer) = self.writer.take() {
+            writer.finish()?;
+            let inner = writer.into_inner();
+            // On disk before the rename makes it visible.
+            let file = inner.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&self.tmp, &self.path)?;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for McapFile {
+    fn drop(&mut self) {
+        // Unfinished: leave no temporary behind (after `finish` it was renamed away).
+        if self.writer.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// An MCAP file of CommandLatency, MetricArray (metrics and topic health) and
+/// DiagnosticArray messages, on the collector's topics.
+pub struct McapOut {
+    file: McapFile,
+    robot_id: String,
+    command: u16,
+    metrics: u16,
+    health: u16,
+    diagnostics: u16,
+}
+
+impl McapOut {
+    /// Starts the file, declaring the collector's output topics under `config.namespace`.
+    pub fn create(path: &Path, config: &CollectorConfig) -> Result<Self> {
+        let err = |source: McapOutError| Error::McapOut {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = McapFile::create(path).map_err(err)?;
+        let ns = config.namespace.trim_end_matches('/');
+        let mut channel = |topic: String, d: MessageDescription| -> Result<u16> {
+            file.channel(&topic, d.type_name, &definition(&d))
+                .map_err(err)
+        };
+        let command = channel(format!("{ns}/command_latency"), CommandLatency::DESCRIPTION)?;
+        let metrics = channel(format!("{ns}/metrics"), MetricArray::DESCRIPTION)?;
+        let health = channel(format!("{ns}/topic_health"), MetricArray::DESCRIPTION)?;
+        let diagnostics = channel("/diagnostics".into(), DiagnosticArray::DESCRIPTION)?;
+        Ok(Self {
+            file,
+            robot_id: config.robot_id.clone(),
+            command,
+            metrics,
+            health,
+            diagnostics,
+        })
+    }
+
+    fn write<T: RosMessage>(&mut self, channel: u16, at: Duration, message: &T) -> Result<()> {
+        let written = to_cdr(message)
+            .map_err(McapOutError::from)
+            .and_then(|data| self.file.write(channel, at, &data));
+        written.map_err(|source| Error::McapOut {
+            path: self.file.path().to_owned(),
+            source,
+        })
     }
 
     /// One finished command, logged at its end time.
@@ -129,26 +189,11 @@ impl McapOut {
     }
 
     /// Writes the summary and renames the file into place.
-    pub fn finish(mut self) -> Result<PathBuf> {
-        let err = |source: McapOutError| Error::McapOut {
-            path: self.path.clone(),
-            source,
-        };
-        if let Some(mut writer) = self.writer.take() {
-            writer.finish().map_err(|e| err(e.into()))?;
-            let inner = writer.into_inner();
-            // On disk before the rename makes it visible.
-            let file = inner.into_inner().map_err(|e| err(e.into_error().into()))?;
-            file.sync_all().map_err(|e| err(e.into()))?;
-        }
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| err(e.into()))?;
-        Ok(self.path.clone())
+    pub fn finish(self) -> Result<PathBuf> {
+        let path = self.file.path().to_owned();
+        self.file
+            .finish()
+            .map_err(|source| Error::McapOut { path, source })
     }
 }
 
-impl Drop for McapOut {
-    fn drop(&mut self) {
-        // Unfinished: leave no temporary behind (after `finish` it was renamed away).
-        let _ = std::fs::remove_file(&self.tmp);
-    }
-}

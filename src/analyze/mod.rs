@@ -61,6 +61,9 @@ pub enum McapOutError {
     /// Serializing a message.
     #[error(transparent)]
     Cdr(#[from] crate::msg::cdr::Error),
+    /// Written to after it was finished.
+    #[error("the file was already finished")]
+    Finished,
 }
 
 /// Result of this module.

@@ -16,6 +16,8 @@ mod dashboard;
 #[cfg(feature = "ros2-client")]
 #[path = "vla-perf/demo.rs"]
 mod demo;
+#[path = "vla-perf/discover.rs"]
+mod discover;
 #[path = "vla-perf/export.rs"]
 mod export;
 #[cfg(any(feature = "ros2-client", feature = "r2r"))]
@@ -58,6 +60,10 @@ enum Command {
     /// Compare a benchmark report.json against a baseline one: a verdict per figure;
     /// exit status 3 when anything regressed (for CI gates).
     Compare(compare::Args),
+    /// Listen to a running stack (or read a recording) and propose a collector
+    /// configuration: the chain of topics that fire once per command, in order, each with
+    /// its correlation rule and the evidence for it, written as a commented collector.yaml.
+    Discover(discover::Args),
     /// Export vla_perf's configuration for other tools: `prometheus-rules` turns an alert
     /// file into Prometheus alerting (and fleet recording) rules.
     #[command(subcommand)]
@@ -98,6 +104,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::main(&args),
         Command::Recommend(args) => recommend::main(&args),
         Command::Export(what) => export::main(&what),
+        Command::Discover(args) => discover::main(&args),
         #[cfg(feature = "ros2-client")]
         Command::Demo(args) => demo::main(&args),
         #[cfg(any(feature = "ros2-client", feature = "r2r"))]

@@ -8,13 +8,15 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{
-    wall_clock, Durability, Error, Node, NodeOptions, ParamValue, Qos, RawPublisher, Result,
+    group_topics, wall_clock, Durability, Error, GraphTopic, Node, NodeOptions, ParamValue, Qos, RawPublisher, Result,
     Sample, SampleSink, Transport,
 };
 
 #[derive(Default)]
 struct Topic {
     type_name: String,
+    /// Nodes that created a publisher on it.
+    publishers: Vec<String>,
     sinks: Vec<SampleSink>,
     /// Samples kept for late transient-local subscribers.
     latched: VecDeque<Vec<u8>>,
@@ -108,8 +110,12 @@ impl Node for InprocNode {
             Durability::TransientLocal => qos.depth.max(1),
             Durability::Volatile => 0,
         };
+        let me = format!("{}/{}", self.namespace.trim_end_matches('/'), self.name);
         self.bus.with_topic(&topic, type_name, |t| {
-            t.latched_depth = t.latched_depth.max(depth)
+            t.latched_depth = t.latched_depth.max(depth);
+            if !t.publishers.contains(&me) {
+                t.publishers.push(me);
+            }
         })?;
         Ok(Box::new(InprocPublisher {
             bus: self.bus.clone(),
@@ -139,6 +145,15 @@ impl Node for InprocNode {
             }
             t.sinks.push(sink);
         })
+    }
+
+    fn graph_topics(&self) -> Result<Vec<GraphTopic>> {
+        let topics = self.bus.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(group_topics(topics.iter().flat_map(|(name, t)| {
+            t.publishers
+                .iter()
+                .map(move |p| (name.clone(), t.type_name.clone(), p.clone()))
+        })))
     }
 }
 

@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use subscription::{
     AudioChunks, Decoder, HeaderOnly, Received, Subscription, TopicCounters, Typed, Unstamped,
+    WholeCdr,
 };
 
 use crate::msg::RosMessage;
@@ -321,6 +322,18 @@ pub struct Sample {
     pub source_time: Option<Duration>,
 }
 
+/// One topic of the ROS 2 graph, as `ros2 topic info` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GraphTopic {
+    /// Fully qualified topic name.
+    pub name: String,
+    /// Its ROS types (`pkg/msg/Type`); more than one means publishers disagree.
+    pub types: Vec<String>,
+    /// Its publishers: `/namespace/node` where the backend knows node names, else the
+    /// publishing DDS participant.
+    pub publishers: Vec<String>,
+}
+
 /// Creates nodes on one middleware.
 pub trait Transport: Send + Sync {
     /// A short name of the backend for logs (`ros2-client`, `r2r`, `inproc`).
@@ -363,6 +376,28 @@ pub trait Node: Send {
     }
     /// The current value of a declared parameter (it may have been set remotely).
     fn parameter(&self, name: &str) -> Option<ParamValue>;
+    /// The topics with publishers that discovery knows now, this node's own included, sorted
+    /// by name (`ros2 topic list -t`).
+    fn graph_topics(&self) -> Result<Vec<GraphTopic>>;
+}
+
+/// Topics grouped from (topic, type, publisher) triples: sorted, each type and publisher
+/// once.
+pub fn group_topics(endpoints: impl IntoIterator<Item = (String, String, String)>) -> Vec<GraphTopic> {
+    let mut topics: std::collections::BTreeMap<String, GraphTopic> = Default::default();
+    for (name, type_name, publisher) in endpoints {
+        let t = topics.entry(name.clone()).or_insert_with(|| GraphTopic {
+            name,
+            ..GraphTopic::default()
+        });
+        if !t.types.contains(&type_name) {
+            t.types.push(type_name);
+        }
+        if !publisher.is_empty() && !t.publishers.contains(&publisher) {
+            t.publishers.push(publisher);
+        }
+    }
+    topics.into_values().collect()
 }
 
 /// Monotonic time since the first call in this process.

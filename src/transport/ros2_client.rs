@@ -27,7 +27,7 @@ use ros2_client::{
 use serde::ser::{SerializeTuple, Serializer};
 
 use super::{
-    DiscoveryRange, Durability, Error, Node, NodeOptions, ParamValue, Qos, RawPublisher,
+    group_topics, DiscoveryRange, Durability, Error, GraphTopic, Node, NodeOptions, ParamValue, Qos, RawPublisher,
     Reliability, Result, Sample, SampleSink, Transport,
 };
 
@@ -147,6 +147,24 @@ fn message_type(type_name: &str) -> Result<MessageTypeName> {
         return Err(invalid());
     }
     Ok(MessageTypeName::new(package, ty))
+}
+
+/// The ROS name of a DDS topic: `rt/a/b` is `/a/b`; other prefixes (services, actions'
+/// requests) are not message topics.
+fn ros_topic_name(dds: &str) -> Option<String> {
+    dds.strip_prefix("rt/").map(|rest| format!("/{rest}"))
+}
+
+/// The ROS name of a DDS type: `pkg::msg::dds_::Type_` is `pkg/msg/Type`; any other name is
+/// kept as it is.
+fn ros_type_name(dds: &str) -> String {
+    let parts: Vec<&str> = dds.split("::").collect();
+    match parts.as_slice() {
+        [package, kind, "dds_", ty] => {
+            format!("{package}/{kind}/{}", ty.strip_suffix('_').unwrap_or(ty))
+        }
+        _ => dds.to_owned(),
+    }
 }
 
 fn profile(qos: Qos) -> QosProfile {
@@ -287,6 +305,21 @@ impl Node for Ros2ClientNode {
         }
     }
 
+    fn graph_topics(&self) -> Result<Vec<GraphTopic>> {
+        // RustDDS's discovery database: every remote writer (and this participant's own).
+        // Node names would need ros_discovery_info; participants name the publishers.
+        let writers = self.participant.discovered_writers();
+        Ok(group_topics(writers.into_iter().filter_map(|w| {
+            let data = &w.publication_topic_data;
+            let topic = ros_topic_name(&data.topic_name)?;
+            let participant = data
+                .participant_key
+                .map(|p| format!("participant {:?}", p.prefix))
+                .unwrap_or_default();
+            Some((topic, ros_type_name(&data.type_name), participant))
+        })))
+    }
+
     fn now(&self) -> std::time::Duration {
         let nanos = self.node.time_now().to_nanos();
         std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
@@ -411,6 +444,17 @@ mod tests {
         for bad in ["", "String", "a/b/c/d", "/msg/X", "pkg/msg/"] {
             assert!(message_type(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn dds_names_map_back_to_ros_names() {
+        assert_eq!(ros_topic_name("rt/audio/utterance").as_deref(), Some("/audio/utterance"));
+        assert_eq!(ros_topic_name("rq/add_twoRequest"), None);
+        assert_eq!(
+            ros_type_name("action_msgs::msg::dds_::GoalStatusArray_"),
+            "action_msgs/msg/GoalStatusArray"
+        );
+        assert_eq!(ros_type_name("Plain"), "Plain");
     }
 
     #[test]

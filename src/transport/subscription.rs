@@ -120,6 +120,19 @@ impl Decoder for HeaderOnly {
     }
 }
 
+/// The samples of a subscription, untouched: CDR with its encapsulation header (relays,
+/// recorders, and readers that decode by type themselves).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WholeCdr;
+
+impl Decoder for WholeCdr {
+    type Output = Vec<u8>;
+
+    fn decode(&self, cdr: &[u8]) -> cdr::Result<Vec<u8>> {
+        Ok(cdr.to_vec())
+    }
+}
+
 /// Reads nothing of any message: an arrival with an unset header, for types that do not
 /// start with a `std_msgs/Header` (watched by rate, jitter and bandwidth only, as
 /// `ros2 topic hz` does).

@@ -21,7 +21,10 @@ Topics (a test config must match them; a plan may override any of them in "topic
 | action_start, action_done | /vla/execute/_action/status | action_msgs/GoalStatusArray | every goal so far |
 
 Action status is reliable + transient-local keep-last 1 (the ROS 2 action status QoS);
-everything else reliable + volatile keep-last 10. Output: one JSON line per message,
+everything else reliable + volatile keep-last 10. A plan with "layout": "discover" uses the
+other topics of stack_plan.TOPICS_DISCOVER (voice as audio_common_msgs/AudioStamped, the
+vision image stamped with its voice stamp) plus two background publishers on timers, in a
+thread of their own (README.md). Output: one JSON line per message,
 `{"id": "c0", "stage": "plan", "t": wall_time_just_before_publish, "t_after": just_after}` (plus "status" for
 plans and action statuses, "goal" for action statuses). Exit codes: 0 success, 1 error,
 2 bad plan or usage, 3 timeout waiting for readers.
@@ -41,10 +44,11 @@ import gc
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
-from stack_plan import IMAGE_SIZE, TOPICS, PlanError, load_plan, run_command
+from stack_plan import Background, IMAGE_SIZE, PlanError, load_plan, plan_topics, run_command
 
 EXIT_ERROR, EXIT_TIMEOUT = 1, 3
 # --unicast-only, as cyclone_peer.py does it: no multicast, unicast SPDP to the well-known
@@ -74,9 +78,14 @@ def emit(obj):
 
 
 def qos_profile(profile: str):
-    """The QoS profiles of stack_peer.py: reliable + volatile keep-last 10, or latched
-    (reliable + transient-local keep-last 1, as an action server's status publisher)."""
+    """The QoS profiles of stack_peer.py: reliable + volatile keep-last 10, latched
+    (reliable + transient-local keep-last 1, as an action server's status publisher), or
+    best_effort (best-effort + volatile keep-last 5, ROS 2's sensor-data profile)."""
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+    if profile == "best_effort":
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                          reliability=ReliabilityPolicy.BEST_EFFORT,
+                          durability=DurabilityPolicy.VOLATILE)
     latched = profile == "latched"
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST,
@@ -89,7 +98,7 @@ def qos_profile(profile: str):
 class Stack:
     """The publishers of the simulated stack and the action server's goal table."""
 
-    def __init__(self, domain: int, topics: dict):
+    def __init__(self, domain: int, topics: dict, background: dict = None):
         import rclpy
         from action_msgs.msg import GoalStatusArray
         from sensor_msgs.msg import Image
@@ -99,18 +108,28 @@ class Stack:
             "sensor_msgs/msg/Image": Image,
             "action_msgs/msg/GoalStatusArray": GoalStatusArray,
         }
+        every = {**topics, **(background or {})}
+        if any(t == "audio_common_msgs/msg/AudioStamped" for _, t, _ in every.values()):
+            # Only the discover layout needs it (mgonzs13's audio_common, in Jazzy).
+            from audio_common_msgs.msg import AudioStamped
+            types["audio_common_msgs/msg/AudioStamped"] = AudioStamped
         self.context = rclpy.context.Context()
         rclpy.init(args=["rclpy_stack"], context=self.context, domain_id=domain)
         self.node = rclpy.create_node("vla_stack_sim", context=self.context)
         self.publishers = {}
-        for key, (name, msg_type, qos) in topics.items():
+        # Background publishers exist before the wait, so a discovering reader sees them,
+        # but the wait is for the stage topics only.
+        self.stage_keys = list(topics)
+        for key, (name, msg_type, qos) in every.items():
             publisher = self.node.create_publisher(types[msg_type], name, qos_profile(qos))
             self.publishers[key] = (name, publisher)
         self.goals = {}  # uuid -> [stamp (sec, nanosec), status], in acceptance order
+        self.lock = threading.Lock()  # the background publishers publish from their own thread
 
     def wait_for_readers(self, readers: int, timeout: float, settle: float):
         deadline = time.monotonic() + timeout
-        for name, publisher in self.publishers.values():
+        for key in self.stage_keys:
+            name, publisher = self.publishers[key]
             while publisher.get_subscription_count() < readers:
                 if time.monotonic() > deadline:
                     matched = publisher.get_subscription_count()
@@ -121,27 +140,44 @@ class Stack:
         time.sleep(settle)
         log(f"every topic has {readers}+ reader(s); starting")
 
-    def publish(self, key: str, msg) -> float:
+    def publish(self, key: str, msg, stamp=None) -> float:
         """Publishes a message built beforehand; returns the wall time read just before
-        (also its header stamp, if it has a header)."""
-        now_ns = time.time_ns()
-        if hasattr(msg, "header"):
-            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now_ns, 1_000_000_000)
-        self.publishers[key][1].publish(msg)
+        (also its header stamp, if it has a header, unless `stamp` = (sec, nanosec) is
+        given). The time is read inside the lock: waiting for a background publish is not
+        part of it."""
+        with self.lock:
+            now_ns = time.time_ns()
+            if hasattr(msg, "header"):
+                msg.header.stamp.sec, msg.header.stamp.nanosec = (
+                    stamp if stamp is not None else divmod(now_ns, 1_000_000_000))
+            self.publishers[key][1].publish(msg)
         return now_ns / 1e9
 
     def string(self, key: str, text: str) -> float:
         from std_msgs.msg import String
         return self.publish(key, String(data=text))
 
-    def image(self, frame: str) -> float:
+    def image(self, frame: str, key: str = "vision", stamp=None) -> float:
         from sensor_msgs.msg import Image
         n = IMAGE_SIZE * IMAGE_SIZE * 3
         # The rgb8 test pattern of cyclone_peer.py: byte k of message 0 is k % 256.
         msg = Image(height=IMAGE_SIZE, width=IMAGE_SIZE, encoding="rgb8", is_bigendian=0,
                     step=IMAGE_SIZE * 3, data=bytes(k % 256 for k in range(n)))
         msg.header.frame_id = frame
-        return self.publish("vision", msg)
+        return self.publish(key, msg, stamp)
+
+    def audio(self, key: str):
+        """stack_peer.py's AudioStamped (4 int16 samples, 16 kHz mono, format 8 = pyaudio's
+        paInt16); returns the wall time just before the publish and the header stamp it got,
+        (sec, nanosec)."""
+        from audio_common_msgs.msg import AudioStamped
+        msg = AudioStamped()
+        msg.header.frame_id = "mic"
+        msg.audio.audio_data.int16_data = [0, 1000, -1000, 0]
+        info = msg.audio.info
+        info.format, info.channels, info.rate, info.chunk = 8, 1, 16000, 4
+        t = self.publish(key, msg)
+        return t, (msg.header.stamp.sec, msg.header.stamp.nanosec)
 
     def goal_status(self, uuid: bytes, status: int) -> float:
         """Sets one goal's status and publishes the whole table, as an action server does."""
@@ -193,13 +229,12 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    stack = None
+    stack = background = None
     try:
         plan, commands = load_plan(args.plan)
         domain = args.domain if args.domain is not None else int(plan.get("domain", 0))
-        topics = dict(TOPICS)
-        for key, name in plan.get("topics", {}).items():
-            topics[key] = (name, *TOPICS[key][1:])
+        layout = plan.get("layout", "default")
+        topics, background_topics = plan_topics(plan)
         if args.unicast_only:  # before the first participant exists; keeps the user's URI
             user = os.environ.get("CYCLONEDDS_URI")
             os.environ["CYCLONEDDS_URI"] = f"{user},{UNICAST_CONFIG}" if user else UNICAST_CONFIG
@@ -208,16 +243,27 @@ def main(argv=None):
         except ImportError as e:
             raise StackError(f"cannot import rclpy ({e}): source a ROS 2 installation and "
                              "run the system python3 it was built for")
-        stack = Stack(domain, topics)
+        stack = Stack(domain, topics, background_topics)
         stack.wait_for_readers(args.readers, args.timeout, args.settle)
         # A collection between a send time and its publish would be charged to the system
         # under test; the run allocates little, so collect once now and then not at all.
         gc.collect()
         gc.disable()
+        if background_topics:  # from just before the first command to the end of the last
+            background = Background(stack, background_topics, float(plan.get("period", 1.0)),
+                                    log)
+            background.start()
         run_start = not_before = time.monotonic()
+        if background is not None:
+            background.begin(run_start)
         for c in commands:
             not_before = run_command(stack, c, run_start, not_before, log, emit,
-                                     after_publish=True)
+                                     after_publish=True, layout=layout)
+        if background is not None:
+            background.stop()
+            if background.error is not None:
+                return EXIT_ERROR
+            background = None
         stack.finish(args.timeout, args.linger)
         return 0
     except (StackError, PlanError) as e:
@@ -227,6 +273,8 @@ def main(argv=None):
         log(f"error: {type(e).__name__}: {e.args[0] if isinstance(e, KeyError) else e}")
         return EXIT_ERROR
     finally:
+        if background is not None:  # before shutdown: it may still be publishing
+            background.stop()
         if stack is not None:
             try:
                 stack.close()

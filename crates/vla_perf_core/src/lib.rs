@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod bench;
 pub mod clock;
+pub mod discover;
 pub mod extract;
 pub mod ingest;
 pub mod kpi;

@@ -33,7 +33,7 @@ use self::rcl::{
     backend_error, backend_failure, Context, NodeHandle, RclPublisher, RclSubscription, WaitSet,
 };
 use super::{
-    wall_clock, Error, Node, NodeOptions, ParamValue, Qos, RawPublisher, Result, Sample,
+    group_topics, wall_clock, Error, GraphTopic, Node, NodeOptions, ParamValue, Qos, RawPublisher, Result, Sample,
     SampleSink, Transport,
 };
 
@@ -297,6 +297,10 @@ impl Node for R2rNode {
 
     fn parameter(&self, name: &str) -> Option<ParamValue> {
         self.parameters.get(name).cloned()
+    }
+
+    fn graph_topics(&self) -> Result<Vec<GraphTopic>> {
+        Ok(group_topics(self.handle.graph_endpoints()?))
     }
 }
 

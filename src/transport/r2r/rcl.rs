@@ -193,6 +193,87 @@ impl NodeHandle {
     }
 }
 
+impl NodeHandle {
+    /// Every topic in the graph with its types, and per topic its publishers as
+    /// `(topic, type, /namespace/node)`.
+    pub fn graph_endpoints(&self) -> Result<Vec<(String, String, String)>> {
+        let mut out = Vec::new();
+        // Topics only subscribed to have no publisher and are left out.
+        for (topic, _types) in self.topic_names_and_types()? {
+            for (node, type_name) in self.publishers_of(&topic)? {
+                out.push((topic.clone(), type_name, node));
+            }
+        }
+        Ok(out)
+    }
+
+    fn topic_names_and_types(&self) -> Result<Vec<(String, Vec<String>)>> {
+        // SAFETY: rcl fills a zero-initialised names-and-types struct it allocates with the
+        // default allocator; it is finalised below whatever happened.
+        unsafe {
+            let mut allocator = sys::rcutils_get_default_allocator();
+            let mut nat = sys::rmw_get_zero_initialized_names_and_types();
+            let ret = sys::rcl_get_topic_names_and_types(self.node, &mut allocator, false, &mut nat);
+            let result = check(ret, || "list topics".to_owned()).map(|()| {
+                let mut out = Vec::with_capacity(nat.names.size);
+                for i in 0..nat.names.size {
+                    let name = CStr::from_ptr(*nat.names.data.add(i))
+                        .to_string_lossy()
+                        .into_owned();
+                    let types = &*nat.types.add(i);
+                    let types = (0..types.size)
+                        .map(|j| {
+                            CStr::from_ptr(*types.data.add(j))
+                                .to_string_lossy()
+                                .into_owned()
+                        })
+                        .collect();
+                    out.push((name, types));
+                }
+                out
+            });
+            sys::rmw_names_and_types_fini(&mut nat);
+            result
+        }
+    }
+
+    /// `(/namespace/node, type)` of every publisher of `topic`.
+    fn publishers_of(&self, topic: &str) -> Result<Vec<(String, String)>> {
+        let c_topic = c_string("topic", topic)?;
+        // SAFETY: as for topic_names_and_types: rcl allocates the array, we finalise it.
+        unsafe {
+            let mut allocator = sys::rcutils_get_default_allocator();
+            let mut info = sys::rmw_get_zero_initialized_topic_endpoint_info_array();
+            let ret = sys::rcl_get_publishers_info_by_topic(
+                self.node,
+                &mut allocator,
+                c_topic.as_ptr(),
+                false,
+                &mut info,
+            );
+            let text = |p: *const c_char| {
+                if p.is_null() {
+                    String::new()
+                } else {
+                    CStr::from_ptr(p).to_string_lossy().into_owned()
+                }
+            };
+            let result = check(ret, || format!("list publishers of {topic}")).map(|()| {
+                (0..info.size)
+                    .map(|i| {
+                        let e = &*info.info_array.add(i);
+                        let ns = text(e.node_namespace);
+                        let node = format!("{}/{}", ns.trim_end_matches('/'), text(e.node_name));
+                        (node, text(e.topic_type))
+                    })
+                    .collect()
+            });
+            sys::rmw_topic_endpoint_info_array_fini(&mut info, &mut allocator);
+            result
+        }
+    }
+}
+
 impl Drop for NodeHandle {
     fn drop(&mut self) {
         // SAFETY: the node came from Box::into_raw; every endpoint holds an Arc to it, so
