@@ -19,7 +19,7 @@ use crate::transport::{
 const GRAPH_PERIOD: Duration = Duration::from_millis(250);
 
 /// Topics never subscribed: chatty ROS 2 infrastructure that is never a stage.
-const NOT_SUBSCRIBED: [&str; 2] = ["/rosout", "/parameter_events"];
+pub const NOT_SUBSCRIBED: [&str; 2] = ["/rosout", "/parameter_events"];
 
 /// What to listen to, and for how long.
 #[derive(Debug, Clone)]

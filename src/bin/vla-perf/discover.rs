@@ -166,7 +166,12 @@ fn listen(args: &Args) -> Option<(Vec<TopicTraffic>, Source)> {
             if let Some((path, n)) = &heard.recorded {
                 println!("Recorded {n} messages into {}", path.display());
             }
-            if heard.traffic.is_empty() {
+            // Our own node's /rosout and /parameter_events do not make a graph.
+            if heard
+                .traffic
+                .iter()
+                .all(|t| live::NOT_SUBSCRIBED.contains(&t.topic.as_str()))
+            {
                 eprintln!(
                     "no topic with a publisher was seen on ROS_DOMAIN_ID {} in {:?}: is the \
                      stack running, on this domain, and within discovery's reach \
