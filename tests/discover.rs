@@ -23,9 +23,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::drive::Stopping;
-use common::stack_peer::StackProcess;
+use common::stack_peer::{discover_layout_plan, shape, StackProcess, DISCOVER_LAYOUT_CONFIG};
 use common::{isolated, repo, require_python_module, LOOPBACK_MULTICAST};
-use vla_perf::config::{CollectorConfig, StageConfig};
+use vla_perf::config::CollectorConfig;
 use vla_perf::msg::audio_common_msgs::AudioStamped;
 use vla_perf::msg::builtin_interfaces::Time;
 use vla_perf::msg::std_msgs::Header;
@@ -48,19 +48,6 @@ fn run(mut c: Command) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     output
-}
-
-/// What makes a pipeline: each stage's name, topic, type and correlation, in order.
-fn shape(stages: &[StageConfig]) -> Vec<String> {
-    stages
-        .iter()
-        .map(|s| {
-            format!(
-                "{} {} {} {:?}",
-                s.name, s.topic, s.msg_type, s.correlation
-            )
-        })
-        .collect()
 }
 
 fn load(path: &Path) -> CollectorConfig {
@@ -95,7 +82,12 @@ fn measured_rows(csv: &str) -> usize {
 fn start_discover(dir: &Path, domain: u16, seconds: u64) -> std::process::Child {
     vla_perf()
         .arg("discover")
-        .args(["--duration", &format!("{seconds}s"), "--domain", &domain.to_string()])
+        .args([
+            "--duration",
+            &format!("{seconds}s"),
+            "--domain",
+            &domain.to_string(),
+        ])
         .arg("--record")
         .arg(dir.join("heard.mcap"))
         .arg("--out")
@@ -170,7 +162,11 @@ fn the_simulated_stack_live_and_recorded_gives_the_shipped_pipeline() {
                 .expect("publisher");
         // Discovery and the stack find each other first.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let texts = ["pick up the red cup", "bring me the green box", "pick up the blue ball"];
+        let texts = [
+            "pick up the red cup",
+            "bring me the green box",
+            "pick up the blue ball",
+        ];
         for (n, gap) in SIM_GAPS.iter().enumerate() {
             let header = Header {
                 stamp: Time::from(wall_clock()),
@@ -196,7 +192,11 @@ fn the_simulated_stack_live_and_recorded_gives_the_shipped_pipeline() {
     let bag = dir.path().join("heard.mcap");
     let from_bag = dir.path().join("from_bag.yaml");
     let mut c = vla_perf();
-    c.arg("discover").arg("--from").arg(&bag).arg("--out").arg(&from_bag);
+    c.arg("discover")
+        .arg("--from")
+        .arg(&bag)
+        .arg("--out")
+        .arg(&from_bag);
     assert!(run(c).status.success(), "discover --from");
     assert_eq!(shape(&load(&from_bag).stages), expected);
 
@@ -207,54 +207,6 @@ fn the_simulated_stack_live_and_recorded_gives_the_shipped_pipeline() {
     assert!(measured_rows(&with_shipped) >= 8, "{with_shipped}");
     assert_eq!(with_proposed, with_shipped);
 }
-
-/// stack_peer.py's plan in its discover layout: irregular starts, a rejected plan and an
-/// aborted goal; the distractor's period is the commands' mean period.
-fn peer_plan() -> serde_json::Value {
-    let starts = [2.0, 3.7, 5.0, 6.9, 8.4, 9.8, 11.7, 13.1, 14.9, 16.2, 17.9];
-    let commands: Vec<serde_json::Value> = starts
-        .iter()
-        .enumerate()
-        .map(|(i, start)| {
-            let outcome = match i {
-                3 => "rejected",
-                6 => "aborted",
-                _ => "succeeded",
-            };
-            let jitter = (i % 4) as f64 * 0.01;
-            serde_json::json!({
-                "id": format!("c{i}"), "start": start, "outcome": outcome,
-                "delays": {"transcript": 0.12 + jitter, "plan": 0.25 + 2.0 * jitter,
-                           "vision": 0.06 + jitter, "action_start": 0.02,
-                           "action_done": 0.4 + 3.0 * jitter}
-            })
-        })
-        .collect();
-    let period = (starts[starts.len() - 1] - starts[0]) / (starts.len() - 1) as f64;
-    serde_json::json!({
-        "domain": PEER_DOMAIN, "layout": "discover", "period": period, "commands": commands
-    })
-}
-
-/// The configuration a user would write by hand for the discover layout.
-const PEER_HAND_WRITTEN: &str = r#"collector:
-  stages:
-    - {name: voice, topic: /robot/mic/utterance, msg_type: audio_common_msgs/msg/AudioStamped,
-       correlation: {mode: header_stamp}}
-    - {name: transcript, topic: /robot/stt/text, msg_type: std_msgs/msg/String,
-       correlation: {mode: fifo}, json: {confidence: confidence}}
-    - {name: plan, topic: /robot/llm/plan, msg_type: std_msgs/msg/String,
-       correlation: {mode: id, field: task.uid}, json: {id: task.uid, status: state},
-       failure: {field: state, values: [rejected]}}
-    - {name: vision, topic: /robot/perception/annotated, msg_type: sensor_msgs/msg/Image,
-       correlation: {mode: header_stamp}}
-    - {name: action_start, topic: /robot/do_task/_action/status,
-       msg_type: action_msgs/msg/GoalStatusArray, correlation: {mode: fifo},
-       accept: {field: status, values: [2]}}
-    - {name: action_done, topic: /robot/do_task/_action/status,
-       msg_type: action_msgs/msg/GoalStatusArray, correlation: {mode: fifo},
-       accept: {field: status, values: [4, 5, 6]}, failure: {field: status, values: [5, 6]}}
-"#;
 
 #[test]
 fn a_cyclone_stack_with_its_own_layout_and_a_distractor_gets_the_right_chain() {
@@ -267,7 +219,7 @@ fn a_cyclone_stack_with_its_own_layout_and_a_distractor_gets_the_right_chain() {
     require_python_module("cyclonedds");
     let dir = tempfile::tempdir().expect("temp dir");
     let plan_path = dir.path().join("plan.json");
-    std::fs::write(&plan_path, peer_plan().to_string()).expect("plan");
+    std::fs::write(&plan_path, discover_layout_plan(PEER_DOMAIN).to_string()).expect("plan");
     let discover = start_discover(dir.path(), PEER_DOMAIN, 24);
     // Discover subscribes to what it finds; the stack waits for nobody and starts playing
     // 2 s after it came up.
@@ -280,13 +232,17 @@ fn a_cyclone_stack_with_its_own_layout_and_a_distractor_gets_the_right_chain() {
         .args(["--readers", "0", "--settle", "0"]);
     let stack = StackProcess::start("stack_peer.py", command);
     let sent = stack.finish(Duration::from_secs(60));
-    let voices = sent.times.keys().filter(|(_, stage)| stage == "voice").count();
+    let voices = sent
+        .times
+        .keys()
+        .filter(|(_, stage)| stage == "voice")
+        .count();
     assert_eq!(voices, 11, "every command played");
     let out = finish(discover);
     assert!(out.status.success(), "discover failed");
     let proposed = dir.path().join("proposed.yaml");
     let hand = dir.path().join("hand.yaml");
-    std::fs::write(&hand, PEER_HAND_WRITTEN).expect("hand-written config");
+    std::fs::write(&hand, DISCOVER_LAYOUT_CONFIG).expect("hand-written config");
     let proposed_config = load(&proposed);
     assert_eq!(
         shape(&proposed_config.stages),
@@ -295,8 +251,15 @@ fn a_cyclone_stack_with_its_own_layout_and_a_distractor_gets_the_right_chain() {
         std::fs::read_to_string(&proposed).unwrap_or_default()
     );
     let plan = &proposed_config.stages[2];
-    assert_eq!(plan.json.as_ref().and_then(|j| j.status.clone()).as_deref(), Some("state"));
-    let watched: Vec<&str> = proposed_config.topics.iter().map(|t| t.topic.as_str()).collect();
+    assert_eq!(
+        plan.json.as_ref().and_then(|j| j.status.clone()).as_deref(),
+        Some("state")
+    );
+    let watched: Vec<&str> = proposed_config
+        .topics
+        .iter()
+        .map(|t| t.topic.as_str())
+        .collect();
     assert!(watched.contains(&"/robot/battery"), "{watched:?}");
     assert!(watched.contains(&"/robot/camera/image_raw"), "{watched:?}");
     let text = std::fs::read_to_string(&proposed).expect("proposed");
@@ -314,7 +277,8 @@ fn bad_or_silent_inputs_get_a_clear_message() {
     let dir = tempfile::tempdir().expect("temp dir");
     // A recording that is not there.
     let mut c = vla_perf();
-    c.args(["discover", "--from"]).arg(dir.path().join("missing.mcap"));
+    c.args(["discover", "--from"])
+        .arg(dir.path().join("missing.mcap"));
     c.arg("--out").arg(dir.path().join("x.yaml"));
     let out = run(c);
     assert_eq!(out.status.code(), Some(1));
@@ -337,7 +301,10 @@ fn bad_or_silent_inputs_get_a_clear_message() {
     rec.finish().expect("finish");
     let out_path = dir.path().join("streams.yaml");
     let mut c = vla_perf();
-    c.args(["discover", "--from"]).arg(&bag).arg("--out").arg(&out_path);
+    c.args(["discover", "--from"])
+        .arg(&bag)
+        .arg("--out")
+        .arg(&out_path);
     let out = run(c);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -350,7 +317,10 @@ fn bad_or_silent_inputs_get_a_clear_message() {
     // An existing file is not overwritten without --force.
     std::fs::write(&out_path, "keep me").expect("write");
     let mut c = vla_perf();
-    c.args(["discover", "--from"]).arg(&bag).arg("--out").arg(&out_path);
+    c.args(["discover", "--from"])
+        .arg(&bag)
+        .arg("--out")
+        .arg(&out_path);
     let out = run(c);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
@@ -359,14 +329,23 @@ fn bad_or_silent_inputs_get_a_clear_message() {
 
 #[test]
 fn a_silent_graph_says_what_discovery_needs() {
-    if !isolated("a_silent_graph_says_what_discovery_needs", LOOPBACK_MULTICAST) {
+    if !isolated(
+        "a_silent_graph_says_what_discovery_needs",
+        LOOPBACK_MULTICAST,
+    ) {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let mut c = vla_perf();
-    c.args(["discover", "--duration", "2s", "--domain", &SILENT_DOMAIN.to_string()])
-        .arg("--out")
-        .arg(dir.path().join("c.yaml"));
+    c.args([
+        "discover",
+        "--duration",
+        "2s",
+        "--domain",
+        &SILENT_DOMAIN.to_string(),
+    ])
+    .arg("--out")
+    .arg(dir.path().join("c.yaml"));
     let out = run(c);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

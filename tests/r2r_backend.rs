@@ -284,6 +284,54 @@ mod with_r2r {
         );
     }
 
+    /// The graph as `vla-perf discover` reads it: a topic another node publishes, with its
+    /// type and its publisher's node name.
+    #[cfg(feature = "ros2-client")]
+    #[test]
+    fn the_graph_lists_topics_with_their_types_and_publishing_nodes() {
+        if !isolated("the_graph_lists_topics_with_their_types_and_publishing_nodes") {
+            return;
+        }
+        let rt = runtime();
+        let _entered = rt.enter();
+        let rcl = r2r_node("graph_reader");
+        let mut rustdds = ros2_client_node("graph_writer");
+        let mut talker = r2r_node("graph_talker");
+        let _a = Publisher::<RosString>::new(talker.as_mut(), "/graph/chatter", Qos::reliable(10))
+            .expect("rcl publisher");
+        let _b = Publisher::<Image>::new(rustdds.as_mut(), "/graph/image", Qos::sensor_data())
+            .expect("ros2-client publisher");
+        let deadline = std::time::Instant::now() + DELIVERY_LIMIT;
+        loop {
+            let topics = rcl.graph_topics().expect("graph");
+            let chatter = topics.iter().find(|t| t.name == "/graph/chatter");
+            let image = topics.iter().find(|t| t.name == "/graph/image");
+            if let (Some(chatter), Some(image)) = (chatter, image) {
+                assert_eq!(chatter.types, ["std_msgs/msg/String"]);
+                assert_eq!(chatter.publishers, ["/graph_talker"]);
+                assert_eq!(image.types, ["sensor_msgs/msg/Image"]);
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not in the graph after {DELIVERY_LIMIT:?}: {topics:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // And the other way round: RustDDS's discovery sees the rcl node's topic.
+        let deadline = std::time::Instant::now() + DELIVERY_LIMIT;
+        loop {
+            let topics = rustdds.graph_topics().expect("graph");
+            if let Some(t) = topics.iter().find(|t| t.name == "/graph/chatter") {
+                assert_eq!(t.types, ["std_msgs/msg/String"]);
+                assert_eq!(t.publishers.len(), 1, "{t:?}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{topics:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     #[test]
     fn a_second_domain_in_one_process_is_refused_with_a_clear_error() {
         if !isolated("a_second_domain_in_one_process_is_refused_with_a_clear_error") {

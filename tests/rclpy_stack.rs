@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 
 use common::fault::{read_jsonl, NodeProcess};
 use common::stack_peer::{
-    command_from_jsonl, latency_errors, plan_json, ErrorSummary, Pacing, Scripted, StackProcess,
+    command_from_jsonl, discover_layout_plan, latency_errors, plan_json, shape, ErrorSummary,
+    Pacing, Scripted, StackProcess, DISCOVER_LAYOUT_CONFIG,
 };
 use common::{isolated, repo, LOOPBACK_MULTICAST};
 use vla_perf::msg::CommandLatency;
@@ -433,5 +434,114 @@ impl Drop for CpuLoad {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// `vla-perf discover` on either backend against the rclpy stack in its discover layout (a
+/// stamped utterance, a nested JSON id assigned by the planner, an image that copies the
+/// utterance's stamp, a camera stream and a distractor at the command rate): both find the
+/// chain a user would write by hand. The r2r build is the colcon install's (when
+/// VLA_PERF_R2R_BIN_DIR names it, as in CI).
+#[test]
+fn discover_on_either_backend_finds_the_rclpy_stacks_pipeline() {
+    require_ros_jazzy();
+    if !isolated(
+        "discover_on_either_backend_finds_the_rclpy_stacks_pipeline",
+        LOOPBACK_MULTICAST,
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan_path = dir.path().join("plan.json");
+    std::fs::write(&plan_path, discover_layout_plan(DOMAIN).to_string()).expect("plan");
+    let ros_log = dir.path().join("ros_log");
+    let discover_args = |out: &Path| -> Vec<String> {
+        [
+            "discover",
+            "--duration",
+            "24s",
+            "--domain",
+            &DOMAIN.to_string(),
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.display().to_string()])
+        .collect()
+    };
+    let mut runs = Vec::new();
+    let out = dir.path().join("ros2_client.yaml");
+    let child = Command::new(env!("CARGO_BIN_EXE_vla-perf"))
+        .args(discover_args(&out))
+        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vla-perf discover");
+    runs.push(("ros2-client", out, child));
+    if let Some(bin_dir) = std::env::var_os("VLA_PERF_R2R_BIN_DIR").map(PathBuf::from) {
+        let out = dir.path().join("r2r.yaml");
+        // $0: the install's lib/vla_perf; the rest: discover's arguments.
+        let script = format!(
+            "source {ROS_SETUP} || exit 1\n\
+             source \"$0/../../share/vla_perf/local_setup.bash\" 2>/dev/null\n\
+             exec \"$0/vla-perf\" \"$@\""
+        );
+        let child = ros_command(&script, &ros_log)
+            .arg(&bin_dir)
+            .args(discover_args(&out))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("r2r vla-perf discover");
+        runs.push(("r2r", out, child));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let stack = {
+        let mut command = ros_command(
+            &format!("source {ROS_SETUP} && exec {SYSTEM_PYTHON} \"$0\" \"$@\""),
+            &ros_log,
+        );
+        command
+            .arg(repo().join("tests/peers/rclpy_stack.py"))
+            .arg("--plan")
+            .arg(&plan_path)
+            .args([
+                "--domain",
+                &DOMAIN.to_string(),
+                "--readers",
+                "0",
+                "--settle",
+                "0",
+            ]);
+        StackProcess::start("rclpy_stack.py", command)
+    };
+    let sent = stack.finish(Duration::from_secs(60));
+    let voices = sent.times.keys().filter(|(_, s)| s == "voice").count();
+    assert_eq!(voices, 11, "every command played");
+    let hand = dir.path().join("hand.yaml");
+    std::fs::write(&hand, DISCOVER_LAYOUT_CONFIG).expect("hand-written config");
+    let expected = shape(
+        &vla_perf::config::load_collector(&hand)
+            .expect("valid")
+            .stages,
+    );
+    for (backend, out, child) in runs {
+        let output = child.wait_with_output().expect("discover exits");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "discover ({backend}) failed:\n{stdout}\n{stderr}"
+        );
+        println!("discover ({backend}):\n{stdout}");
+        let proposed =
+            vla_perf::config::load_collector(&out).unwrap_or_else(|e| panic!("{backend}: {e}"));
+        assert_eq!(shape(&proposed.stages), expected, "{backend}:\n{stdout}");
+        let watched: Vec<&str> = proposed.topics.iter().map(|t| t.topic.as_str()).collect();
+        assert!(
+            watched.contains(&"/robot/battery"),
+            "{backend}: {watched:?}"
+        );
     }
 }

@@ -196,4 +196,3 @@ impl McapOut {
             .map_err(|source| Error::McapOut { path, source })
     }
 }
-

@@ -11,8 +11,7 @@ use super::record::{RecordError, Recording};
 use super::Observer;
 use crate::core::discover::TopicTraffic;
 use crate::transport::{
-    self, Durability, NodeOptions, Qos, Received, Reliability, Subscription, Transport,
-    WholeCdr,
+    self, Durability, NodeOptions, Qos, Received, Reliability, Subscription, Transport, WholeCdr,
 };
 
 /// How often the graph is asked for new topics.
@@ -78,7 +77,11 @@ pub async fn listen(
     let mut node = transport.create_node(&options.node)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, Received<Vec<u8>>)>(4096);
     let mut observer = Observer::new();
-    let mut recording = options.record.as_deref().map(Recording::create).transpose()?;
+    let mut recording = options
+        .record
+        .as_deref()
+        .map(Recording::create)
+        .transpose()?;
     let mut subscribed: Vec<(String, String)> = Vec::new();
     let mut skipped = BTreeSet::new();
     let started = tokio::time::Instant::now();
@@ -142,7 +145,12 @@ pub async fn listen(
     }
     // What arrived before the end still counts.
     while let Ok((index, sample)) = rx.try_recv() {
-        take(&mut observer, recording.as_mut(), &subscribed[index], &sample)?;
+        take(
+            &mut observer,
+            recording.as_mut(),
+            &subscribed[index],
+            &sample,
+        )?;
     }
     drop(node);
     let recorded = recording.map(Recording::finish).transpose()?;

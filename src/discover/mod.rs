@@ -231,12 +231,8 @@ mod tests {
             data: r#"{"task": {"uid": "c1"}, "state": "accepted"}"#.into(),
         };
         o.message("/plan", t0, &to_cdr(&plan).unwrap());
-        let array = |goals: Vec<GoalStatus>| {
-            to_cdr(&GoalStatusArray {
-                status_list: goals,
-            })
-            .unwrap()
-        };
+        let array =
+            |goals: Vec<GoalStatus>| to_cdr(&GoalStatusArray { status_list: goals }).unwrap();
         // The first array's finished goal is history; the executing one is an event.
         o.message("/status", t0, &array(vec![goal(1, 4), goal(2, 2)]));
         o.message("/status", t0, &array(vec![goal(1, 4), goal(2, 6)]));
@@ -255,7 +251,11 @@ mod tests {
             .collect();
         assert_eq!(keys, ["state", "task.uid"]);
         assert_eq!(by("/plan").publishers, ["/planner"]);
-        let goals: Vec<Vec<i8>> = by("/status").messages.iter().map(|m| m.goals.clone()).collect();
+        let goals: Vec<Vec<i8>> = by("/status")
+            .messages
+            .iter()
+            .map(|m| m.goals.clone())
+            .collect();
         assert_eq!(goals, [vec![2], vec![6]]);
         let image = by("/image");
         assert_eq!(image.messages[0].stamp, Some(t0 - Duration::from_millis(5)));

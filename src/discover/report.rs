@@ -16,7 +16,13 @@ pub fn summary(d: &Discovery) -> String {
         d.topics.len(),
         d.span.as_secs_f64()
     );
-    let width = d.topics.iter().map(|t| t.topic.len()).max().unwrap_or(5).max(5);
+    let width = d
+        .topics
+        .iter()
+        .map(|t| t.topic.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let _ = writeln!(
         out,
         "  {:width$}  {:40}  {:>6}  {:>8}  {:8}  PUBLISHERS",

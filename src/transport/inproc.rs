@@ -8,8 +8,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{
-    group_topics, wall_clock, Durability, Error, GraphTopic, Node, NodeOptions, ParamValue, Qos, RawPublisher, Result,
-    Sample, SampleSink, Transport,
+    group_topics, wall_clock, Durability, Error, GraphTopic, Node, NodeOptions, ParamValue, Qos,
+    RawPublisher, Result, Sample, SampleSink, Transport,
 };
 
 #[derive(Default)]
@@ -148,7 +148,11 @@ impl Node for InprocNode {
     }
 
     fn graph_topics(&self) -> Result<Vec<GraphTopic>> {
-        let topics = self.bus.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        let topics = self
+            .bus
+            .topics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         Ok(group_topics(topics.iter().flat_map(|(name, t)| {
             t.publishers
                 .iter()

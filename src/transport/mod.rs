@@ -383,7 +383,9 @@ pub trait Node: Send {
 
 /// Topics grouped from (topic, type, publisher) triples: sorted, each type and publisher
 /// once.
-pub fn group_topics(endpoints: impl IntoIterator<Item = (String, String, String)>) -> Vec<GraphTopic> {
+pub fn group_topics(
+    endpoints: impl IntoIterator<Item = (String, String, String)>,
+) -> Vec<GraphTopic> {
     let mut topics: std::collections::BTreeMap<String, GraphTopic> = Default::default();
     for (name, type_name, publisher) in endpoints {
         let t = topics.entry(name.clone()).or_insert_with(|| GraphTopic {

@@ -27,8 +27,8 @@ use ros2_client::{
 use serde::ser::{SerializeTuple, Serializer};
 
 use super::{
-    group_topics, DiscoveryRange, Durability, Error, GraphTopic, Node, NodeOptions, ParamValue, Qos, RawPublisher,
-    Reliability, Result, Sample, SampleSink, Transport,
+    group_topics, DiscoveryRange, Durability, Error, GraphTopic, Node, NodeOptions, ParamValue,
+    Qos, RawPublisher, Reliability, Result, Sample, SampleSink, Transport,
 };
 
 const BACKEND: &str = "ros2-client";
@@ -312,10 +312,8 @@ impl Node for Ros2ClientNode {
         Ok(group_topics(writers.into_iter().filter_map(|w| {
             let data = &w.publication_topic_data;
             let topic = ros_topic_name(&data.topic_name)?;
-            let participant = data
-                .participant_key
-                .map(|p| format!("participant {:?}", p.prefix))
-                .unwrap_or_default();
+            // The writer's GUID prefix is its participant's.
+            let participant = format!("participant {:?}", data.key.prefix);
             Some((topic, ros_type_name(&data.type_name), participant))
         })))
     }
@@ -448,7 +446,10 @@ mod tests {
 
     #[test]
     fn dds_names_map_back_to_ros_names() {
-        assert_eq!(ros_topic_name("rt/audio/utterance").as_deref(), Some("/audio/utterance"));
+        assert_eq!(
+            ros_topic_name("rt/audio/utterance").as_deref(),
+            Some("/audio/utterance")
+        );
         assert_eq!(ros_topic_name("rq/add_twoRequest"), None);
         assert_eq!(
             ros_type_name("action_msgs::msg::dds_::GoalStatusArray_"),

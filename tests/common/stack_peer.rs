@@ -377,3 +377,60 @@ impl std::fmt::Display for ErrorSummary {
         )
     }
 }
+
+/// The stack peers' plan in their discover layout (`vla-perf discover`'s target):
+/// irregular starts, a rejected plan and an aborted goal; the distractor's period is the
+/// commands' mean period.
+pub fn discover_layout_plan(domain: u16) -> serde_json::Value {
+    let starts = [2.0, 3.7, 5.0, 6.9, 8.4, 9.8, 11.7, 13.1, 14.9, 16.2, 17.9];
+    let commands: Vec<serde_json::Value> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, start)| {
+            let outcome = match i {
+                3 => "rejected",
+                6 => "aborted",
+                _ => "succeeded",
+            };
+            let jitter = (i % 4) as f64 * 0.01;
+            serde_json::json!({
+                "id": format!("c{i}"), "start": start, "outcome": outcome,
+                "delays": {"transcript": 0.12 + jitter, "plan": 0.25 + 2.0 * jitter,
+                           "vision": 0.06 + jitter, "action_start": 0.02,
+                           "action_done": 0.4 + 3.0 * jitter}
+            })
+        })
+        .collect();
+    let period = (starts[starts.len() - 1] - starts[0]) / (starts.len() - 1) as f64;
+    serde_json::json!({
+        "domain": domain, "layout": "discover", "period": period, "commands": commands
+    })
+}
+
+/// The configuration a user would write by hand for the discover layout.
+pub const DISCOVER_LAYOUT_CONFIG: &str = r#"collector:
+  stages:
+    - {name: voice, topic: /robot/mic/utterance, msg_type: audio_common_msgs/msg/AudioStamped,
+       correlation: {mode: header_stamp}}
+    - {name: transcript, topic: /robot/stt/text, msg_type: std_msgs/msg/String,
+       correlation: {mode: fifo}, json: {confidence: confidence}}
+    - {name: plan, topic: /robot/llm/plan, msg_type: std_msgs/msg/String,
+       correlation: {mode: id, field: task.uid}, json: {id: task.uid, status: state},
+       failure: {field: state, values: [rejected]}}
+    - {name: vision, topic: /robot/perception/annotated, msg_type: sensor_msgs/msg/Image,
+       correlation: {mode: header_stamp}}
+    - {name: action_start, topic: /robot/do_task/_action/status,
+       msg_type: action_msgs/msg/GoalStatusArray, correlation: {mode: fifo},
+       accept: {field: status, values: [2]}}
+    - {name: action_done, topic: /robot/do_task/_action/status,
+       msg_type: action_msgs/msg/GoalStatusArray, correlation: {mode: fifo},
+       accept: {field: status, values: [4, 5, 6]}, failure: {field: status, values: [5, 6]}}
+"#;
+
+/// What makes a pipeline: each stage's name, topic, type and correlation, in order.
+pub fn shape(stages: &[vla_perf::config::StageConfig]) -> Vec<String> {
+    stages
+        .iter()
+        .map(|s| format!("{} {} {} {:?}", s.name, s.topic, s.msg_type, s.correlation))
+        .collect()
+}

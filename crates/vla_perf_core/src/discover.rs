@@ -641,12 +641,15 @@ pub fn discover(traffic: &[TopicTraffic], own_namespace: &str) -> Discovery {
 
 fn observed_span(traffic: &[TopicTraffic]) -> Duration {
     let times = traffic.iter().flat_map(|t| t.messages.iter().map(|m| m.at));
-    let (lo, hi) = times.fold((None, None), |(lo, hi): (Option<Duration>, Option<Duration>), t| {
-        (
-            Some(lo.map_or(t, |l| l.min(t))),
-            Some(hi.map_or(t, |h| h.max(t))),
-        )
-    });
+    let (lo, hi) = times.fold(
+        (None, None),
+        |(lo, hi): (Option<Duration>, Option<Duration>), t| {
+            (
+                Some(lo.map_or(t, |l| l.min(t))),
+                Some(hi.map_or(t, |h| h.max(t))),
+            )
+        },
+    );
     match (lo, hi) {
         (Some(lo), Some(hi)) => hi - lo,
         _ => Duration::ZERO,
@@ -1021,13 +1024,18 @@ fn insert_gating_streams(
                 lag: None,
             },
         );
-        out.rejected.retain(|r| !r.starts_with(&traffic[series[s].topic].topic));
+        out.rejected
+            .retain(|r| !r.starts_with(&traffic[series[s].topic].topic));
         k += 2;
     }
 }
 
 // Long: the stage record gathers correlation, JSON keys and filters for one link.
-fn propose_stages(traffic: &[TopicTraffic], series: &[Series], chain: &[Link]) -> Vec<ProposedStage> {
+fn propose_stages(
+    traffic: &[TopicTraffic],
+    series: &[Series],
+    chain: &[Link],
+) -> Vec<ProposedStage> {
     let mut stages: Vec<ProposedStage> = Vec::new();
     let mut used_names = BTreeSet::new();
     for (k, link) in chain.iter().enumerate() {
@@ -1090,7 +1098,11 @@ fn stage_name(t: &TopicTraffic, s: &Series, k: usize, len: usize) -> String {
     }
     let topic = t.topic.to_ascii_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| topic.contains(w));
-    let key = |k: &str| t.messages.iter().any(|m| m.keys.iter().any(|(n, _)| n == k));
+    let key = |k: &str| {
+        t.messages
+            .iter()
+            .any(|m| m.keys.iter().any(|(n, _)| n == k))
+    };
     if k == 0 {
         return "voice".into();
     }
@@ -1227,7 +1239,12 @@ fn filters(
     let seen: BTreeSet<String> = t
         .messages
         .iter()
-        .flat_map(|m| m.keys.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_key()))
+        .flat_map(|m| {
+            m.keys
+                .iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.as_key())
+        })
         .collect();
     let failing: Vec<String> = seen
         .into_iter()
@@ -1441,8 +1458,9 @@ fn correlation_for(
                     "its header stamp equals the command's stamp (from {from}) in {equal} of \
                      {both} commands: copied downstream"
                 ),
-                rejected: vec!["{mode: fifo} (a copied stamp stays exact when commands overlap)"
-                    .into()],
+                rejected: vec![
+                    "{mode: fifo} (a copied stamp stays exact when commands overlap)".into(),
+                ],
                 ambiguous: false,
             },
             None,

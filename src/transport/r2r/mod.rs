@@ -33,8 +33,8 @@ use self::rcl::{
     backend_error, backend_failure, Context, NodeHandle, RclPublisher, RclSubscription, WaitSet,
 };
 use super::{
-    group_topics, wall_clock, Error, GraphTopic, Node, NodeOptions, ParamValue, Qos, RawPublisher, Result, Sample,
-    SampleSink, Transport,
+    group_topics, wall_clock, Error, GraphTopic, Node, NodeOptions, ParamValue, Qos, RawPublisher,
+    Result, Sample, SampleSink, Transport,
 };
 
 const BACKEND: &str = "r2r";

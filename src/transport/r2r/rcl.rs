@@ -213,7 +213,8 @@ impl NodeHandle {
         unsafe {
             let mut allocator = sys::rcutils_get_default_allocator();
             let mut nat = sys::rmw_get_zero_initialized_names_and_types();
-            let ret = sys::rcl_get_topic_names_and_types(self.node, &mut allocator, false, &mut nat);
+            let ret =
+                sys::rcl_get_topic_names_and_types(self.node, &mut allocator, false, &mut nat);
             let result = check(ret, || "list topics".to_owned()).map(|()| {
                 let mut out = Vec::with_capacity(nat.names.size);
                 for i in 0..nat.names.size {

@@ -122,7 +122,10 @@ fn simulated(commands: usize, seed: u64) -> Vec<TopicTraffic> {
             "std_msgs/msg/String",
             Observed {
                 at: at(plan),
-                keys: vec![text("command_id", &format!("cmd-{c}")), text("status", status)],
+                keys: vec![
+                    text("command_id", &format!("cmd-{c}")),
+                    text("status", status),
+                ],
                 ..Observed::default()
             },
         );
@@ -222,8 +225,16 @@ fn the_simulated_stacks_layout_is_found_with_the_stream_the_executor_waits_on() 
                     }
                 ),
                 stage("vision", "/vision/detections", Correlation::Fifo),
-                stage("action_start", "/execute_plan/_action/status", Correlation::Fifo),
-                stage("action_done", "/execute_plan/_action/status", Correlation::Fifo),
+                stage(
+                    "action_start",
+                    "/execute_plan/_action/status",
+                    Correlation::Fifo
+                ),
+                stage(
+                    "action_done",
+                    "/execute_plan/_action/status",
+                    Correlation::Fifo
+                ),
             ],
             "seed {seed}: {:#?}",
             d.stages
@@ -240,11 +251,18 @@ fn the_simulated_stacks_layout_is_found_with_the_stream_the_executor_waits_on() 
         assert_eq!(s[4].accept.as_ref().unwrap().values, ["2"]);
         assert_eq!(s[5].accept.as_ref().unwrap().values, ["4", "5", "6"]);
         assert_eq!(s[5].failure.as_ref().unwrap().values, ["5", "6"]);
-        assert!(s[3].placement.reason.contains("waits for its first message"));
+        assert!(s[3]
+            .placement
+            .reason
+            .contains("waits for its first message"));
         let watched: Vec<&str> = d.watched.iter().map(|w| w.topic.as_str()).collect();
         assert_eq!(watched, ["/battery", "/camera/image_raw"], "seed {seed}");
         let battery = &d.watched[0];
-        assert!(battery.reason.starts_with("not a stage: "), "{}", battery.reason);
+        assert!(
+            battery.reason.starts_with("not a stage: "),
+            "{}",
+            battery.reason
+        );
         let rosout = d.topics.iter().find(|t| t.topic == "/rosout").unwrap();
         assert_eq!(rosout.role, Role::Ignored);
     }
@@ -284,7 +302,10 @@ fn peer_layout(commands: usize, seed: u64) -> Vec<TopicTraffic> {
             "std_msgs/msg/String",
             Observed {
                 at: at(plan),
-                keys: vec![text("task.uid", &format!("c{c}")), text("state", "accepted")],
+                keys: vec![
+                    text("task.uid", &format!("c{c}")),
+                    text("state", "accepted"),
+                ],
                 ..Observed::default()
             },
         );
@@ -300,7 +321,10 @@ fn peer_layout(commands: usize, seed: u64) -> Vec<TopicTraffic> {
         );
         let start = vision + 0.02;
         let end = start + rng.around(0.3, 0.05);
-        for (when, g) in [(start, goal_status::EXECUTING), (end, goal_status::SUCCEEDED)] {
+        for (when, g) in [
+            (start, goal_status::EXECUTING),
+            (end, goal_status::SUCCEEDED),
+        ] {
             s.add(
                 "/robot/do_task/_action/status",
                 GOAL_STATUS_ARRAY,
@@ -328,7 +352,13 @@ fn peer_layout(commands: usize, seed: u64) -> Vec<TopicTraffic> {
         );
         b += period;
     }
-    s.stream("/robot/camera/image_raw", "sensor_msgs/msg/Image", 10.0, 0.0, t);
+    s.stream(
+        "/robot/camera/image_raw",
+        "sensor_msgs/msg/Image",
+        10.0,
+        0.0,
+        t,
+    );
     s.traffic()
 }
 
@@ -349,15 +379,31 @@ fn copied_stamps_nested_json_ids_and_a_distractor_at_the_command_rate() {
                         field: "task.uid".into()
                     }
                 ),
-                stage("vision", "/robot/perception/annotated", Correlation::HeaderStamp),
-                stage("action_start", "/robot/do_task/_action/status", Correlation::Fifo),
-                stage("action_done", "/robot/do_task/_action/status", Correlation::Fifo),
+                stage(
+                    "vision",
+                    "/robot/perception/annotated",
+                    Correlation::HeaderStamp
+                ),
+                stage(
+                    "action_start",
+                    "/robot/do_task/_action/status",
+                    Correlation::Fifo
+                ),
+                stage(
+                    "action_done",
+                    "/robot/do_task/_action/status",
+                    Correlation::Fifo
+                ),
             ],
             "seed {seed}: {:#?}",
             d.stages
         );
         let vision = &d.stages[3].correlation_evidence;
-        assert!(vision.reason.contains("/robot/mic/utterance"), "{}", vision.reason);
+        assert!(
+            vision.reason.contains("/robot/mic/utterance"),
+            "{}",
+            vision.reason
+        );
         assert_eq!(d.stages[2].json.status.as_deref(), Some("state"));
         let rejected = d.rejected.join("\n");
         assert!(rejected.contains("/robot/battery "), "{rejected}");
@@ -374,10 +420,19 @@ fn without_commands_discovery_says_what_it_needs() {
     }];
     let d = discover(&silent, "/vla_perf");
     assert!(d.stages.is_empty());
-    assert!(d.problem.as_deref().unwrap().contains("no messages"), "{d:?}");
+    assert!(
+        d.problem.as_deref().unwrap().contains("no messages"),
+        "{d:?}"
+    );
     // Only streams.
     let mut s = Stack::new();
-    s.stream("/camera/image_raw", "sensor_msgs/msg/Image", 30.0, 0.0, 10.0);
+    s.stream(
+        "/camera/image_raw",
+        "sensor_msgs/msg/Image",
+        30.0,
+        0.0,
+        10.0,
+    );
     s.stream("/imu", "sensor_msgs/msg/Imu", 100.0, 0.0, 10.0);
     let d = discover(&s.traffic(), "/vla_perf");
     assert!(d.stages.is_empty());
@@ -405,7 +460,14 @@ fn json_documents_flatten_to_dotted_scalar_keys() {
 
 #[test]
 fn ids_are_named_as_ids_or_repeat() {
-    for yes in ["id", "command_id", "task.uid", "goalId", "requestID", "uuid"] {
+    for yes in [
+        "id",
+        "command_id",
+        "task.uid",
+        "goalId",
+        "requestID",
+        "uuid",
+    ] {
         assert!(id_named(yes), "{yes}");
     }
     for no in ["valid", "text", "status", "width"] {
