@@ -308,7 +308,7 @@ mod with_r2r {
             let image = topics.iter().find(|t| t.name == "/graph/image");
             if let (Some(chatter), Some(image)) = (chatter, image) {
                 assert_eq!(chatter.types, ["std_msgs/msg/String"]);
-                assert_eq!(chatter.publishers, ["/graph_talker"]);
+                assert_eq!(chatter.publishers, ["/vla_perf_test/graph_talker"]);
                 assert_eq!(image.types, ["sensor_msgs/msg/Image"]);
                 break;
             }

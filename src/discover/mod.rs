@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::bag::{self, Event};
 use crate::collector::pipeline::Message;
-use crate::core::discover::{json_keys, Observed, TopicTraffic, Value, GOAL_STATUS_ARRAY};
+use crate::core::discover::{json_keys, Observed, TopicTraffic, Value};
 use crate::msg::action_msgs::GoalStatus;
 use crate::msg::StageEvent;
 
@@ -196,11 +196,6 @@ pub fn from_bag(path: &Path) -> Result<(Vec<TopicTraffic>, BagSummary), bag::Err
     ))
 }
 
-/// Whether `msg_type` is an action status array (for callers that pick QoS by type).
-pub fn is_action_status(msg_type: &str) -> bool {
-    msg_type == GOAL_STATUS_ARRAY
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +204,7 @@ mod tests {
     use crate::msg::cdr::to_cdr;
     use crate::msg::std_msgs::{Header, String as RosString};
     use crate::msg::unique_identifier_msgs::UUID;
+    use crate::msg::RosMessage;
 
     fn goal(id: u8, status: i8) -> GoalStatus {
         GoalStatus {
@@ -225,7 +221,7 @@ mod tests {
         let mut o = Observer::new();
         let t0 = Duration::from_secs(1_700_000_000);
         o.topic("/plan", "std_msgs/msg/String", &["/planner".into()]);
-        o.topic("/status", GOAL_STATUS_ARRAY, &[]);
+        o.topic("/status", GoalStatusArray::TYPE_NAME, &[]);
         o.topic("/image", "sensor_msgs/msg/Image", &[]);
         let plan = RosString {
             data: r#"{"task": {"uid": "c1"}, "state": "accepted"}"#.into(),

@@ -32,7 +32,7 @@
 //! the previous one ended falls into its window); [`Discovery::problem`] says when too few
 //! were seen. Pure: every time is an argument.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::timeline::Correlation;
@@ -1556,20 +1556,6 @@ fn flatten(
             _ => {}
         }
     }
-}
-
-/// Per-topic counts for a summary line: topics by role.
-pub fn role_counts(d: &Discovery) -> BTreeMap<&'static str, usize> {
-    let mut m = BTreeMap::new();
-    for t in &d.topics {
-        let k = match t.role {
-            Role::Stage => "stage",
-            Role::Watched => "watched",
-            Role::Ignored => "ignored",
-        };
-        *m.entry(k).or_insert(0) += 1;
-    }
-    m
 }
 
 #[cfg(test)]

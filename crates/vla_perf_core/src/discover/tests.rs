@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use super::*;
 
 /// A small deterministic generator (xorshift), so the synthetic stacks are the same in
