@@ -348,7 +348,7 @@ struct Follow {
 
 impl Follow {
     fn holds(&self) -> bool {
-        self.lags.len() >= MIN_COMMANDS.min(2)
+        self.lags.len() >= 2
             && self.coverage >= 0.5
             && self.explained >= 0.7
             && self.dispersion <= MAX_DISPERSION
@@ -1052,7 +1052,7 @@ fn propose_stages(
         } else {
             JsonKeys::default()
         };
-        let (accept, failure) = filters(t, s, &json, &messages);
+        let (accept, failure) = filters(t, s, &json);
         let name = unique_name(stage_name(t, s, k, chain.len()), &mut used_names);
         stages.push(ProposedStage {
             name,
@@ -1213,7 +1213,6 @@ fn filters(
     t: &TopicTraffic,
     s: &Series,
     json: &JsonKeys,
-    _messages: &[Option<usize>],
 ) -> (Option<FieldValues>, Option<FieldValues>) {
     let field = |values: &[i8]| FieldValues {
         field: "status".into(),
