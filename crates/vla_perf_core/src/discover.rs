@@ -945,7 +945,6 @@ fn insert_gating_streams(
         for &s in streams {
             let times: Vec<Duration> = series[s].times().collect();
             let mut direct = Vec::new();
-            let mut via = Vec::new();
             let mut waits = Vec::new();
             let mut firsts = vec![None; a.per_command.len()];
             for (c, (x, y)) in a.per_command.iter().zip(&b.per_command).enumerate() {
@@ -956,7 +955,6 @@ fn insert_gating_streams(
                 if let Some(&ts) = times.get(j).filter(|&&ts| ts <= tb) {
                     firsts[c] = Some(j);
                     direct.push(secs(tb - ta));
-                    via.push(secs(tb - ts));
                     waits.push(secs(ts - ta));
                 }
             }
@@ -967,7 +965,7 @@ fn insert_gating_streams(
                 .filter(|(x, y)| x.is_some() && y.is_some())
                 .count();
             // A stream the next stage waits for has its message before that stage every time.
-            if via.len() < MIN_COMMANDS || via.len() * 20 < pairs * 19 {
+            if direct.len() < MIN_COMMANDS || direct.len() * 20 < pairs * 19 {
                 continue;
             }
             let Some(fit) = Gating::fit(&waits, &direct) else {
@@ -977,7 +975,7 @@ fn insert_gating_streams(
             // Of several gating streams (camera frames and the detections made from them),
             // the one closest to the next stage: the latest to arrive after the previous one.
             if fit.gates() && best.as_ref().is_none_or(|b| fit.wait > b.0.wait) {
-                best = Some((fit, s, firsts, via.len()));
+                best = Some((fit, s, firsts, direct.len()));
             }
         }
         let Some((fit, s, firsts, samples)) = best else {
