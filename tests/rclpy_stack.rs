@@ -123,6 +123,11 @@ impl Build {
     /// Writes its config into `dir` and starts it with ROS 2 sourced (which an r2r build
     /// needs for its libraries), plus the colcon overlay around its directory if any.
     fn start(&self, dir: &Path) -> NodeProcess {
+        self.start_with(dir, "")
+    }
+
+    /// As [`Build::start`], with `rest` appended to its config (after the stages).
+    fn start_with(&self, dir: &Path, rest: &str) -> NodeProcess {
         let config = dir.join(format!("{}.yaml", self.robot_id));
         let settings = format!(
             "  robot_id: {}\n  namespace: {}\n  command_timeout: {COMMAND_TIMEOUT}s\n  \
@@ -132,7 +137,7 @@ impl Build {
             self.namespace,
             self.jsonl(dir).display()
         );
-        std::fs::write(&config, common::stack_peer_config(&settings, "")).expect("write config");
+        std::fs::write(&config, common::stack_peer_config(&settings, rest)).expect("write config");
         let (bin_dir, log) = (self.bin_dir.clone(), self.log(dir));
         let ros_log = dir.join("ros_log");
         NodeProcess::start(self.label, move || {
@@ -203,9 +208,7 @@ fn require_ros_jazzy() {
 }
 
 /// A process's stderr without colours, with runs of alike lines (the same text once
-/// timestamps, ids and numbers are set aside) shown once with their count: rmw_cyclonedds
-/// warns about every remote endpoint that announces no type hash (all of RustDDS's), and
-/// RustDDS about its message sizes and at shutdown.
+/// timestamps, ids and numbers are set aside) shown once with their count.
 fn condensed(stderr: &str) -> Vec<String> {
     let plain = |line: &str| {
         let mut out = String::new();
@@ -338,6 +341,12 @@ fn an_rclpy_stack_is_measured_within_a_millisecond_by_every_collector_build_on_a
     for line in condensed(&sent.stderr) {
         println!("rclpy_stack.py stderr: {line}");
     }
+    // Every endpoint of every build announces its type hash, RustDDS's included.
+    assert!(
+        !sent.stderr.contains("Failed to parse type hash"),
+        "rmw_cyclonedds found an endpoint without a type hash:\n{}",
+        condensed(&sent.stderr).join("\n")
+    );
     for b in &builds {
         let log = std::fs::read_to_string(b.log(dir.path())).unwrap_or_default();
         for line in condensed(&log) {
@@ -544,4 +553,108 @@ fn discover_on_either_backend_finds_the_rclpy_stacks_pipeline() {
             "{backend}: {watched:?}"
         );
     }
+}
+
+/// `ros2 topic info -v` (rclpy over rmw_cyclonedds) reads the REP-2011 type hash of the
+/// pure-Rust collector's endpoints as ROS 2 computes it: publishers of a vla_perf message
+/// and of a standard one, a stage subscription, and a raw watch of a type the build does
+/// not mirror (its hash read from the installed `share/<pkg>/msg/<Type>.json`).
+#[test]
+fn ros2_topic_info_reads_the_type_hash_of_the_pure_rust_collectors_endpoints() {
+    require_ros_jazzy();
+    if !isolated(
+        "ros2_topic_info_reads_the_type_hash_of_the_pure_rust_collectors_endpoints",
+        LOOPBACK_MULTICAST,
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let build = Build::under_test().remove(0);
+    let watch = "  topics:\n    - {topic: /robot/cmd_vel, msg_type: geometry_msgs/msg/Twist, \
+                 stamped: false}\n";
+    let mut collector = build.start_with(dir.path(), watch);
+    let installed = |type_name: &str| -> String {
+        let (package, rest) = type_name.split_once('/').expect("pkg/kind/Type");
+        let file = Path::new("/opt/ros/jazzy/share")
+            .join(package)
+            .join(format!("{rest}.json"));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).expect("installed type description"))
+                .expect("JSON");
+        json["type_hashes"][0]["hash_string"]
+            .as_str()
+            .expect("hash_string")
+            .to_owned()
+    };
+    let ns = build.namespace;
+    let cases = [
+        (
+            format!("{ns}/command_latency"),
+            "PUBLISHER",
+            vla_perf::msg::type_hash::type_hash("vla_perf/msg/CommandLatency")
+                .expect("a vla_perf message"),
+        ),
+        (
+            "/diagnostics".to_owned(),
+            "PUBLISHER",
+            installed("diagnostic_msgs/msg/DiagnosticArray"),
+        ),
+        (
+            "/vla/execute/_action/status".to_owned(),
+            "SUBSCRIPTION",
+            installed("action_msgs/msg/GoalStatusArray"),
+        ),
+        (
+            "/robot/cmd_vel".to_owned(),
+            "SUBSCRIPTION",
+            installed("geometry_msgs/msg/Twist"),
+        ),
+    ];
+    let ros_log = dir.path().join("ros_log");
+    for (topic, kind, expected) in &cases {
+        // Discovery takes a moment: ask again until the collector's endpoint is listed.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let info = loop {
+            assert!(
+                collector.running(),
+                "the collector exited:\n{}",
+                std::fs::read_to_string(build.log(dir.path())).unwrap_or_default()
+            );
+            let output = ros_command(
+                &format!(
+                    "source {ROS_SETUP} && exec ros2 topic info -v \"$0\" --no-daemon \
+                     --spin-time 2"
+                ),
+                &ros_log,
+            )
+            .arg(topic)
+            .output()
+            .expect("ros2 topic info");
+            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            if text.contains(&format!("Endpoint type: {kind}")) || Instant::now() > deadline {
+                break (text, stderr);
+            }
+        };
+        let (text, stderr) = info;
+        println!("ros2 topic info -v {topic}:\n{text}");
+        assert!(
+            text.contains(&format!("Endpoint type: {kind}")),
+            "no {kind} on {topic} within 30 s:\n{text}\n{stderr}"
+        );
+        let hashes: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Topic type hash: "))
+            .collect();
+        assert!(
+            !hashes.is_empty() && hashes.iter().all(|h| h == expected),
+            "{topic}: type hashes {hashes:?}, ROS 2 computes {expected}\n{stderr}"
+        );
+        assert!(
+            !stderr.contains("Failed to parse type hash"),
+            "{topic}: {stderr}"
+        );
+    }
+    let status = collector.terminate(Duration::from_secs(10));
+    assert!(status.success(), "the collector exited with {status}");
 }

@@ -28,7 +28,7 @@ use crate::transport::{wall_clock, Node, Publisher, Qos, Received, Subscription,
 pub const IMAGE_FRAME: &str = "vla_perf_benchmark";
 
 /// PortAudio's `paInt16`, the format of published clips.
-const PA_INT16: i8 = 8;
+const PA_INT16: i32 = 8;
 
 /// How long the stack must stay silent (no transcript, plan or goal change) before the
 /// next suite starts, so one suite's leftover work does not land in the next.

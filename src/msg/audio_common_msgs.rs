@@ -86,7 +86,7 @@ ros_message! {
     pub struct AudioInfo = "audio_common_msgs/msg/AudioInfo";
     fields {
         /// PortAudio sample format (`paInt16` = 8, `paUInt8` = 32, ...).
-        format: i8 as "int8",
+        format: i32 as "int32",
         /// Interleaved channels.
         channels: i32 as "int32",
         /// Frames per second.

@@ -12,7 +12,7 @@ const PRIMITIVES: [&str; 17] = [
 
 /// The type a field's ROS type refers to (`StageLatency[]` in package vla_perf ->
 /// `vla_perf/msg/StageLatency`), or `None` for a primitive.
-fn referenced_type(ros_type: &str, package: &str) -> Option<String> {
+pub(super) fn referenced_type(ros_type: &str, package: &str) -> Option<String> {
     let base = ros_type.split(['[', '<']).next().unwrap_or(ros_type).trim();
     if PRIMITIVES.contains(&base) {
         return None;

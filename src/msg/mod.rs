@@ -11,6 +11,7 @@
 
 pub mod cdr;
 pub mod definition;
+pub mod type_hash;
 
 pub mod action_msgs;
 pub mod audio_common_msgs;

@@ -19,7 +19,7 @@ use crate::msg::std_msgs::Header;
 
 /// `audio.info.format` of a simulated utterance: not a PortAudio sample format (those are
 /// positive bit flags), so it cannot be mistaken for 8-bit PCM.
-pub const TEXT_FORMAT: i8 = -1;
+pub const TEXT_FORMAT: i32 = -1;
 
 /// What the ASR publishes for audio it cannot "hear" (real PCM).
 pub const UNINTELLIGIBLE: &str = "<unintelligible>";

@@ -26,6 +26,8 @@ use ros2_client::{
 };
 use serde::ser::{SerializeTuple, Serializer};
 
+use crate::msg::{dds_type_name, type_hash};
+
 use super::{
     group_topics, DiscoveryRange, Durability, Error, GraphTopic, Node, NodeOptions, ParamValue,
     Qos, RawPublisher, Reliability, Result, Sample, SampleSink, Transport,
@@ -51,6 +53,7 @@ impl Transport for Ros2ClientTransport {
     }
 
     fn create_node(&self, options: &NodeOptions) -> Result<Box<dyn Node>> {
+        announce_type_hashes();
         let mut builder = DomainParticipantBuilder::new(options.domain_id);
         if options.range == DiscoveryRange::Localhost {
             builder = builder.with_only_networks([IpAddr::V4(Ipv4Addr::LOCALHOST)]);
@@ -95,6 +98,80 @@ impl Transport for Ros2ClientTransport {
             _context: context,
         }))
     }
+}
+
+/// Puts the ROS 2 type hash (REP-2011) of every type this build knows into the USER_DATA
+/// of the endpoints RustDDS creates, as Jazzy's RMW layers do (`typehash=RIHS01_...;`), so
+/// that rmw_cyclonedds and `ros2 topic info -v` accept them. Once per process, before the
+/// first participant: ros2-client creates endpoints (`ros_discovery_info`, rosout,
+/// parameter services) inside its own constructors.
+fn announce_type_hashes() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for type_name in type_hash::known_types() {
+            if let Some(user_data) = type_hash::user_data(type_name) {
+                rustdds::set_endpoint_user_data(&dds_type_name(type_name), user_data.into_bytes());
+            }
+        }
+    });
+}
+
+/// For a type this build does not know (a raw watch of any installed type), the type hash
+/// ROS 2 itself generated: `share/<pkg>/msg/<Type>.json` under `AMENT_PREFIX_PATH`, else
+/// what a discovered publisher of the type announces. Without either the endpoint goes
+/// out without one, as an rmw does for a type support lacking a hash.
+fn adopt_type_hash(participant: &DomainParticipant, type_name: &str) -> Result<()> {
+    let message = message_type(type_name)?;
+    let dds_type = message.dds_msg_type();
+    if !rustdds::endpoint_user_data(&dds_type).is_empty() {
+        return Ok(());
+    }
+    let type_name = format!("{}/msg/{}", message.package_name(), message.type_name());
+    let prefixes = std::env::var_os("AMENT_PREFIX_PATH").unwrap_or_default();
+    let installed = std::env::split_paths(&prefixes)
+        .find_map(|prefix| installed_hash(&prefix.join("share"), &type_name));
+    let hash = installed.or_else(|| {
+        participant
+            .discovered_writers()
+            .into_iter()
+            .filter(|w| w.publication_topic_data.type_name == dds_type)
+            .find_map(|w| hash_in_user_data(&w.user_data))
+    });
+    if let Some(hash) = hash {
+        tracing::debug!(%type_name, %hash, "type hash adopted");
+        rustdds::set_endpoint_user_data(&dds_type, format!("typehash={hash};").into_bytes());
+    }
+    Ok(())
+}
+
+/// The hash ROS 2's generator wrote for `type_name` (`pkg/msg/Type`) into
+/// `SHARE/pkg/msg/Type.json` (`type_hashes[0]`, the type itself), if that file is there.
+fn installed_hash(share: &std::path::Path, type_name: &str) -> Option<String> {
+    let (package, rest) = type_name.split_once('/')?;
+    let file = share.join(package).join(format!("{rest}.json"));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
+    json["type_hashes"]
+        .as_array()?
+        .iter()
+        .find(|h| h["type_name"] == type_name)?["hash_string"]
+        .as_str()
+        .filter(|h| is_rihs01(h))
+        .map(str::to_owned)
+}
+
+/// The `typehash` value of a USER_DATA text of `key=value;` pairs, when it is a RIHS01 hash.
+fn hash_in_user_data(user_data: &[u8]) -> Option<String> {
+    std::str::from_utf8(user_data)
+        .ok()?
+        .split(';')
+        .find_map(|pair| pair.strip_prefix("typehash="))
+        .filter(|h| is_rihs01(h))
+        .map(str::to_owned)
+}
+
+fn is_rihs01(hash: &str) -> bool {
+    hash.strip_prefix("RIHS01_")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 struct Ros2ClientNode {
@@ -200,6 +277,7 @@ impl Node for Ros2ClientNode {
         qos: Qos,
     ) -> Result<Box<dyn RawPublisher>> {
         let qos = profile(qos);
+        adopt_type_hash(&self.participant, type_name)?;
         let dds_topic = self.topic(topic, type_name, &qos)?;
         let publisher = self
             .node
@@ -240,6 +318,7 @@ impl Node for Ros2ClientNode {
                 reason: e.to_string(),
             })?
             .to_dds_name("rt", &self.node_name, "");
+        adopt_type_hash(&self.participant, type_name)?;
         let dds_topic = self
             .participant
             .create_topic(

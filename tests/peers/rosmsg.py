@@ -71,7 +71,7 @@ EMBEDDED = {
     "audio_common_msgs/msg/AudioSampleArrays": (
         "float32[] float32_data\nint32[] int32_data\nint16[] int16_data\nint8[] int8_data\n"
         "uint8[] uint8_data"),
-    "audio_common_msgs/msg/AudioInfo": "int8 format\nint32 channels\nint32 rate\nint32 chunk",
+    "audio_common_msgs/msg/AudioInfo": "int32 format\nint32 channels\nint32 rate\nint32 chunk",
     "audio_common_msgs/msg/Audio": "AudioSampleArrays audio_data\nAudioInfo info",
     "audio_common_msgs/msg/AudioStamped": "std_msgs/Header header\nAudio audio",
 }

@@ -43,8 +43,7 @@ from rosmsg import Registry
 from stack_plan import Background, IMAGE_SIZE, PlanError, load_plan, plan_topics, run_command
 
 # The voice message of the discover layout: a few int16 samples. AudioInfo.format 8 is
-# pyaudio's paInt16. (rosmsg.py declares `int8 format` where audio_common_msgs 4.0.10 has
-# int32: for a value below 128 both are the same 4 little-endian bytes in XCDR1.)
+# pyaudio's paInt16.
 AUDIO_SAMPLE = {
     "header": {"frame_id": "mic"},
     "audio": {"audio_data": {"int16_data": [0, 1000, -1000, 0]},
