@@ -25,7 +25,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    node_main::run_node("info", run)
+    node_main::run_node_on_one_thread("info", run)
 }
 
 async fn run() -> anyhow::Result<()> {

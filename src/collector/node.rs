@@ -249,7 +249,12 @@ pub async fn run(
                 let topic = &pipeline.topics()[arrival.topic].topic;
                 out.exporter.add_topic_traffic(topic, 1, arrival.size as u64);
                 pipeline.observe(&arrival);
-                hold(&mut held, monotonic(), arrival);
+                // A topic watched only for its health is done here: holding it for the
+                // reorder window would cost a timer wake-up per message (a camera's 30/s)
+                // for nothing. Open commands time out on the tick and on stage messages.
+                if pipeline.is_stage_topic(arrival.topic) {
+                    hold(&mut held, monotonic(), arrival);
+                }
             }
             _ = release => {}
             _ = tick.tick() => {
@@ -346,32 +351,41 @@ fn spawn_resource_sampler(
     let robot_id = config.robot_id.clone();
     let mut tick = tokio::time::interval(config.resources.period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let publishers = Arc::new((publisher, diagnostics));
     tokio::spawn(async move {
         loop {
             tick.tick().await;
             let now = wall_clock();
-            // sysinfo reads /proc synchronously; keep it off the async workers.
-            let Ok((back, sample)) = tokio::task::spawn_blocking(move || {
+            // sysinfo reads /proc synchronously, and a reliable write may wait for its
+            // readers: both stay off the runtime's thread, which measures.
+            let (publishers, watched, robot_id, exporter) = (
+                publishers.clone(),
+                watched.clone(),
+                robot_id.clone(),
+                exporter.clone(),
+            );
+            let Ok(back) = tokio::task::spawn_blocking(move || {
                 let sample = sampler.sample(now);
-                (sampler, sample)
+                let message = sample.to_message(Time::from(now), &robot_id);
+                exporter.set_resources(&message);
+                let (publisher, diagnostics) = &*publishers;
+                if let Err(e) = publisher.publish(&message) {
+                    tracing::warn!("publishing resources: {e}");
+                }
+                let status = DiagnosticArray {
+                    header: message.header.clone(),
+                    status: resource_statuses(&message, &watched),
+                };
+                if let Err(e) = diagnostics.publish(&status) {
+                    tracing::warn!("publishing resource diagnostics: {e}");
+                }
+                sampler
             })
             .await
             else {
                 break;
             };
             sampler = back;
-            let message = sample.to_message(Time::from(now), &robot_id);
-            exporter.set_resources(&message);
-            if let Err(e) = publisher.publish(&message) {
-                tracing::warn!("publishing resources: {e}");
-            }
-            let status = DiagnosticArray {
-                header: message.header.clone(),
-                status: resource_statuses(&message, &watched),
-            };
-            if let Err(e) = diagnostics.publish(&status) {
-                tracing::warn!("publishing resource diagnostics: {e}");
-            }
         }
     });
     Ok(())

@@ -279,6 +279,12 @@ impl Pipeline {
         &self.topics
     }
 
+    /// Whether topic `index` of [`Self::topics`] feeds a stage (rather than only being
+    /// watched for its health).
+    pub fn is_stage_topic(&self, index: usize) -> bool {
+        self.stage_topic.contains(&index)
+    }
+
     /// The stage names in pipeline order.
     pub fn stage_names(&self) -> &[String] {
         &self.stage_names
