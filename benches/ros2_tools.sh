@@ -21,6 +21,8 @@
 #     a time; the collector watches the camera as an extra topic besides its stages.
 #  3. A table of the figures and the ratios collector CPU / `ros2 topic hz` CPU (goal of the
 #     issue: <= 0.2 with either backend at the same accuracy).
+#  4. Where each tool's CPU goes on the camera, per thread: the middleware's receive thread
+#     (Cyclone DDS `recvUC`/`recvMC`, RustDDS's participant event loop) against the rest.
 # CPU is utime+stime from /proc/PID/stat over the measurement window, % of one core (for
 # `ros2 topic hz`, its python process).
 #
@@ -162,6 +164,17 @@ ticks() { # utime+stime of PID in clock ticks (fields 14 and 15; comm may hold s
   awk '{ print $12 + $13 }' <<<"$stat"
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# thread_ticks ROLE PID: "ROLE TID COMM ticks" per thread of PID (spaces in COMM become _)
+thread_ticks() {
+  local t stat comm
+  for t in /proc/"$2"/task/*; do
+    stat=$(<"$t/stat") || continue
+    comm=${stat#*(}
+    comm=${comm%) *}
+    stat=${stat##*) }
+    awk -v r="$1" -v t="${t##*/}" -v c="${comm// /_}" '{ print r, t, c, $12 + $13 }' <<<"$stat"
+  done
+}
 alive() { kill -0 "$1" 2>/dev/null; }
 scrape() { curl -s --max-time 2 "$prom_url" || true; }
 prom_rate() { # value of vla_perf_topic_rate_hz{topic=$1} or nan
@@ -217,7 +230,11 @@ measure() { # PROM_TOPIC (empty: no per-second scrape)
   now >"$case_dir/prom0.t"
   scrape >"$case_dir/prom0.txt"
   t0=$(now)
-  for role in "${!measured[@]}"; do ticks0[$role]=$(ticks "${measured[$role]}"); done
+  : >"$case_dir/threads0.tsv"
+  for role in "${!measured[@]}"; do
+    ticks0[$role]=$(ticks "${measured[$role]}")
+    thread_ticks "$role" "${measured[$role]}" >>"$case_dir/threads0.tsv"
+  done
   for ((i = 1; i <= secs; i++)); do
     sleep_until "$(awk -v a="$t0" -v i="$i" 'BEGIN { printf "%.6f", a + i }')"
     if [[ -n $prom_topic ]]; then
@@ -229,8 +246,10 @@ measure() { # PROM_TOPIC (empty: no per-second scrape)
   t1=$(now)
   check_alive
   : >"$case_dir/cpu.tsv"
+  : >"$case_dir/threads1.tsv"
   for role in "${!measured[@]}"; do
     local pid=${measured[$role]}
+    thread_ticks "$role" "$pid" >>"$case_dir/threads1.tsv"
     echo "$role $pid ${ticks0[$role]} $(ticks "$pid") $(rss_kib "$pid")" >>"$case_dir/cpu.tsv"
   done
   now >"$case_dir/prom1.t"

@@ -4,9 +4,8 @@
 //! own generator (rosidl_adapter + rosidl_generator_type_description, driven by
 //! `tests/peers/type_hashes.py`) computes from the repository's `msg/*.msg`.
 //!
-//! Needs ROS 2 Jazzy at /opt/ros/jazzy and the system `/usr/bin/python3` it was built for.
-//! Without them each test prints a skip line and passes, except under CI (env `CI` set),
-//! where it fails.
+//! Needs ROS 2 Jazzy at /opt/ros/jazzy and the system `/usr/bin/python3` it was built for
+//! (`.ci/setup` installs them); fails, saying so, without them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,20 +19,14 @@ const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// System directories only: no pyenv or virtualenv python3 shadows the system one.
 const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Whether ROS 2 Jazzy is there; without it, fails under CI and otherwise says it skips.
-fn ros_jazzy_available(test: &str) -> bool {
-    let present = [ROS_SHARE, ROS_SETUP, SYSTEM_PYTHON]
-        .iter()
-        .all(|p| Path::new(p).exists());
-    if !present {
+/// Fails, saying what to do, unless ROS 2 Jazzy and its system Python are there.
+fn require_ros_jazzy() {
+    for path in [ROS_SHARE, ROS_SETUP, SYSTEM_PYTHON] {
         assert!(
-            std::env::var_os("CI").is_none(),
-            "{ROS_SHARE}, {ROS_SETUP} or {SYSTEM_PYTHON} is missing: install ROS 2 Jazzy \
-             (.ci/setup does it)"
+            Path::new(path).exists(),
+            "{path} is missing: install ROS 2 Jazzy (.ci/setup does it)"
         );
-        eprintln!("skipping {test}: ROS 2 Jazzy is not installed at /opt/ros/jazzy");
     }
-    present
 }
 
 /// The installed JSON file recording `type_name`'s hash: `pkg/msg/Name` ->
@@ -92,9 +85,7 @@ fn mismatch(type_name: &str, ours: Option<&str>, theirs: &str) -> String {
 
 #[test]
 fn hashes_of_standard_and_ros_internal_types_equal_the_installed_ones() {
-    if !ros_jazzy_available("the installed-hash comparison") {
-        return;
-    }
+    require_ros_jazzy();
     let mut mismatches = Vec::new();
     let mut checked = 0;
     for type_name in known_types().filter(|t| !t.starts_with("vla_perf/")) {
@@ -112,9 +103,7 @@ fn hashes_of_standard_and_ros_internal_types_equal_the_installed_ones() {
 
 #[test]
 fn hashes_of_vla_perf_messages_equal_what_the_ros_generator_computes() {
-    if !ros_jazzy_available("the vla_perf generator comparison") {
-        return;
-    }
+    require_ros_jazzy();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = Command::new("/bin/bash")
         .arg("-c")

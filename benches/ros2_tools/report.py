@@ -5,6 +5,7 @@ Usage: report.py WORK_DIR (one sub-directory per case, written by the shell scri
   case.env        key=value: name, kind (rate | load), backend, topic, t0, t1, nominal,
                   truth (publish), clk_tck
   cpu.tsv         role pid ticks_at_t0 ticks_at_t1 rss_kib_at_t1
+  threads0.tsv, threads1.tsv  role tid comm ticks, per thread at t0 and t1
   hz.log          `ros2 topic hz` output, each line prefixed with the wall time it was read
   prom_rate.tsv   "wall_time value" of vla_perf_topic_rate_hz{topic}, scraped once a second
   prom0.txt, prom1.txt, prom0.t, prom1.t  whole scrapes at t0 and t1, and their times
@@ -36,6 +37,28 @@ def cpu(case, env):
             role, _pid, a, b, rss = line.split()
             out[role] = (100.0 * (int(b) - int(a)) / tck / span, int(rss) / 1024.0)
     return out
+
+
+# Threads that receive for the middleware: Cyclone DDS's receive threads, RustDDS's
+# participant event loop (which also reassembles fragments and fills the reader caches).
+RECEIVE_THREADS = re.compile(r"^(recvUC|recvMC|recv|RustDDS_Partici.*)$")
+
+
+def threads(case, env):
+    """role -> [(comm, cpu % of one core)] over [t0, t1], busiest first; a thread that
+    ended before t1 is missing here but counted in `cpu`."""
+    span = float(env["t1"]) - float(env["t0"])
+    tck = float(env.get("clk_tck", 100))
+    start = {}
+    for line in (case / "threads0.tsv").read_text().splitlines():
+        role, tid, comm, ticks = line.split()
+        start[(role, tid)] = int(ticks)
+    out = {}
+    for line in (case / "threads1.tsv").read_text().splitlines():
+        role, tid, comm, ticks = line.split()
+        used = int(ticks) - start.get((role, tid), 0)
+        out.setdefault(role, []).append((comm, 100.0 * used / tck / span))
+    return {r: sorted(v, key=lambda x: -x[1]) for r, v in out.items()}
 
 
 def interpolate(points, t):
@@ -108,10 +131,18 @@ def main():
     work = Path(sys.argv[1])
     cases = sorted((p for p in work.iterdir() if (p / "case.env").exists()),
                    key=lambda p: int(load_env(p / "case.env")["order"]))
-    rate_rows, load_rows, hz_cpu, coll_cpu = [], [], {}, {}
+    rate_rows, load_rows, hz_cpu, coll_cpu, split_rows = [], [], {}, {}, []
     for case in cases:
         env = load_env(case / "case.env")
         c = cpu(case, env)
+        if env["kind"] == "rate" and env["what"] == "camera" and (case / "threads1.tsv").exists():
+            per = threads(case, env)
+            for role, label in (("hz", "ros2 topic hz"), ("collector", BACKEND[env["backend"]])):
+                total = c.get(role, (math.nan, 0))[0]
+                receive = sum(p for comm, p in per.get(role, []) if RECEIVE_THREADS.match(comm))
+                busiest = ", ".join(f"{comm} {p:.2f}" for comm, p in per.get(role, [])[:4] if p > 0)
+                split_rows.append((env["name"], label, fmt(total, ".2f"), f"{receive:.2f}",
+                                   fmt(total - receive, ".2f"), busiest))
         if env["kind"] == "rate":
             t0, t1 = float(env["t0"]), float(env["t1"])
             sent = sent_series(case)
@@ -205,6 +236,10 @@ def main():
                            "met" if ratio <= 0.2 else "NOT met"))
     table(("topic", "collector", "collector CPU %", "hz CPU %", "ratio",
            "|mean err| % coll vs hz", "goal"), ratio_rows)
+    print()
+    print("== 4. Camera cases per thread (% of one core): the middleware's receive thread "
+          "(Cyclone recvUC/recvMC,\n   RustDDS's participant loop) against everything else")
+    table(("case", "tool", "total", "receive thread", "rest", "busiest threads"), split_rows)
 
 
 def table(head, rows):

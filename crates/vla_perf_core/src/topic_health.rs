@@ -6,8 +6,8 @@
 //! `now`. Everything is kept in the fixed-size statistics of [`crate::stats`], so memory
 //! does not grow with the number of messages.
 //!
-//! The rate comes from [`RateMeter`], which reads a periodic stream exactly during warm-up
-//! and to within one message per window afterwards, and decays once the stream stops (a
+//! The rate comes from [`RateMeter`], which reads a periodic stream exactly (the mean period
+//! of the messages in its window, as `ros2 topic hz`) and decays once the stream stops (a
 //! mean of recent gaps would freeze at its last value). Gaps and ages are durations, so
 //! they go into [`LatencyStats`], whose mean and standard deviation are exact.
 
