@@ -84,13 +84,10 @@ impl Gauge {
 #[derive(Debug, Clone)]
 pub struct RateMeter {
     ring: Ring<RateSlot>,
-    /// First event instant and the events recorded at exactly that instant.
-    first: Option<(Duration, u64)>,
+    /// First event instant ever recorded.
+    first: Option<Duration>,
     last: Duration,
     total: u64,
-    /// Record calls at instants other than the first: batches count once when estimating
-    /// the mean gap between arrivals.
-    arrivals: u64,
     out_of_order: u64,
 }
 
@@ -110,7 +107,6 @@ impl RateMeter {
             first: None,
             last: Duration::ZERO,
             total: 0,
-            arrivals: 0,
             out_of_order: 0,
         })
     }
@@ -124,22 +120,14 @@ impl RateMeter {
         }
         match &mut self.first {
             None => {
-                self.first = Some((at, n));
+                self.first = Some(at);
                 self.last = at;
             }
-            Some((first, at_first)) => {
+            Some(first) => {
                 if at < self.last {
                     self.out_of_order += 1;
                 }
-                if at < *first {
-                    *first = at;
-                    *at_first = n;
-                    self.arrivals += 1;
-                } else if at == *first {
-                    *at_first = at_first.saturating_add(n);
-                } else {
-                    self.arrivals += 1;
-                }
+                *first = (*first).min(at);
                 self.last = self.last.max(at);
             }
         }
@@ -159,18 +147,10 @@ impl RateMeter {
     /// Events per second over the window ending at `now` (see the type's docs for how a
     /// partial window is handled); `None` until meaningful.
     pub fn rate(&self, now: Duration) -> Option<f64> {
-        let (first, at_first) = self.first?;
+        let ever_first = self.first?;
         // Querying before the last event would cut slots in half; treat it as the last event.
         let now = now.max(self.last);
         let start = self.ring.covered_start(now);
-        if first >= start {
-            // Warm-up: every event lies in the covered span.
-            let after_first = self.total.saturating_sub(at_first);
-            if after_first == 0 {
-                return None;
-            }
-            return inter_arrival(first, after_first, self.arrivals, self.last, now);
-        }
         let (mut events, mut arrivals, mut earliest) = (0u64, 0u64, None);
         for slot in self.ring.covering(now) {
             events = events.saturating_add(slot.events);
@@ -189,6 +169,8 @@ impl RateMeter {
                 self.last,
                 now,
             ),
+            // Every event so far at one instant: no rate yet.
+            _ if ever_first >= start => None,
             _ => {
                 let span = (now - start).as_secs_f64();
                 (span > 0.0).then(|| events as f64 / span)
