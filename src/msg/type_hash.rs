@@ -153,7 +153,28 @@ pub fn type_hash(type_name: &str) -> Option<String> {
 
 /// The USER_DATA text rmw announces a `type_name` endpoint with: `typehash=RIHS01_...;`.
 pub fn user_data(type_name: &str) -> Option<String> {
-    Some(format!("typehash={};", type_hash(type_name)?))
+    Some(user_data_of(&type_hash(type_name)?))
+}
+
+/// The USER_DATA text rmw announces an endpoint with, for a type of hash `hash`.
+pub fn user_data_of(hash: &str) -> String {
+    format!("typehash={hash};")
+}
+
+/// The `typehash` of a USER_DATA text of `key=value;` pairs (what another endpoint
+/// announces), when it is a RIHS01 hash.
+pub fn hash_in_user_data(user_data: &[u8]) -> Option<&str> {
+    std::str::from_utf8(user_data)
+        .ok()?
+        .split(';')
+        .find_map(|pair| pair.strip_prefix("typehash="))
+        .filter(|h| is_rihs01(h))
+}
+
+/// Whether `hash` reads `RIHS01_` and 64 hex digits.
+pub fn is_rihs01(hash: &str) -> bool {
+    hash.strip_prefix("RIHS01_")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The exact JSON text [`type_hash`] hashes (ROS's `TypeDescription` without default
@@ -412,6 +433,16 @@ mod tests {
                 "typehash=RIHS01_df668c740482bbd48fb39d76a70dfd4bd59db1288021743503259e948f6b1a18;"
             )
         );
+    }
+
+    #[test]
+    fn the_hash_is_read_back_from_user_data_with_other_keys() {
+        let hash = type_hash("std_msgs/msg/String").expect("known");
+        let text = format!("enclave=/;{}serviceid=x;", user_data_of(&hash));
+        assert_eq!(hash_in_user_data(text.as_bytes()), Some(hash.as_str()));
+        for bad in [&b"typehash=RIHS01_12;"[..], b"typehash=;", b"", b"\xff\xfe"] {
+            assert_eq!(hash_in_user_data(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

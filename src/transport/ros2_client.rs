@@ -135,11 +135,11 @@ fn adopt_type_hash(participant: &DomainParticipant, type_name: &str) -> Result<(
             .discovered_writers()
             .into_iter()
             .filter(|w| w.publication_topic_data.type_name == dds_type)
-            .find_map(|w| hash_in_user_data(&w.user_data))
+            .find_map(|w| type_hash::hash_in_user_data(&w.user_data).map(str::to_owned))
     });
     if let Some(hash) = hash {
         tracing::debug!(%type_name, %hash, "type hash adopted");
-        rustdds::set_endpoint_user_data(&dds_type, format!("typehash={hash};").into_bytes());
+        rustdds::set_endpoint_user_data(&dds_type, type_hash::user_data_of(&hash).into_bytes());
     }
     Ok(())
 }
@@ -155,23 +155,8 @@ fn installed_hash(share: &std::path::Path, type_name: &str) -> Option<String> {
         .iter()
         .find(|h| h["type_name"] == type_name)?["hash_string"]
         .as_str()
-        .filter(|h| is_rihs01(h))
+        .filter(|h| type_hash::is_rihs01(h))
         .map(str::to_owned)
-}
-
-/// The `typehash` value of a USER_DATA text of `key=value;` pairs, when it is a RIHS01 hash.
-fn hash_in_user_data(user_data: &[u8]) -> Option<String> {
-    std::str::from_utf8(user_data)
-        .ok()?
-        .split(';')
-        .find_map(|pair| pair.strip_prefix("typehash="))
-        .filter(|h| is_rihs01(h))
-        .map(str::to_owned)
-}
-
-fn is_rihs01(hash: &str) -> bool {
-    hash.strip_prefix("RIHS01_")
-        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 struct Ros2ClientNode {
