@@ -343,52 +343,64 @@ fn spawn_resource_sampler(
         processes: config.resources.processes.clone(),
         gpu: config.resources.gpu,
     };
-    let mut sampler = ResourceSampler::new(options).map_err(Error::Resources)?;
-    let publisher =
-        Publisher::<ResourceUsage>::new(node, &format!("{ns}/resources"), Qos::reliable(10))?;
-    let diagnostics = Publisher::<DiagnosticArray>::new(node, "/diagnostics", Qos::reliable(10))?;
-    let watched = config.resources.processes.clone();
-    let robot_id = config.robot_id.clone();
+    let mut task = ResourceTask {
+        sampler: ResourceSampler::new(options).map_err(Error::Resources)?,
+        publisher: Publisher::new(node, &format!("{ns}/resources"), Qos::reliable(10))?,
+        diagnostics: Publisher::new(node, "/diagnostics", Qos::reliable(10))?,
+        watched: config.resources.processes.clone(),
+        robot_id: config.robot_id.clone(),
+        exporter,
+    };
     let mut tick = tokio::time::interval(config.resources.period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let publishers = Arc::new((publisher, diagnostics));
     tokio::spawn(async move {
         loop {
             tick.tick().await;
             let now = wall_clock();
             // sysinfo reads /proc synchronously, and a reliable write may wait for its
             // readers: both stay off the runtime's thread, which measures.
-            let (publishers, watched, robot_id, exporter) = (
-                publishers.clone(),
-                watched.clone(),
-                robot_id.clone(),
-                exporter.clone(),
-            );
-            let Ok(back) = tokio::task::spawn_blocking(move || {
-                let sample = sampler.sample(now);
-                let message = sample.to_message(Time::from(now), &robot_id);
-                exporter.set_resources(&message);
-                let (publisher, diagnostics) = &*publishers;
-                if let Err(e) = publisher.publish(&message) {
-                    tracing::warn!("publishing resources: {e}");
-                }
-                let status = DiagnosticArray {
-                    header: message.header.clone(),
-                    status: resource_statuses(&message, &watched),
-                };
-                if let Err(e) = diagnostics.publish(&status) {
-                    tracing::warn!("publishing resource diagnostics: {e}");
-                }
-                sampler
+            match tokio::task::spawn_blocking(move || {
+                task.sample_and_publish(now);
+                task
             })
             .await
-            else {
-                break;
-            };
-            sampler = back;
+            {
+                Ok(back) => task = back,
+                Err(_) => break,
+            }
         }
     });
     Ok(())
+}
+
+/// What the resource sampler owns between samples.
+struct ResourceTask {
+    sampler: ResourceSampler,
+    publisher: Publisher<ResourceUsage>,
+    diagnostics: Publisher<DiagnosticArray>,
+    watched: Vec<String>,
+    robot_id: String,
+    exporter: Exporter,
+}
+
+impl ResourceTask {
+    fn sample_and_publish(&mut self, now: Duration) {
+        let message = self
+            .sampler
+            .sample(now)
+            .to_message(Time::from(now), &self.robot_id);
+        self.exporter.set_resources(&message);
+        if let Err(e) = self.publisher.publish(&message) {
+            tracing::warn!("publishing resources: {e}");
+        }
+        let status = DiagnosticArray {
+            header: message.header.clone(),
+            status: resource_statuses(&message, &self.watched),
+        };
+        if let Err(e) = self.diagnostics.publish(&status) {
+            tracing::warn!("publishing resource diagnostics: {e}");
+        }
+    }
 }
 
 /// What the publishing thread sends.
